@@ -1,0 +1,57 @@
+// Loads the compiled addon (a prebuild from prebuilds/, or build/Release from
+// node-gyp) and gives it types. Nothing outside lib/transport talks to it.
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+
+export interface NativeSocketOptions {
+  /** Join AUDIT_NLGRP_READLOG (read-only multicast copy of every record). */
+  multicast?: boolean;
+  /** Bound on received bytes waiting for JS to take them. */
+  bufferBytes?: number;
+  /** Size of each receive allocation; batches are slices of one. */
+  chunkBytes?: number;
+  /** At the bound, keep reading and discard (counted) instead of holding back. */
+  dropOnOverflow?: boolean;
+}
+
+export interface NativeSocketStats {
+  datagrams: number;
+  bytes: number;
+  batches: number;
+  overruns: number;
+  dropped: number;
+  droppedBytes: number;
+  spoofed: number;
+  truncated: number;
+  pendingBytes: number;
+  peakPendingBytes: number;
+  blockedMs: number;
+  bufferBytes: number;
+}
+
+export interface NativeSocket {
+  readonly portId: number;
+  readonly closed: boolean;
+  send(message: Uint8Array): number;
+  start(onReadable: () => void): void;
+  /** [data0, index0, data1, index1, …]; index: (offset, length, type | flags << 16) per datagram. */
+  take(): Array<Buffer | Uint32Array>;
+  stats(): NativeSocketStats;
+  setReceiveBuffer(bytes: number): number;
+  ref(): void;
+  unref(): void;
+  close(): void;
+}
+
+interface Addon {
+  AuditSocket: new (options?: NativeSocketOptions) => NativeSocket;
+  SLOT_BYTES: number;
+  FLAG_TRUNCATED: number;
+}
+
+const require = createRequire(import.meta.url);
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+const load = require('node-gyp-build') as (dir: string) => unknown;
+
+export const addon = load(root) as Addon;
