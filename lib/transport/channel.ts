@@ -1,0 +1,234 @@
+// One NETLINK_AUDIT socket seen from JS: requests matched to their replies by
+// sequence number, and every other datagram handed to a record sink in batches.
+import { addon, type NativeSocket, type NativeSocketOptions, type NativeSocketStats } from '../native/index.js';
+import { MSG, NLMSG_DONE, NLMSG_ERROR, NLMSG_HDRLEN, NLM_F_ACK, NLM_F_REQUEST, recordTypeName } from '../constants/index.js';
+import { AuditError, fromNative, systemError } from '../errors.js';
+import { encodeMessage, readErrorCode } from './netlink.js';
+
+/** Receives event datagrams. `typeAndFlags` is the nlmsg type with flags << 16. */
+export interface RecordSink {
+  (data: Buffer, offset: number, length: number, typeAndFlags: number): void;
+}
+
+export interface RequestOptions {
+  /** What completes the request besides the ACK: nothing, one reply, or replies up to NLMSG_DONE. */
+  reply?: 'none' | 'one' | 'many';
+  timeoutMs?: number;
+  /** Send without NLM_F_ACK and resolve once sent (user messages). */
+  noAck?: boolean;
+}
+
+export interface Reply {
+  type: number;
+  payload: Buffer;
+}
+
+interface Pending {
+  type: number;
+  reply: 'none' | 'one' | 'many';
+  acked: boolean;
+  ackValue: number;
+  replies: Reply[];
+  done: boolean;
+  resolve: (r: { ack: number; replies: Reply[] }) => void;
+  reject: (e: Error) => void;
+  timer: NodeJS.Timeout;
+}
+
+export const FLAG_TRUNCATED: number = addon.FLAG_TRUNCATED;
+
+/** Names of control requests, for errors that say which request failed. */
+const REQUEST_NAMES = new Map<number, string>(Object.entries(MSG).map(([name, n]) => [n, `AUDIT_${name}`]));
+
+export class AuditChannel {
+  private readonly socket: NativeSocket;
+  private readonly pending = new Map<number, Pending>();
+  private seq = (Math.random() * 0x7fffffff) >>> 0;
+  private sink: RecordSink | undefined;
+  private onError: ((e: Error) => void) | undefined;
+  private paused = false;
+  private started = false;
+
+  constructor(options: NativeSocketOptions = {}) {
+    try {
+      this.socket = new addon.AuditSocket(options);
+    } catch (e) {
+      throw fromNative(
+        e,
+        options.multicast ? 'joining the audit multicast group' : 'opening the audit netlink socket',
+        options.multicast && (e as { errno?: number }).errno === 1
+          ? 'listening to the audit multicast group needs root or CAP_AUDIT_READ'
+          : undefined,
+      );
+    }
+  }
+
+  get portId(): number {
+    return this.socket.portId;
+  }
+
+  get closed(): boolean {
+    return this.socket.closed;
+  }
+
+  /** Start the reader thread. Event datagrams go to `sink`; a reader failure to `onError`. */
+  start(sink?: RecordSink, onError?: (e: Error) => void): void {
+    this.sink = sink;
+    this.onError = onError;
+    this.started = true;
+    this.socket.start(() => this.drain());
+    if (!sink) this.socket.unref();
+  }
+
+  /** Stop taking batches: the native buffer fills, then its overflow policy acts. */
+  pause(): void {
+    this.paused = true;
+  }
+
+  resume(): void {
+    if (!this.paused) return;
+    this.paused = false;
+    if (!this.socket.closed) this.drain();
+  }
+
+  ref(): void {
+    this.socket.ref();
+  }
+
+  unref(): void {
+    this.socket.unref();
+  }
+
+  setReceiveBuffer(bytes: number): number {
+    try {
+      return this.socket.setReceiveBuffer(bytes);
+    } catch (e) {
+      throw fromNative(e, 'setting the socket receive buffer');
+    }
+  }
+
+  nativeStats(): NativeSocketStats {
+    return this.socket.stats();
+  }
+
+  /** Send a request and wait for the kernel's ACK (and replies, as asked). */
+  request(type: number, payload?: Uint8Array, options: RequestOptions = {}): Promise<{ ack: number; replies: Reply[] }> {
+    if (!this.started) this.start();
+    const seq = (this.seq = (this.seq + 1) >>> 0);
+    const name = REQUEST_NAMES.get(type) ?? recordTypeName(type);
+    const flags = options.noAck ? NLM_F_REQUEST : NLM_F_REQUEST | NLM_F_ACK;
+    const message = encodeMessage(type, seq, payload, flags);
+    if (options.noAck) {
+      try {
+        this.socket.send(message);
+      } catch (e) {
+        return Promise.reject(fromNative(e, name));
+      }
+      return Promise.resolve({ ack: 0, replies: [] });
+    }
+    return new Promise((resolve, reject) => {
+      const timeoutMs = options.timeoutMs ?? 5000;
+      const timer = setTimeout(() => {
+        this.pending.delete(seq);
+        if (this.pending.size === 0) this.socket.unref();
+        reject(
+          new AuditError(
+            `${name}: the kernel did not answer within ${timeoutMs} ms; is the audit subsystem wedged, or the system very busy?`,
+            'ETIMEDOUT',
+            -110,
+            name,
+          ),
+        );
+      }, timeoutMs);
+      this.pending.set(seq, {
+        type,
+        reply: options.reply ?? 'none',
+        acked: false,
+        ackValue: 0,
+        replies: [],
+        done: false,
+        resolve,
+        reject,
+        timer,
+      });
+      // Keep the process alive while we wait for the kernel, not longer.
+      this.socket.ref();
+      try {
+        this.socket.send(message);
+      } catch (e) {
+        this.settle(seq, fromNative(e, name));
+      }
+    });
+  }
+
+  close(): void {
+    this.socket.close();
+    for (const seq of [...this.pending.keys()]) {
+      this.settle(seq, new AuditError('the audit socket was closed before the kernel answered', 'ERR_SOCKET_CLOSED'));
+    }
+  }
+
+  private settle(seq: number, error?: Error): void {
+    const p = this.pending.get(seq);
+    if (!p) return;
+    this.pending.delete(seq);
+    clearTimeout(p.timer);
+    if (this.pending.size === 0 && !this.sink && !this.socket.closed) this.socket.unref();
+    if (error) p.reject(error);
+    else p.resolve({ ack: p.ackValue, replies: p.replies });
+  }
+
+  private drain(): void {
+    if (this.paused) return;
+    let batches: Array<Buffer | Uint32Array>;
+    try {
+      batches = this.socket.take();
+    } catch (e) {
+      const err = fromNative(e, 'receiving from the audit socket');
+      for (const seq of [...this.pending.keys()]) this.settle(seq, err);
+      this.onError?.(err);
+      return;
+    }
+    const sink = this.sink;
+    for (let b = 0; b < batches.length; b += 2) {
+      const data = batches[b] as Buffer;
+      const index = batches[b + 1] as Uint32Array;
+      // Hot loop: one integer compare per datagram decides control reply vs event.
+      for (let i = 0; i < index.length; i += 3) {
+        const typeAndFlags = index[i + 2];
+        const type = typeAndFlags & 0xffff;
+        if ((type < 1100 && type !== 0) || type === NLMSG_ERROR || type === NLMSG_DONE) {
+          this.onControl(data, index[i], index[i + 1], type);
+        } else if (sink) {
+          sink(data, index[i], index[i + 1], typeAndFlags);
+        }
+      }
+    }
+  }
+
+  private onControl(data: Buffer, offset: number, length: number, type: number): void {
+    if (length < NLMSG_HDRLEN) return;
+    const seq = data.readUInt32LE(offset + 8);
+    const p = this.pending.get(seq);
+    if (!p) return; // a reply to a request that timed out
+    if (type === NLMSG_ERROR) {
+      const code = length >= NLMSG_HDRLEN + 4 ? readErrorCode(data, offset + NLMSG_HDRLEN) : 0;
+      if (code < 0) {
+        const name = REQUEST_NAMES.get(p.type) ?? recordTypeName(p.type);
+        this.settle(seq, systemError(-code, name));
+        return;
+      }
+      p.acked = true;
+      p.ackValue = code;
+    } else if (type === NLMSG_DONE) {
+      p.done = true;
+    } else {
+      // Copy: replies are kept beyond this batch, the batch memory is not.
+      p.replies.push({ type, payload: Buffer.from(data.subarray(offset + NLMSG_HDRLEN, offset + length)) });
+    }
+    // The kernel sends some replies from a worker thread, so the ACK can come
+    // before or after them; complete when both have arrived.
+    const complete = p.acked && (p.reply === 'none' || (p.reply === 'one' ? p.replies.length > 0 : p.done));
+    if (complete) this.settle(seq);
+  }
+}
