@@ -1,0 +1,136 @@
+// Records → events. Records of one event share a serial and may interleave with
+// other events' records. A syscall event ends with EOE; user-space and daemon
+// messages are events on their own; anything else waits, bounded by count and
+// age, so a missing EOE never holds memory or an event forever.
+import { EOE, PROCTITLE, isSingleRecordType } from '../constants/index.js';
+import type { AuditRecord } from '../decode/record.js';
+import { AuditEvent } from './event.js';
+
+export interface AssemblerOptions {
+  /** Most events waiting for more records; the oldest is handed out incomplete beyond it. Default 1000. */
+  maxInFlight?: number;
+  /** An event waiting longer than this is handed out incomplete. Default 2000 ms, like the peers. */
+  timeoutMs?: number;
+  /**
+   * Whether the stream carries EOE records (the kernel's live stream does;
+   * auditd's log files do not). Without them PROCTITLE, always the last record
+   * of a syscall event, ends the event, and events ended by a bound are not
+   * marked incomplete. Default true.
+   */
+  expectEndOfEvent?: boolean;
+}
+
+export interface AssemblerStats {
+  events: number;
+  /** Events handed out before their end was seen. */
+  incomplete: number;
+  /** EOE records for events already handed out (they carry no data). */
+  strayEndOfEvent: number;
+  /**
+   * Serials skipped between events, wrap-aware. Informative only: serials are
+   * also used by records that never reach us (rate limits, filters, kmsg).
+   */
+  serialGaps: number;
+}
+
+interface InFlight {
+  event: AuditEvent;
+  since: number;
+}
+
+export class Assembler {
+  private readonly onEvent: (event: AuditEvent) => void;
+  private readonly maxInFlight: number;
+  private readonly timeoutMs: number;
+  private readonly expectEoe: boolean;
+  private readonly inFlight = new Map<number | string, InFlight>();
+  private lastSerial = -1;
+  readonly stats: AssemblerStats = { events: 0, incomplete: 0, strayEndOfEvent: 0, serialGaps: 0 };
+
+  constructor(onEvent: (event: AuditEvent) => void, options: AssemblerOptions = {}) {
+    this.onEvent = onEvent;
+    this.maxInFlight = Math.max(1, options.maxInFlight ?? 1000);
+    this.timeoutMs = options.timeoutMs ?? 2000;
+    this.expectEoe = options.expectEndOfEvent ?? true;
+  }
+
+  /** Events waiting for more records. */
+  get pending(): number {
+    return this.inFlight.size;
+  }
+
+  /** Add a record that arrived at `now` (any clock: wall time live, record time for files). */
+  push(record: AuditRecord, now: number): void {
+    if (record.malformed !== undefined && record.serial === 0 && record.time === 0) {
+      this.emit(new AuditEvent(record), false);
+      return;
+    }
+    const key = record.node === undefined ? record.serial : `${record.node}:${record.serial}`;
+    const waiting = this.inFlight.get(key);
+    if (record.type === EOE) {
+      if (waiting) {
+        this.inFlight.delete(key);
+        this.emit(waiting.event, false);
+      } else {
+        this.stats.strayEndOfEvent++;
+      }
+      return;
+    }
+    if (waiting) {
+      waiting.event.records.push(record);
+      if (!this.expectEoe && record.type === PROCTITLE) {
+        this.inFlight.delete(key);
+        this.emit(waiting.event, false);
+      }
+      return;
+    }
+    this.countGap(record.serial);
+    const event = new AuditEvent(record);
+    if (isSingleRecordType(record.type) || (!this.expectEoe && record.type === PROCTITLE)) {
+      this.emit(event, false);
+      return;
+    }
+    this.inFlight.set(key, { event, since: now });
+    if (this.inFlight.size > this.maxInFlight) this.evictOldest();
+  }
+
+  /** Hand out every event that has waited `timeoutMs` by `now`. */
+  expire(now: number): void {
+    for (const [key, f] of this.inFlight) {
+      if (now - f.since < this.timeoutMs) break; // arrival order: the rest are younger
+      this.inFlight.delete(key);
+      this.emit(f.event, this.expectEoe);
+    }
+  }
+
+  /** Hand out everything still waiting (end of stream). */
+  flush(): void {
+    for (const f of this.inFlight.values()) this.emit(f.event, this.expectEoe);
+    this.inFlight.clear();
+  }
+
+  private evictOldest(): void {
+    const first = this.inFlight.entries().next().value;
+    if (!first) return;
+    this.inFlight.delete(first[0]);
+    this.emit(first[1].event, this.expectEoe);
+  }
+
+  private emit(event: AuditEvent, incomplete: boolean): void {
+    if (incomplete) {
+      event.incomplete = true;
+      this.stats.incomplete++;
+    }
+    this.stats.events++;
+    this.onEvent(event);
+  }
+
+  private countGap(serial: number): void {
+    if (this.lastSerial >= 0) {
+      const ahead = (serial - this.lastSerial) >>> 0;
+      if (ahead === 0 || ahead >= 0x80000000) return; // same or older
+      this.stats.serialGaps += ahead - 1;
+    }
+    this.lastSerial = serial;
+  }
+}

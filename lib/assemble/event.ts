@@ -1,0 +1,105 @@
+// An audit event: the records that share one serial.
+import { EXECVE, SYSCALL } from '../constants/index.js';
+import type { AuditRecord } from '../decode/record.js';
+import { decodeHex, hexBytes, isEncodedHex } from '../decode/fields.js';
+
+export interface AuditEventJSON {
+  serial: number;
+  /** ISO 8601, UTC, millisecond precision. */
+  time: string;
+  node?: string;
+  incomplete?: boolean;
+  records: ReturnType<AuditRecord['toJSON']>[];
+}
+
+export class AuditEvent {
+  readonly serial: number;
+  /** Milliseconds since the epoch. */
+  readonly time: number;
+  readonly node: string | undefined;
+  readonly records: AuditRecord[];
+  /**
+   * True when the event was handed out because a bound (age, count, close) was
+   * hit before its end-of-event record arrived: records may be missing.
+   */
+  incomplete = false;
+
+  constructor(first: AuditRecord) {
+    this.serial = first.serial;
+    this.time = first.time;
+    this.node = first.node;
+    this.records = [first];
+  }
+
+  /** The first record of a type, by number or name. */
+  record(type: number | string): AuditRecord | undefined {
+    for (const r of this.records) if (typeof type === 'number' ? r.type === type : r.typeName === type) return r;
+    return undefined;
+  }
+
+  /** The SYSCALL record's fields, when this is a syscall event. */
+  get syscall(): Record<string, string> | undefined {
+    return this.record(SYSCALL)?.fields;
+  }
+
+  /** The rule keys that matched (`-k`), several keys split; empty when none. */
+  get keys(): string[] {
+    for (const r of this.records) {
+      const key = r.fields.key;
+      if (key !== undefined && key !== '(null)') return key.split('\x01');
+    }
+    return [];
+  }
+
+  /**
+   * The command line of an execve, from its EXECVE records: arguments split by
+   * the kernel into `aN_len`, `aN[0]`, `aN[1]`… (possibly over several records)
+   * are joined back, hex chunks joined as bytes before decoding.
+   */
+  get argv(): string[] | undefined {
+    const execves = this.records.filter((r) => r.type === EXECVE);
+    if (execves.length === 0) return undefined;
+    const argc = Number(execves[0].fields.argc);
+    const whole = new Map<number, string>();
+    const chunks = new Map<number, Buffer[]>();
+    for (const r of execves) {
+      for (const f of r.rawFields()) {
+        if (f.key.charCodeAt(0) !== 97) continue;
+        const bracket = f.key.indexOf('[');
+        if (bracket < 0) {
+          const n = Number(f.key.slice(1));
+          if (Number.isInteger(n)) whole.set(n, f.quoted || !isEncodedHex(f.value, 0, f.value.length) ? f.value : decodeHex(f.value, 0, f.value.length));
+          continue;
+        }
+        const n = Number(f.key.slice(1, bracket));
+        const i = Number(f.key.slice(bracket + 1, -1));
+        if (!Number.isInteger(n) || !Number.isInteger(i)) continue;
+        const bytes = f.quoted ? Buffer.from(f.value, 'latin1') : Buffer.from(hexBytes(f.value, 0, f.value.length));
+        let list = chunks.get(n);
+        if (!list) chunks.set(n, (list = []));
+        list[i] = bytes;
+      }
+    }
+    const count = Number.isInteger(argc) ? argc : Math.max(-1, ...whole.keys(), ...chunks.keys()) + 1;
+    const argv: string[] = [];
+    for (let n = 0; n < count; n++) {
+      const w = whole.get(n);
+      if (w !== undefined) argv.push(w);
+      else {
+        const list = chunks.get(n);
+        argv.push(list ? Buffer.concat(list.filter((b) => b !== undefined)).toString('utf8') : '');
+      }
+    }
+    return argv;
+  }
+
+  toJSON(): AuditEventJSON {
+    return {
+      serial: this.serial,
+      time: new Date(this.time).toISOString(),
+      ...(this.node !== undefined && { node: this.node }),
+      ...(this.incomplete && { incomplete: true }),
+      records: this.records.map((r) => r.toJSON()),
+    };
+  }
+}

@@ -1,0 +1,139 @@
+// The field scanner: one pass over a record's body, no regex, no allocation.
+// It writes token positions into a shared Int32Array; callers turn only the
+// tokens they need into strings. This is the decoder's hot path.
+
+/** Per token: keyStart, keyEnd, valueStart, valueEnd, flags. */
+export const TOKEN_WORDS = 5;
+export const QUOTED_DOUBLE = 1;
+export const QUOTED_SINGLE = 2;
+/** The key was preceded by the bare word `old` (pre-3.x LOGIN records: `old auid=`). */
+export const OLD_PREFIX = 4;
+
+let tokens = new Int32Array(TOKEN_WORDS * 128);
+
+function grow(): void {
+  const bigger = new Int32Array(tokens.length * 2);
+  bigger.set(tokens);
+  tokens = bigger;
+}
+
+/** The token buffer written by the last scan (valid until the next scan). */
+export function scannedTokens(): Int32Array {
+  return tokens;
+}
+
+const SPACE = 32;
+const EQUALS = 61;
+const DQUOTE = 34;
+const SQUOTE = 39;
+
+function isMsgKey(text: string, ks: number, ke: number): boolean {
+  return ke - ks === 3 && text.charCodeAt(ks) === 109 && text.charCodeAt(ks + 1) === 115 && text.charCodeAt(ks + 2) === 103;
+}
+
+function isOldWord(text: string, ws: number, we: number): boolean {
+  return we - ws === 3 && text.charCodeAt(ws) === 111 && text.charCodeAt(ws + 1) === 108 && text.charCodeAt(ws + 2) === 100;
+}
+
+/**
+ * Scan `key=value` tokens of text[start, end). Values are bare (up to a space),
+ * "double quoted" (literal, no escapes: the kernel never quotes a value that
+ * contains a quote) or 'single quoted' (user messages' msg='…', whose inner
+ * key=value pairs are scanned in place of msg itself). Bare words without `=`
+ * (AVC's `avc:  denied  { read } for`) are skipped. Returns the token count.
+ */
+export function scanFields(text: string, start: number, end: number, count = 0): number {
+  let i = start;
+  let afterOld = false;
+  while (i < end) {
+    let c = text.charCodeAt(i);
+    if (c === SPACE) {
+      i++;
+      continue;
+    }
+    const ks = i;
+    while (i < end) {
+      c = text.charCodeAt(i);
+      if (c === EQUALS || c === SPACE) break;
+      i++;
+    }
+    if (i >= end || c === SPACE) {
+      afterOld = isOldWord(text, ks, i);
+      continue;
+    }
+    const ke = i++;
+    let vs: number;
+    let ve: number;
+    let flags = afterOld ? OLD_PREFIX : 0;
+    afterOld = false;
+    c = i < end ? text.charCodeAt(i) : -1;
+    if (c === DQUOTE || c === SQUOTE) {
+      vs = i + 1;
+      let close = text.indexOf(c === DQUOTE ? '"' : "'", vs);
+      if (close < 0 || close > end) close = end;
+      ve = close;
+      i = close + 1;
+      if (c === SQUOTE && isMsgKey(text, ks, ke)) {
+        const inner = scanFields(text, vs, ve, count);
+        if (inner > count) {
+          count = inner;
+          continue;
+        }
+      }
+      flags |= c === DQUOTE ? QUOTED_DOUBLE : QUOTED_SINGLE;
+    } else {
+      vs = i;
+      while (i < end && text.charCodeAt(i) !== SPACE) i++;
+      ve = i;
+    }
+    const at = count * TOKEN_WORDS;
+    if (at + TOKEN_WORDS > tokens.length) grow();
+    tokens[at] = ks;
+    tokens[at + 1] = ke;
+    tokens[at + 2] = vs;
+    tokens[at + 3] = ve;
+    tokens[at + 4] = flags;
+    count++;
+  }
+  return count;
+}
+
+/**
+ * Fields whose values may carry untrusted bytes, and so are printed "quoted"
+ * when safe and as unquoted upper-case hex otherwise (audit-userspace
+ * auparse/typetab.h: the ESCAPED types and proctitle). saddr is binary, not
+ * text: it stays hex for the interpretation layer. EXECVE's aN are handled by
+ * record type, since a0-a3 elsewhere are numbers.
+ */
+export const HEX_ENCODED_FIELDS: ReadonlySet<string> = new Set([
+  'acct', 'apparmor', 'cgroup', 'cmd', 'comm', 'cwd', 'data', 'denied_mask', 'device', 'dir', 'exe',
+  'file', 'grp', 'info', 'invalid_context', 'key', 'name', 'new-chardev', 'new-disk', 'new-fs',
+  'new-net', 'new-rng', 'new_group', 'ocomm', 'old-chardev', 'old-disk', 'old-fs', 'old-net',
+  'old-rng', 'operation', 'path', 'proctitle', 'profile', 'requested_mask', 'root_dir', 'sw',
+  'vm', 'watch',
+]);
+
+/** True when text[start, end) is non-empty, even-length upper-case hex: the kernel's encoding. */
+export function isEncodedHex(text: string, start: number, end: number): boolean {
+  if (end <= start || ((end - start) & 1) !== 0) return false;
+  for (let i = start; i < end; i++) {
+    const c = text.charCodeAt(i);
+    if (!((c >= 48 && c <= 57) || (c >= 65 && c <= 70))) return false;
+  }
+  return true;
+}
+
+let hexScratch = Buffer.allocUnsafe(4096);
+
+/** The bytes of a hex run. The result is a view of a shared buffer: copy before keeping. */
+export function hexBytes(text: string, start: number, end: number): Buffer {
+  const n = (end - start) >>> 1;
+  if (n > hexScratch.length) hexScratch = Buffer.allocUnsafe(Math.max(n, hexScratch.length * 2));
+  const written = hexScratch.write(text.slice(start, end), 0, n, 'hex');
+  return hexScratch.subarray(0, written);
+}
+
+/** Decode a hex run as UTF-8 text (invalid sequences become U+FFFD). */
+export function decodeHex(text: string, start: number, end: number): string {
+  return hexBytes(text, start, end).toString('utf8');
+}
