@@ -1,0 +1,439 @@
+// subscribe(): the kernel's audit stream as an AsyncIterable of events, with
+// bounded memory, counted loss, and every kernel setting it changed restored.
+import fs from 'node:fs';
+import { MSG, REPLACE, STATUS_MASK } from '../constants/index.js';
+import { AuditError } from '../errors.js';
+import { AuditClient } from '../client/client.js';
+import { encodeStatus, type AuditStatus } from '../client/status.js';
+import { AuditChannel } from '../transport/channel.js';
+import { decodeDatagram } from '../decode/record.js';
+import { Assembler } from '../assemble/assembler.js';
+import type { AuditEvent } from '../assemble/event.js';
+
+export type SubscribeMode = 'auto' | 'unicast' | 'multicast';
+
+export interface SubscribeOptions {
+  /**
+   * 'unicast': register as the audit daemon (exclusive; receives every record,
+   * and the kernel waits for us rather than lose). 'multicast': read-only
+   * listener beside auditd or journald (best effort). 'auto' (default):
+   * unicast when no live daemon is registered, else multicast.
+   */
+  mode?: SubscribeMode;
+  /** Aborting ends the iteration (after the events already queued) and closes. */
+  signal?: AbortSignal;
+  /** Turn auditing on for the subscription's life if it is off (restored on close). Default false. */
+  enable?: boolean;
+  /** Unicast: raise the kernel's backlog_limit to at least this for our life. Default 8192. */
+  backlogLimit?: number;
+  /**
+   * What gives when the consumer is slower than the kernel for longer than the
+   * buffers last. 'drop' (default): keep reading and discard, counted in
+   * stats().dropped; audited processes never wait for us. 'kernel': stop
+   * reading, so the kernel's backlog fills and its own policy acts (tasks wait
+   * up to backlog_wait_time, then the kernel loses, counted in kernelLost).
+   */
+  overflow?: 'drop' | 'kernel';
+  /** Received bytes held for JS before the overflow policy acts. Default 64 MiB. */
+  bufferBytes?: number;
+  /** Socket receive buffer. Default 8 MiB (forced past rmem_max when root). */
+  receiveBufferBytes?: number;
+  /** Events waiting for the consumer before we stop taking from the buffer. Default 10000. */
+  queueLimit?: number;
+  /** Events waiting for more records; beyond it the oldest goes out incomplete. Default 1000. */
+  maxInFlight?: number;
+  /** An event waiting longer for its end goes out incomplete. Default 2000 ms. */
+  eventTimeoutMs?: number;
+  /** How often the kernel's lost counter is polled for stats(). Default 1000 ms. */
+  statsIntervalMs?: number;
+}
+
+export interface SubscriptionStats {
+  mode: 'unicast' | 'multicast' | undefined;
+  /** Records decoded. */
+  records: number;
+  /** Events handed to the consumer's queue. */
+  events: number;
+  /** Bytes received, netlink headers included. */
+  bytes: number;
+  /** Records that could not be read as the kernel writes them (delivered, marked). */
+  malformed: number;
+  /** Events the kernel lost since we started (its `lost` counter, polled). */
+  kernelLost: number;
+  /** Times the socket buffer overflowed (ENOBUFS): records the kernel could not hand us. */
+  socketOverruns: number;
+  /** Records we read and discarded because the consumer fell behind (overflow: 'drop'). */
+  dropped: number;
+  /** Datagrams not from the kernel, discarded. */
+  spoofed: number;
+  /** Records longer than a receive slot (delivered truncated and marked malformed). */
+  truncated: number;
+  /** Events queued after close() that the consumer did not read. */
+  undelivered: number;
+  /** Events handed out before their end record arrived. */
+  incomplete: number;
+  /** Serial numbers skipped between events: informative, not loss. */
+  serialGaps: number;
+  /** Events waiting for the consumer now. */
+  queueDepth: number;
+  /** Events waiting for more records now. */
+  inFlight: number;
+  /** Received bytes waiting in the native buffer now, and the most there has been. */
+  pendingBytes: number;
+  peakPendingBytes: number;
+  /** The kernel's backlog (records queued for the daemon) at the last poll. */
+  kernelBacklog: number;
+}
+
+interface Changes {
+  registered: boolean;
+  enabled?: number;
+  backlogLimit?: number;
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+function processName(pid: number): string {
+  try {
+    return fs.readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+  } catch {
+    return 'unknown';
+  }
+}
+
+const TICK_MS = 250;
+
+export class Subscription implements AsyncIterable<AuditEvent>, AsyncDisposable {
+  /** Settles when the subscription is receiving (or has failed to start). */
+  readonly ready: Promise<void>;
+  private readonly options: SubscribeOptions;
+  private readonly queueLimit: number;
+  private readonly assembler: Assembler;
+  private client: AuditClient | undefined;
+  private channel: AuditChannel | undefined;
+  private mode: 'unicast' | 'multicast' | undefined;
+  private changes: Changes = { registered: false };
+  private readonly queue: AuditEvent[] = [];
+  private head = 0;
+  private waiter: { resolve: (r: IteratorResult<AuditEvent>) => void; reject: (e: unknown) => void } | undefined;
+  private failure: Error | undefined;
+  private closing: Promise<void> | undefined;
+  private ended = false;
+  private timer: NodeJS.Timeout | undefined;
+  private now = Date.now();
+  private lastPoll = 0;
+  private polling = false;
+  private lostBase = 0;
+  private lastStatus: AuditStatus | undefined;
+  private counts = { records: 0, bytes: 0, malformed: 0, undelivered: 0 };
+  /** The native counters as they were at close, when the socket is gone. */
+  private finalNative = { overruns: 0, dropped: 0, spoofed: 0, truncated: 0, peakPendingBytes: 0 };
+  private readonly exitHook = (): void => this.restoreAtExit();
+  private readonly abortHook = (): void => void this.close();
+
+  constructor(options: SubscribeOptions = {}) {
+    this.options = options;
+    this.queueLimit = Math.max(1, options.queueLimit ?? 10_000);
+    this.assembler = new Assembler((ev) => this.enqueue(ev), {
+      maxInFlight: options.maxInFlight,
+      timeoutMs: options.eventTimeoutMs,
+    });
+    if (options.signal?.aborted) {
+      this.ended = true;
+      this.ready = Promise.resolve();
+      return;
+    }
+    options.signal?.addEventListener('abort', this.abortHook, { once: true });
+    this.ready = this.start();
+    this.ready.catch((e: unknown) => this.fail(e as Error));
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<AuditEvent> {
+    return {
+      next: () => this.next(),
+      return: async () => {
+        await this.close();
+        this.discardQueue();
+        return { done: true, value: undefined };
+      },
+      throw: async (e: unknown) => {
+        await this.close();
+        this.discardQueue();
+        throw e;
+      },
+    };
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+    this.discardQueue();
+  }
+
+  stats(): SubscriptionStats {
+    const native = this.channel?.nativeStats();
+    const a = this.assembler.stats;
+    const lost = this.lastStatus ? (this.lastStatus.lost - this.lostBase) >>> 0 : 0;
+    return {
+      mode: this.mode,
+      records: this.counts.records,
+      events: a.events,
+      bytes: this.counts.bytes,
+      malformed: this.counts.malformed,
+      kernelLost: lost,
+      socketOverruns: native?.overruns ?? this.finalNative.overruns,
+      dropped: native?.dropped ?? this.finalNative.dropped,
+      spoofed: native?.spoofed ?? this.finalNative.spoofed,
+      truncated: native?.truncated ?? this.finalNative.truncated,
+      undelivered: this.counts.undelivered,
+      incomplete: a.incomplete,
+      serialGaps: a.serialGaps,
+      queueDepth: this.queue.length - this.head,
+      inFlight: this.assembler.pending,
+      pendingBytes: native?.pendingBytes ?? 0,
+      peakPendingBytes: native?.peakPendingBytes ?? this.finalNative.peakPendingBytes,
+      kernelBacklog: this.lastStatus?.backlog ?? 0,
+    };
+  }
+
+  /**
+   * Stop receiving, restore the kernel settings we changed, and end the
+   * iteration once the events already queued are read. Idempotent.
+   */
+  close(): Promise<void> {
+    return (this.closing ??= this.shutdown());
+  }
+
+  private async start(): Promise<void> {
+    const o = this.options;
+    const client = (this.client = await AuditClient.open());
+    const status = await client.getStatus();
+    this.lastStatus = status;
+    this.lostBase = status.lost;
+    let mode: 'unicast' | 'multicast' = o.mode === 'multicast' ? 'multicast' : 'unicast';
+    if (o.mode === undefined || o.mode === 'auto') {
+      mode = status.pid !== 0 && status.pid !== process.pid && pidAlive(status.pid) ? 'multicast' : 'unicast';
+    }
+    if (this.closing) return;
+    if (mode === 'unicast') {
+      const registered = await this.openUnicast(status);
+      if (!registered) mode = 'multicast';
+    }
+    if (mode === 'multicast') this.openChannel(true);
+    this.mode = mode;
+    if (this.closing) return;
+
+    process.once('exit', this.exitHook);
+    if (mode === 'unicast') {
+      const want = o.backlogLimit ?? 8192;
+      if (status.enabled !== 2 && status.backlogLimit < want) {
+        await client.setBacklogLimit(want);
+        this.changes.backlogLimit = status.backlogLimit;
+      }
+    }
+    if (o.enable && status.enabled === 0) {
+      await client.setEnabled(1);
+      this.changes.enabled = 0;
+    }
+    this.timer = setInterval(() => this.tick(), TICK_MS);
+    this.timer.unref();
+  }
+
+  private openChannel(multicast: boolean): AuditChannel {
+    const o = this.options;
+    const channel = new AuditChannel({
+      multicast,
+      bufferBytes: o.bufferBytes ?? 64 << 20,
+      dropOnOverflow: (o.overflow ?? 'drop') === 'drop',
+    });
+    channel.setReceiveBuffer(o.receiveBufferBytes ?? 8 << 20);
+    channel.start(
+      (data, offset, length, typeAndFlags) => this.onDatagram(data, offset, length, typeAndFlags),
+      (e) => this.fail(e),
+    );
+    this.channel = channel;
+    return channel;
+  }
+
+  /** Register our event socket as the audit daemon. False when 'auto' should fall back to multicast. */
+  private async openUnicast(status: AuditStatus): Promise<boolean> {
+    const channel = this.openChannel(false);
+    try {
+      await channel.request(MSG.SET, encodeStatus(STATUS_MASK.PID, { pid: process.pid }));
+      this.changes.registered = true;
+      return true;
+    } catch (e) {
+      channel.close();
+      this.channel = undefined;
+      const err = e as AuditError;
+      if (err.code === 'EEXIST') {
+        if (this.options.mode === undefined || this.options.mode === 'auto') return false;
+        const current = await this.client!.getStatus().catch(() => status);
+        const pid = current.pid;
+        throw new AuditError(
+          `another audit daemon is registered: pid ${pid} (${pid === process.pid ? 'this process: another unicast subscription' : processName(pid)}); ` +
+            'only one process may receive the audit stream as the daemon. Stop it, or subscribe with mode "multicast" (read-only, beside it) or "auto"',
+          'EEXIST',
+          err.errno,
+          'AUDIT_SET',
+          { cause: e },
+        );
+      }
+      throw e;
+    }
+  }
+
+  private onDatagram(data: Buffer, offset: number, length: number, typeAndFlags: number): void {
+    // The kernel probes the registered daemon with AUDIT_REPLACE (binary, not a
+    // record) when someone else tries to register; answering is receiving it.
+    if ((typeAndFlags & 0xffff) === REPLACE) return;
+    const record = decodeDatagram(data, offset, length, typeAndFlags);
+    this.counts.records++;
+    this.counts.bytes += length;
+    if (record.malformed !== undefined) this.counts.malformed++;
+    this.assembler.push(record, this.now);
+  }
+
+  private tick(): void {
+    this.now = Date.now();
+    this.assembler.expire(this.now);
+    const interval = this.options.statsIntervalMs ?? 1000;
+    if (!this.polling && this.client && this.now - this.lastPoll >= interval) {
+      this.polling = true;
+      this.lastPoll = this.now;
+      this.client
+        .getStatus()
+        .then((s) => (this.lastStatus = s))
+        .catch(() => undefined) // a failed poll keeps the last numbers; the next tick tries again
+        .finally(() => (this.polling = false));
+    }
+  }
+
+  private enqueue(event: AuditEvent): void {
+    if (this.waiter) {
+      const w = this.waiter;
+      this.waiter = undefined;
+      w.resolve({ value: event, done: false });
+      return;
+    }
+    this.queue.push(event);
+    if (this.queue.length - this.head >= this.queueLimit) this.channel?.pause();
+  }
+
+  private next(): Promise<IteratorResult<AuditEvent>> {
+    if (this.head < this.queue.length) {
+      const event = this.queue[this.head++];
+      if (this.head > 1024 && this.head * 2 > this.queue.length) {
+        this.queue.splice(0, this.head);
+        this.head = 0;
+      }
+      if (this.queue.length - this.head < this.queueLimit / 2) this.channel?.resume();
+      return Promise.resolve({ value: event, done: false });
+    }
+    if (this.failure) return Promise.reject(this.failure);
+    if (this.ended) return Promise.resolve({ value: undefined, done: true });
+    this.channel?.resume();
+    return new Promise((resolve, reject) => (this.waiter = { resolve, reject }));
+  }
+
+  private fail(e: Error): void {
+    if (this.failure || this.ended) return;
+    this.failure = e;
+    void this.close();
+    if (this.waiter) {
+      const w = this.waiter;
+      this.waiter = undefined;
+      w.reject(e);
+    }
+  }
+
+  private discardQueue(): void {
+    this.counts.undelivered += this.queue.length - this.head;
+    this.queue.length = 0;
+    this.head = 0;
+  }
+
+  private async shutdown(): Promise<void> {
+    this.options.signal?.removeEventListener('abort', this.abortHook);
+    await this.ready.catch(() => undefined);
+    if (this.timer) clearInterval(this.timer);
+    const channel = this.channel;
+    if (channel) {
+      const n = channel.nativeStats();
+      this.finalNative = { overruns: n.overruns, dropped: n.dropped, spoofed: n.spoofed, truncated: n.truncated, peakPendingBytes: n.peakPendingBytes };
+      channel.close();
+      this.channel = undefined;
+    }
+    this.assembler.flush();
+    this.ended = true;
+    if (this.waiter && this.head >= this.queue.length) {
+      const w = this.waiter;
+      this.waiter = undefined;
+      if (this.failure) w.reject(this.failure);
+      else w.resolve({ value: undefined, done: true });
+    }
+    try {
+      await this.restore();
+    } finally {
+      process.removeListener('exit', this.exitHook);
+      this.client?.close();
+      this.client = undefined;
+    }
+  }
+
+  /** Undo our changes, newest first; try them all and report the first failure. */
+  private async restore(): Promise<void> {
+    const client = this.client;
+    if (!client) return;
+    const c = this.changes;
+    this.changes = { registered: false };
+    const errors: unknown[] = [];
+    const attempt = async (f: () => Promise<void>): Promise<void> => {
+      try {
+        await f();
+      } catch (e) {
+        errors.push(e);
+      }
+    };
+    if (c.registered) await attempt(() => client.setPid(0));
+    if (c.enabled !== undefined) await attempt(() => client.setEnabled(c.enabled as 0 | 1));
+    if (c.backlogLimit !== undefined) await attempt(() => client.setBacklogLimit(c.backlogLimit!));
+    try {
+      this.lastStatus = await client.getStatus();
+    } catch {
+      // stats keep the last polled numbers
+    }
+    if (errors.length > 0) {
+      throw new AuditError(
+        `closing the subscription could not restore every kernel audit setting it changed: ${errors.map((e) => (e as Error).message).join('; ')}. Check with \`auditctl -s\``,
+        (errors[0] as AuditError).code ?? 'ERR_RESTORE',
+        undefined,
+        undefined,
+        { cause: errors[0] },
+      );
+    }
+  }
+
+  /** At process exit there is no event loop: send the restoring requests without waiting for answers. */
+  private restoreAtExit(): void {
+    const c = this.changes;
+    const client = this.client;
+    if (!client) return;
+    if (c.registered) client.sendNow(MSG.SET, encodeStatus(STATUS_MASK.PID, { pid: 0 }));
+    if (c.enabled !== undefined) client.sendNow(MSG.SET, encodeStatus(STATUS_MASK.ENABLED, { enabled: c.enabled }));
+    if (c.backlogLimit !== undefined) {
+      client.sendNow(MSG.SET, encodeStatus(STATUS_MASK.BACKLOG_LIMIT, { backlogLimit: c.backlogLimit }));
+    }
+  }
+}
+
+/** Subscribe to the kernel's audit events. See SubscribeOptions. */
+export function subscribe(options: SubscribeOptions = {}): Subscription {
+  return new Subscription(options);
+}
