@@ -37,8 +37,8 @@ function isOldWord(text: string, ws: number, we: number): boolean {
 
 /**
  * Scan `key=value` tokens of text[start, end). Values are bare (up to a space),
- * "double quoted" (literal, no escapes: the kernel never quotes a value that
- * contains a quote) or 'single quoted' (user messages' msg='…', whose inner
+ * "double quoted" (literal: the kernel never quotes a value that contains a
+ * quote; user-space text's backslash escapes are kept as written) or 'single quoted' (user messages' msg='…', whose inner
  * key=value pairs are scanned in place of msg itself). Bare words without `=`
  * (AVC's `avc:  denied  { read } for`) are skipped. Returns the token count.
  */
@@ -69,7 +69,10 @@ export function scanFields(text: string, start: number, end: number, count = 0):
     c = i < end ? text.charCodeAt(i) : -1;
     if (c === DQUOTE || c === SQUOTE) {
       vs = i + 1;
-      let close = text.indexOf(c === DQUOTE ? '"' : "'", vs);
+      const quote = c === DQUOTE ? '"' : "'";
+      let close = text.indexOf(quote, vs);
+      // The kernel never escapes, but user-space text may: \" does not close.
+      while (close > 0 && close < end && text.charCodeAt(close - 1) === 92) close = text.indexOf(quote, close + 1);
       if (close < 0 || close > end) close = end;
       ve = close;
       i = close + 1;

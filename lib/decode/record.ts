@@ -202,9 +202,12 @@ export function decodeDatagram(data: Buffer, offset: number, length: number, typ
   const text = data.toString('utf8', offset + 16, end);
   let malformed: string | undefined;
   if (typeAndFlags & FLAG_TRUNCATED) malformed = 'record longer than the 16 KiB receive slot; truncated';
-  // Kernel text is ASCII (untrusted bytes are hex-encoded), so a length mismatch
-  // is the cheap sign of other bytes; only then is the full UTF-8 check paid.
-  else if (text.length !== end - offset - 16 && !isUtf8(data.subarray(offset + 16, end))) malformed = 'invalid UTF-8';
+  // Kernel text is ASCII (untrusted bytes are hex-encoded). Other bytes show as
+  // a length mismatch or a U+FFFD (a search V8 answers at once on a one-byte
+  // string); only then is the full UTF-8 check paid.
+  else if ((text.length !== end - offset - 16 || text.indexOf('\ufffd') >= 0) && !isUtf8(data.subarray(offset + 16, end))) {
+    malformed = 'invalid UTF-8';
+  }
   return new AuditRecord(type, text, undefined, malformed);
 }
 

@@ -113,6 +113,9 @@ export class AuditChannel {
 
   /** Send a request and wait for the kernel's ACK (and replies, as asked). */
   request(type: number, payload?: Uint8Array, options: RequestOptions = {}): Promise<{ ack: number; replies: Reply[] }> {
+    if (this.socket.closed) {
+      return Promise.reject(new AuditError('the audit socket is closed; open a new client', 'ERR_SOCKET_CLOSED'));
+    }
     if (!this.started) this.start();
     const seq = (this.seq = (this.seq + 1) >>> 0);
     const name = REQUEST_NAMES.get(type) ?? recordTypeName(type);

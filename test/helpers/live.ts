@@ -1,0 +1,102 @@
+// Live tests talk to the real kernel. They run only as root on a kernel with
+// audit, with auditctl installed; with LINUX_AUDIT_REQUIRE_LIVE=1 (CI) a live
+// suite that cannot run fails instead of skipping.
+import { execFileSync, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, it } from 'vitest';
+import { AuditClient } from '../../lib/client/client.js';
+import type { AuditStatus } from '../../lib/client/status.js';
+
+export const REQUIRE_LIVE = process.env.LINUX_AUDIT_REQUIRE_LIVE === '1';
+
+function findAuditctl(): string | undefined {
+  return ['/usr/sbin/auditctl', '/sbin/auditctl'].find((p) => fs.existsSync(p));
+}
+
+async function unavailable(): Promise<string | undefined> {
+  if (process.getuid?.() !== 0) return 'live tests need root';
+  if (!findAuditctl()) return 'auditctl is not installed (Debian: apt-get install auditd; do not start the daemon)';
+  if (!fs.existsSync('/proc/self/loginuid')) return 'the kernel has no CONFIG_AUDITSYSCALL';
+  let client: AuditClient | undefined;
+  try {
+    client = await AuditClient.open();
+    const s = await client.getStatus();
+    if (s.enabled === 2) return 'the audit configuration is locked (enabled=2) until reboot';
+  } catch (e) {
+    return `the kernel audit socket is not usable: ${(e as Error).message}`;
+  } finally {
+    client?.close();
+  }
+  return undefined;
+}
+
+const reason = await unavailable();
+
+/** A describe() that runs against the live kernel, or skips (fails under LINUX_AUDIT_REQUIRE_LIVE=1). */
+export function describeLive(name: string, fn: () => void): void {
+  if (reason === undefined) describe(name, fn);
+  else if (REQUIRE_LIVE) describe(name, () => it('runs against the live kernel', () => {
+    throw new Error(`LINUX_AUDIT_REQUIRE_LIVE=1 but this live suite cannot run: ${reason}`);
+  }));
+  else describe.skip(`${name} (skipped: ${reason})`, fn);
+}
+
+export function auditctl(...args: string[]): string {
+  return execFileSync(findAuditctl()!, args, { encoding: 'utf8' });
+}
+
+/** Rules tagged with `key` are ours: add them, and delete every rule with that key. */
+export function addRules(key: string, rules: string[]): void {
+  for (const r of rules) auditctl(...r.split(' '), '-F', `key=${key}`);
+}
+
+export function deleteRules(key: string): void {
+  spawnSync(findAuditctl()!, ['-D', '-k', key], { encoding: 'utf8' });
+}
+
+export type KernelSnapshot = Pick<AuditStatus, 'enabled' | 'failure' | 'pid' | 'rateLimit' | 'backlogLimit' | 'backlogWaitTime'>;
+
+export async function kernelSnapshot(): Promise<KernelSnapshot> {
+  const client = await AuditClient.open();
+  try {
+    const s = await client.getStatus();
+    return { enabled: s.enabled, failure: s.failure, pid: s.pid, rateLimit: s.rateLimit, backlogLimit: s.backlogLimit, backlogWaitTime: s.backlogWaitTime };
+  } finally {
+    client.close();
+  }
+}
+
+/** Put back what a failed test may have left: settings, and our registration. */
+export async function restoreKernel(s: KernelSnapshot): Promise<void> {
+  const client = await AuditClient.open();
+  try {
+    const now = await client.getStatus();
+    if (now.pid === process.pid) await client.setPid(0);
+    if (now.enabled !== s.enabled && s.enabled !== 2) await client.setEnabled(s.enabled as 0 | 1);
+    if (now.backlogLimit !== s.backlogLimit) await client.setBacklogLimit(s.backlogLimit);
+    if (now.rateLimit !== s.rateLimit) await client.setRateLimit(s.rateLimit);
+    if (s.backlogWaitTime !== undefined && now.backlogWaitTime !== s.backlogWaitTime) await client.setBacklogWaitTime(s.backlogWaitTime);
+    if (now.failure !== s.failure && s.failure !== 2) await client.setFailure(s.failure as 0 | 1);
+  } finally {
+    client.close();
+  }
+}
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+let generator: string | undefined;
+
+/** Build bench/gen/syscall-gen.c once per run (cc is there: node-gyp needs it). */
+export function syscallGenerator(): string {
+  if (generator) return generator;
+  const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'linux-audit-gen-')), 'syscall-gen');
+  execFileSync('cc', ['-O2', '-o', out, path.resolve(here, '..', '..', 'bench', 'gen', 'syscall-gen.c')]);
+  return (generator = out);
+}
+
+/** Open file descriptors and threads of this process. */
+export function resources(): { fds: number; threads: number } {
+  return { fds: fs.readdirSync('/proc/self/fd').length, threads: fs.readdirSync('/proc/self/task').length };
+}

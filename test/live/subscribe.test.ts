@@ -1,0 +1,220 @@
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
+import { subscribe, type AuditEvent, type Subscription } from '../../lib/index.js';
+import { AuditClient } from '../../lib/client/client.js';
+import { addRules, deleteRules, describeLive, kernelSnapshot, resources, restoreKernel, syscallGenerator, type KernelSnapshot } from '../helpers/live.js';
+
+const KEY = `la_live_${process.pid}`;
+
+/** Iterate until `done` says so or the deadline passes; returns what arrived. */
+async function collect(sub: Subscription, done: (events: AuditEvent[]) => boolean, timeoutMs = 10_000): Promise<AuditEvent[]> {
+  const events: AuditEvent[] = [];
+  const timer = setTimeout(() => void sub.close(), timeoutMs);
+  try {
+    for await (const ev of sub) {
+      events.push(ev);
+      if (done(events)) break;
+    }
+  } finally {
+    clearTimeout(timer);
+  }
+  return events;
+}
+
+const ours = (events: AuditEvent[]): AuditEvent[] => events.filter((e) => e.keys.includes(KEY));
+
+describeLive('live subscription on the real kernel', () => {
+  let before: KernelSnapshot;
+  let dir: string;
+  let awkward: string;
+  const args = ['with space', `quote"s and 'single'`, 'unicode ünïcødé 🚀', 'x'.repeat(10_000)];
+  const missing = '/nonexistent-linux-audit/x';
+
+  beforeAll(async () => {
+    before = await kernelSnapshot();
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'linux-audit-live-'));
+    awkward = path.join(dir, 'a b\nc');
+    fs.writeFileSync(awkward, 'data\n');
+    addRules(KEY, [
+      `-a always,exit -F arch=b64 -S execve -F ppid=${process.pid}`,
+      `-a always,exit -F arch=b64 -S openat -F ppid=${process.pid}`,
+    ]);
+  });
+
+  afterEach(async () => {
+    await restoreKernel(before);
+  });
+
+  afterAll(async () => {
+    deleteRules(KEY);
+    await restoreKernel(before);
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  function runChildren(): void {
+    spawnSync('/bin/true', args);
+    spawnSync('/bin/cat', [awkward], { stdio: 'ignore' });
+    spawnSync('/bin/cat', [missing], { stdio: 'ignore' });
+  }
+
+  function check(events: AuditEvent[]): void {
+    const mine = ours(events);
+    const exec = mine.find((e) => e.syscall?.syscall === '59' && e.argv?.[0] === '/bin/true');
+    expect(exec, 'the execve of /bin/true').toBeDefined();
+    expect(exec!.argv).toEqual(['/bin/true', ...args]);
+    expect(exec!.syscall!.success).toBe('yes');
+    expect(exec!.incomplete).toBe(false);
+
+    const opened = mine.find((e) => e.syscall?.syscall === '257' && e.records.some((r) => r.typeName === 'PATH' && r.fields.name === awkward));
+    expect(opened, 'the openat of the path with a space and a newline').toBeDefined();
+    expect(Number(opened!.syscall!.exit)).toBeGreaterThanOrEqual(0);
+
+    const failed = mine.find((e) => e.syscall?.syscall === '257' && e.records.some((r) => r.typeName === 'PATH' && r.fields.name === missing));
+    expect(failed, 'the failing openat').toBeDefined();
+    expect(failed!.syscall!.exit).toBe('-2');
+    expect(failed!.syscall!.success).toBe('no');
+  }
+
+  const complete = (events: AuditEvent[]): boolean => {
+    const mine = ours(events);
+    return (
+      mine.some((e) => e.argv?.[0] === '/bin/true') &&
+      mine.some((e) => e.records.some((r) => r.fields.name === awkward)) &&
+      mine.some((e) => e.records.some((r) => r.fields.name === missing))
+    );
+  };
+
+  it.each(['unicast', 'multicast'] as const)('%s: events arrive with exact argv, paths, exit codes and key', async (mode) => {
+    const sub = subscribe({ mode, enable: true });
+    await sub.ready;
+    expect(sub.stats().mode).toBe(mode);
+    const status = await kernelSnapshot();
+    expect(status.enabled).toBe(1);
+    if (mode === 'unicast') expect(status.pid).toBe(process.pid);
+    runChildren();
+    const events = await collect(sub, complete);
+    check(events);
+    const s = sub.stats();
+    expect(s.kernelLost).toBe(0);
+    expect(s.socketOverruns).toBe(0);
+    expect(s.dropped).toBe(0);
+    expect(s.malformed).toBe(0);
+    expect(s.records).toBeGreaterThanOrEqual(events.reduce((n, e) => n + e.records.length, 0));
+  });
+
+  it('close restores every setting the subscription changed', async () => {
+    const client = await AuditClient.open();
+    const start = await client.getStatus();
+    const sub = subscribe({ mode: 'unicast', enable: true, backlogLimit: start.backlogLimit + 1000 });
+    await sub.ready;
+    const during = await client.getStatus();
+    expect(during.pid).toBe(process.pid);
+    expect(during.enabled).toBe(1);
+    expect(during.backlogLimit).toBe(start.backlogLimit + 1000);
+    await sub.close();
+    await sub.close(); // idempotent
+    const after = await client.getStatus();
+    client.close();
+    expect({ ...after, lost: 0, backlog: 0, backlogWaitTimeActual: 0 }).toEqual({ ...start, lost: 0, backlog: 0, backlogWaitTimeActual: 0 });
+  });
+
+  it('a second unicast subscriber gets a clear error naming the daemon; auto falls back to multicast', async () => {
+    const first = subscribe({ mode: 'unicast', enable: true });
+    await first.ready;
+    const second = subscribe({ mode: 'unicast' });
+    await expect(second.ready).rejects.toMatchObject({
+      code: 'EEXIST',
+      message: expect.stringMatching(new RegExp(`pid ${process.pid}.*multicast`)),
+    });
+    await expect(second[Symbol.asyncIterator]().next()).rejects.toMatchObject({ code: 'EEXIST' });
+    const third = subscribe({ mode: 'auto' });
+    await third.ready;
+    expect(third.stats().mode).toBe('multicast');
+    await third.close();
+    await second.close();
+    await first.close();
+    expect((await kernelSnapshot()).pid).toBe(before.pid);
+  });
+
+  it('break, throw and abort each release the socket and the reader thread', async () => {
+    // Let the first subscription's one-time costs (thread pools, timers) settle.
+    const warm = subscribe({ mode: 'unicast', enable: true });
+    await warm.ready;
+    await warm.close();
+    const base = resources();
+
+    const a = subscribe({ mode: 'unicast', enable: true });
+    await a.ready;
+    expect(resources().threads).toBeGreaterThan(base.threads);
+    spawnSync('/bin/true', ['break']);
+    for await (const ev of a) if (ev.argv?.[1] === 'break') break;
+    expect(resources()).toEqual(base);
+
+    const b = subscribe({ mode: 'unicast', enable: true });
+    await b.ready;
+    spawnSync('/bin/true', ['throw']);
+    await expect(
+      (async () => {
+        for await (const ev of b) if (ev.argv?.[1] === 'throw') throw new Error('consumer failed');
+      })(),
+    ).rejects.toThrow('consumer failed');
+    expect(resources()).toEqual(base);
+
+    const controller = new AbortController();
+    const c = subscribe({ mode: 'unicast', enable: true, signal: controller.signal });
+    await c.ready;
+    spawnSync('/bin/true', ['abort']);
+    let seen = 0;
+    for await (const ev of c) {
+      seen++;
+      if (ev.argv?.[1] === 'abort') controller.abort();
+    }
+    expect(seen).toBeGreaterThan(0);
+    await c.close();
+    expect(resources()).toEqual(base);
+    expect((await kernelSnapshot()).pid).toBe(before.pid);
+  });
+
+  it('a 250 ms stall of the JS thread under load costs no record', async () => {
+    const gen = syscallGenerator();
+    const GKEY = `${KEY}_gen`;
+    addRules(GKEY, [`-a always,exit -F arch=b64 -S getppid -F ppid=${process.pid}`]);
+    try {
+      const sub = subscribe({ mode: 'unicast', enable: true });
+      await sub.ready;
+      const calls = 60_000;
+      const child = (await import('node:child_process')).spawn(gen, [String(calls)], { stdio: ['ignore', 'pipe', 'inherit'] });
+      const exited = new Promise<string>((resolve) => {
+        let out = '';
+        child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+        child.on('exit', () => resolve(out));
+      });
+      // Stall this thread while the generator runs: the native reader must keep draining.
+      await new Promise((r) => setTimeout(r, 20));
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 250);
+      let seen = 0;
+      const events = collect(sub, (evs) => {
+        const last = evs[evs.length - 1];
+        if (last.keys.includes(GKEY)) seen++;
+        return seen >= calls;
+      }, 30_000);
+      const genOut = await exited;
+      await events;
+      const s = sub.stats();
+      await sub.close();
+      expect(genOut).toMatch(new RegExp(`calls=${calls} `));
+      expect(s.peakPendingBytes).toBeGreaterThan(0);
+      expect({ seen, kernelLost: s.kernelLost, socketOverruns: s.socketOverruns, dropped: s.dropped }).toEqual({
+        seen: calls,
+        kernelLost: 0,
+        socketOverruns: 0,
+        dropped: 0,
+      });
+    } finally {
+      deleteRules(GKEY);
+    }
+  });
+});
