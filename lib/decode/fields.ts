@@ -23,7 +23,6 @@ export function scannedTokens(): Int32Array {
 }
 
 const SPACE = 32;
-const EQUALS = 61;
 const DQUOTE = 34;
 const SQUOTE = 39;
 
@@ -46,27 +45,29 @@ export function scanFields(text: string, start: number, end: number, count = 0):
   let i = start;
   let afterOld = false;
   while (i < end) {
-    let c = text.charCodeAt(i);
-    if (c === SPACE) {
+    if (text.charCodeAt(i) === SPACE) {
       i++;
       continue;
     }
+    // indexOf is a memchr on V8's one-byte strings: far cheaper than a loop of
+    // charCodeAt over every character of the record.
     const ks = i;
-    while (i < end) {
-      c = text.charCodeAt(i);
-      if (c === EQUALS || c === SPACE) break;
-      i++;
-    }
-    if (i >= end || c === SPACE) {
-      afterOld = isOldWord(text, ks, i);
+    let eq = text.indexOf('=', i);
+    if (eq < 0 || eq > end) eq = end;
+    let sp = text.indexOf(' ', i);
+    if (sp < 0 || sp > end) sp = end;
+    if (sp < eq || eq === end) {
+      afterOld = isOldWord(text, ks, sp);
+      i = sp;
       continue;
     }
-    const ke = i++;
+    const ke = eq;
+    i = eq + 1;
     let vs: number;
     let ve: number;
     let flags = afterOld ? OLD_PREFIX : 0;
     afterOld = false;
-    c = i < end ? text.charCodeAt(i) : -1;
+    const c = i < end ? text.charCodeAt(i) : -1;
     if (c === DQUOTE || c === SQUOTE) {
       vs = i + 1;
       const quote = c === DQUOTE ? '"' : "'";
@@ -86,8 +87,8 @@ export function scanFields(text: string, start: number, end: number, count = 0):
       flags |= c === DQUOTE ? QUOTED_DOUBLE : QUOTED_SINGLE;
     } else {
       vs = i;
-      while (i < end && text.charCodeAt(i) !== SPACE) i++;
-      ve = i;
+      ve = sp;
+      i = sp;
     }
     const at = count * TOKEN_WORDS;
     if (at + TOKEN_WORDS > tokens.length) grow();

@@ -1,0 +1,230 @@
+#!/usr/bin/env node
+// npm run bench [-- decode|live] [--seconds N]
+//
+// decode: records/s through the decoder (header only, header + all fields, and
+//         the whole path to events) over a realistic mix built from the corpus.
+// live:   a C generator makes audited getppid() calls as fast as it can while we
+//         subscribe in unicast mode; reports what arrived, what was lost and where,
+//         and our CPU per million records. Restores the kernel state it changed.
+// Results go to stdout as Markdown and to bench/results/<date>-<host>.json.
+import { execFileSync, spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const root = path.resolve(here, '..');
+const lib = (p) => import(path.join(root, 'dist', p));
+const { decodeDatagram, parseLogLine } = await lib('decode/record.js');
+const { Assembler } = await lib('assemble/assembler.js');
+const { subscribe, AuditClient } = await lib('index.js');
+
+const argv = process.argv.slice(2);
+const which = argv.filter((a) => !a.startsWith('--'));
+const seconds = Number(argv[argv.indexOf('--seconds') + 1] || 10);
+const run = (name) => which.length === 0 || which.includes(name);
+const corpus = process.env.LINUX_AUDIT_CORPUS ?? path.resolve(root, '..', 'shared', 'corpus');
+
+function median(xs) {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+}
+
+// --- decode ---------------------------------------------------------------
+
+/** Netlink datagrams for every kernel-looking record of the corpus logs, as the kernel frames them. */
+function corpusDatagrams() {
+  const files = [
+    'go-libaudit/auparse/audit-rhel7.log',
+    'go-libaudit/auparse/audit-ubuntu16.log',
+    'laurel/record-execve-long.txt',
+    'laurel/record-perl-reverse-shell.txt',
+    'laurel/record-bind-ipv4-bigendian.txt',
+    'laurel/shell-proc-trace.txt',
+    'elastic-beats/auditbeat-auditd-testdata/sudo.log',
+  ];
+  const out = [];
+  for (const f of files) {
+    for (const line of fs.readFileSync(path.join(corpus, f), 'utf8').split('\n')) {
+      if (line === '' || line.startsWith('#')) continue;
+      const r = parseLogLine(line);
+      if (!r || r.malformed) continue;
+      const body = Buffer.from(r.text);
+      const msg = Buffer.alloc(16 + body.length);
+      msg.writeUInt32LE(body.length, 0);
+      msg.writeUInt16LE(r.type, 4);
+      body.copy(msg, 16);
+      out.push(msg);
+    }
+  }
+  return out;
+}
+
+function decodeBench() {
+  const unique = corpusDatagrams();
+  // ~200k records in batches of 256, as the reader hands them over.
+  const batches = [];
+  let records = 0;
+  let bytes = 0;
+  const types = new Map();
+  for (let rep = 0; records < 200_000; rep++) {
+    for (let i = 0; i < unique.length; i += 256) {
+      const part = unique.slice(i, i + 256);
+      const data = Buffer.concat(part);
+      const index = new Uint32Array(part.length * 3);
+      let off = 0;
+      part.forEach((m, k) => {
+        index[k * 3] = off;
+        index[k * 3 + 1] = m.length;
+        index[k * 3 + 2] = m.readUInt16LE(4);
+        off += m.length;
+        const t = m.readUInt16LE(4);
+        types.set(t, (types.get(t) ?? 0) + 1);
+      });
+      batches.push({ data, index });
+      records += part.length;
+      bytes += data.length;
+    }
+  }
+  const modes = {
+    'header only': (r) => r.serial,
+    'header + all fields': (r) => r.fields,
+    'all fields + assembly': null,
+  };
+  const results = {};
+  for (const [name, touch] of Object.entries(modes)) {
+    const rates = [];
+    for (let run = 0; run < 7; run++) {
+      let sink = 0;
+      const a = new Assembler(() => sink++, { expectEndOfEvent: false });
+      const t0 = process.hrtime.bigint();
+      for (const { data, index } of batches) {
+        for (let i = 0; i < index.length; i += 3) {
+          const r = decodeDatagram(data, index[i], index[i + 1], index[i + 2]);
+          if (touch) touch(r);
+          else {
+            void r.fields;
+            a.push(r, 0);
+          }
+        }
+      }
+      a.flush();
+      const dt = Number(process.hrtime.bigint() - t0) / 1e9;
+      if (run > 1) rates.push(records / dt); // first runs warm the JIT
+    }
+    results[name] = { recordsPerSec: median(rates), min: Math.min(...rates), max: Math.max(...rates), mbPerSec: (median(rates) * bytes) / records / 1e6 };
+  }
+  return { records, bytes, distinctRecords: unique.length, recordTypes: types.size, results };
+}
+
+// --- live -----------------------------------------------------------------
+
+function auditctl(...args) {
+  return execFileSync('auditctl', args, { encoding: 'utf8' });
+}
+
+async function liveBench() {
+  const gen = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'linux-audit-bench-')), 'syscall-gen');
+  execFileSync('cc', ['-O2', '-o', gen, path.join(here, 'gen', 'syscall-gen.c')]);
+  const key = `la_bench_${process.pid}`;
+  const client = await AuditClient.open();
+  const before = await client.getStatus();
+  auditctl('-a', 'always,exit', '-F', 'arch=b64', '-S', 'getppid', '-F', `ppid=${process.pid}`, '-F', `key=${key}`);
+  let sub;
+  try {
+    sub = subscribe({ mode: 'unicast', enable: true });
+    await sub.ready;
+    let events = 0;
+    const consume = (async () => {
+      for await (const ev of sub) if (ev.records.length > 0) events++;
+    })();
+    const cpu0 = process.cpuUsage();
+    const t0 = process.hrtime.bigint();
+    const genOut = await new Promise((resolve, reject) => {
+      const child = spawn(gen, ['0', String(seconds)], { stdio: ['ignore', 'pipe', 'inherit'] });
+      let out = '';
+      child.stdout.on('data', (d) => (out += d));
+      child.on('error', reject);
+      child.on('exit', () => resolve(out.trim()));
+    });
+    const calls = Number(/calls=(\d+)/.exec(genOut)[1]);
+    // Let the tail drain: the kernel backlog and our buffers.
+    const deadline = Date.now() + 15_000;
+    while (Date.now() < deadline && sub.stats().events < calls) await new Promise((r) => setTimeout(r, 50));
+    const wall = Number(process.hrtime.bigint() - t0) / 1e9;
+    const cpu = process.cpuUsage(cpu0);
+    await new Promise((r) => setTimeout(r, 1100)); // one more lost-counter poll
+    const s = sub.stats();
+    await sub.close();
+    await consume;
+    const cpuSec = (cpu.user + cpu.system) / 1e6;
+    return {
+      seconds,
+      generator: genOut,
+      generatorCalls: calls,
+      eventsDelivered: events,
+      records: s.records,
+      recordsPerSec: s.records / wall,
+      kernelLost: s.kernelLost,
+      socketOverruns: s.socketOverruns,
+      dropped: s.dropped,
+      incomplete: s.incomplete,
+      peakPendingMB: s.peakPendingBytes / 1e6,
+      cpuSeconds: cpuSec,
+      cpuSecondsPerMillionRecords: (cpuSec / s.records) * 1e6,
+      peakRssMB: process.resourceUsage().maxRSS / 1024,
+    };
+  } finally {
+    await sub?.close().catch(() => undefined);
+    execFileSync('auditctl', ['-D', '-k', key]);
+    const now = await client.getStatus();
+    if (now.enabled !== before.enabled && before.enabled !== 2) await client.setEnabled(before.enabled);
+    if (now.backlogLimit !== before.backlogLimit) await client.setBacklogLimit(before.backlogLimit);
+    client.close();
+  }
+}
+
+// --- report ---------------------------------------------------------------
+
+const machine = {
+  host: os.hostname(),
+  cpus: os.cpus().length,
+  cpuModel: os.cpus()[0]?.model,
+  kernel: os.release(),
+  node: process.version,
+  date: new Date().toISOString(),
+};
+const report = { machine };
+console.log(`# linux-audit benchmark\n\n${machine.cpus} × ${machine.cpuModel}, Linux ${machine.kernel}, Node ${machine.node}\n`);
+
+if (run('decode')) {
+  const d = (report.decode = decodeBench());
+  console.log(`## decode (${d.records} records, ${d.distinctRecords} distinct from the corpus, ${d.recordTypes} types, ${(d.bytes / 1e6).toFixed(1)} MB)\n`);
+  console.log('| path | records/s (median of 5) | min–max | MB/s |\n|---|---:|---:|---:|');
+  for (const [name, r] of Object.entries(d.results)) {
+    console.log(`| ${name} | ${Math.round(r.recordsPerSec).toLocaleString('en')} | ${Math.round(r.min).toLocaleString('en')}–${Math.round(r.max).toLocaleString('en')} | ${r.mbPerSec.toFixed(0)} |`);
+  }
+  console.log('');
+}
+
+if (run('live')) {
+  if (process.getuid() !== 0) {
+    console.log('## live\n\nskipped: needs root\n');
+  } else {
+    const l = (report.live = await liveBench());
+    console.log(`## live (unicast, generator at full speed for ${l.seconds} s)\n`);
+    console.log(`generator: ${l.generator}\n`);
+    console.log('| records | records/s | events | kernel lost | socket overruns | dropped | CPU s / M records | peak buffered MB | peak RSS MB |');
+    console.log('|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+    console.log(
+      `| ${l.records} | ${Math.round(l.recordsPerSec).toLocaleString('en')} | ${l.eventsDelivered} | ${l.kernelLost} | ${l.socketOverruns} | ${l.dropped} | ${l.cpuSecondsPerMillionRecords.toFixed(2)} | ${l.peakPendingMB.toFixed(1)} | ${l.peakRssMB.toFixed(0)} |\n`,
+    );
+  }
+}
+
+const dir = path.join(here, 'results');
+fs.mkdirSync(dir, { recursive: true });
+const file = path.join(dir, `${machine.date.slice(0, 10)}-${machine.host}.json`);
+fs.writeFileSync(file, JSON.stringify(report, null, 2) + '\n');
+console.log(`results: ${path.relative(process.cwd(), file)}`);
