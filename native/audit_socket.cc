@@ -68,6 +68,11 @@ struct Batch {
   std::vector<uint32_t> index;
 };
 
+struct BatchHint {
+  Chunk* chunk;
+  size_t length;
+};
+
 struct Counters {
   double datagrams = 0;   // accepted into batches
   double bytes = 0;       // bytes of accepted datagrams
@@ -237,19 +242,29 @@ class AuditSocket : public Napi::ObjectWrap<AuditSocket> {
     return info.Env().Undefined();
   }
 
-  // take() -> [data0, index0, data1, index1, ...]: every waiting batch. index is a
-  // Uint32Array of (offset, length, type | flags << 16) per datagram, offsets
-  // relative to data. Throws the reader's error once all data before it is taken.
+  // take(maxBytes) -> [data0, index0, data1, index1, ...]: waiting batches, at
+  // least one and about maxBytes in all. index is a Uint32Array of (offset,
+  // length, type | flags << 16) per datagram, offsets relative to data. What is
+  // not taken stays counted against the bound. Throws the reader's error once
+  // all data before it is taken.
   Napi::Value Take(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
+    double maxBytes = info.Length() > 0 && info[0].IsNumber() ? info[0].As<Napi::Number>().DoubleValue() : 1e18;
     std::deque<Batch> batches;
     int err = 0;
     const char* errSyscall = nullptr;
     {
       std::lock_guard<std::mutex> lock(mutex_);
-      batches.swap(pending_);
-      counters_.pendingBytes = 0;
-      notified_ = false;
+      double taken = 0;
+      while (!pending_.empty() && (batches.empty() || taken < maxBytes)) {
+        taken += static_cast<double>(pending_.front().length);
+        batches.push_back(std::move(pending_.front()));
+        pending_.pop_front();
+      }
+      counters_.pendingBytes -= taken;
+      // Notify again only once JS has seen the queue empty: until then it is
+      // still taking, and a notification would only wake it for nothing.
+      if (pending_.empty()) notified_ = false;
       if (batches.empty() && readerErrno_ != 0) {
         err = readerErrno_;
         errSyscall = readerSyscall_;
@@ -263,9 +278,17 @@ class AuditSocket : public Napi::ObjectWrap<AuditSocket> {
     Napi::Array out = Napi::Array::New(env, batches.size() * 2);
     uint32_t i = 0;
     for (Batch& b : batches) {
+      // Tell V8 what these small Buffer objects hold, or it sees no reason to
+      // collect them and the chunks behind them pile up between GCs.
+      Napi::MemoryManagement::AdjustExternalMemory(env, static_cast<int64_t>(b.length));
       Napi::Buffer<uint8_t> data = Napi::Buffer<uint8_t>::New(
           env, b.chunk->data + b.start, b.length,
-          [](Napi::Env, uint8_t*, Chunk* chunk) { chunk->Unref(); }, b.chunk);
+          [](Napi::Env e, uint8_t*, BatchHint* hint) {
+            Napi::MemoryManagement::AdjustExternalMemory(e, -static_cast<int64_t>(hint->length));
+            hint->chunk->Unref();
+            delete hint;
+          },
+          new BatchHint{b.chunk, b.length});
       Napi::ArrayBuffer ab = Napi::ArrayBuffer::New(env, b.index.size() * sizeof(uint32_t));
       std::memcpy(ab.Data(), b.index.data(), b.index.size() * sizeof(uint32_t));
       out.Set(i++, data);

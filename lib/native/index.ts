@@ -35,8 +35,8 @@ export interface NativeSocket {
   readonly closed: boolean;
   send(message: Uint8Array): number;
   start(onReadable: () => void): void;
-  /** [data0, index0, data1, index1, …]; index: (offset, length, type | flags << 16) per datagram. */
-  take(): Array<Buffer | Uint32Array>;
+  /** Waiting batches, at least one and about maxBytes: [data0, index0, data1, index1, …]; index: (offset, length, type | flags << 16) per datagram. */
+  take(maxBytes?: number): Array<Buffer | Uint32Array>;
   stats(): NativeSocketStats;
   setReceiveBuffer(bytes: number): number;
   ref(): void;

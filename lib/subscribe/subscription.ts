@@ -38,7 +38,7 @@ export interface SubscribeOptions {
   bufferBytes?: number;
   /** Socket receive buffer. Default 8 MiB (forced past rmem_max when root). */
   receiveBufferBytes?: number;
-  /** Events waiting for the consumer before we stop taking from the buffer. Default 10000. */
+  /** Events waiting for the consumer before we stop taking from the buffer. Default 1000. */
   queueLimit?: number;
   /** Events waiting for more records; beyond it the oldest goes out incomplete. Default 1000. */
   maxInFlight?: number;
@@ -109,6 +109,8 @@ function processName(pid: number): string {
 }
 
 const TICK_MS = 250;
+/** Events handed over on microtasks alone before one goes through the event loop. */
+const YIELD_EVERY = 256;
 
 export class Subscription implements AsyncIterable<AuditEvent>, AsyncDisposable {
   /** Settles when the subscription is receiving (or has failed to start). */
@@ -122,6 +124,7 @@ export class Subscription implements AsyncIterable<AuditEvent>, AsyncDisposable 
   private changes: Changes = { registered: false };
   private readonly queue: AuditEvent[] = [];
   private head = 0;
+  private inARow = 0;
   private waiter: { resolve: (r: IteratorResult<AuditEvent>) => void; reject: (e: unknown) => void } | undefined;
   private failure: Error | undefined;
   private closing: Promise<void> | undefined;
@@ -140,7 +143,7 @@ export class Subscription implements AsyncIterable<AuditEvent>, AsyncDisposable 
 
   constructor(options: SubscribeOptions = {}) {
     this.options = options;
-    this.queueLimit = Math.max(1, options.queueLimit ?? 10_000);
+    this.queueLimit = Math.max(1, options.queueLimit ?? 1000);
     this.assembler = new Assembler((ev) => this.enqueue(ev), {
       maxInFlight: options.maxInFlight,
       timeoutMs: options.eventTimeoutMs,
@@ -334,8 +337,16 @@ export class Subscription implements AsyncIterable<AuditEvent>, AsyncDisposable 
         this.head = 0;
       }
       if (this.queue.length - this.head < this.queueLimit / 2) this.channel?.resume();
+      // A for-await over resolved promises runs on microtasks alone and would
+      // starve the host's timers and I/O (and our own batches) while a backlog
+      // lasts: every so often, hand the event over through the event loop.
+      if (++this.inARow >= YIELD_EVERY) {
+        this.inARow = 0;
+        return new Promise((resolve) => setImmediate(() => resolve({ value: event, done: false })));
+      }
       return Promise.resolve({ value: event, done: false });
     }
+    this.inARow = 0;
     if (this.failure) return Promise.reject(this.failure);
     if (this.ended) return Promise.resolve({ value: undefined, done: true });
     this.channel?.resume();

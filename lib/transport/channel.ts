@@ -37,6 +37,9 @@ interface Pending {
 
 export const FLAG_TRUNCATED: number = addon.FLAG_TRUNCATED;
 
+/** How much to take from the native buffer at a time: enough to amortize the call, small against its bound. */
+const TAKE_BYTES = 1 << 20;
+
 /** Names of control requests, for errors that say which request failed. */
 const REQUEST_NAMES = new Map<number, string>(Object.entries(MSG).map(([name, n]) => [n, `AUDIT_${name}`]));
 
@@ -48,6 +51,12 @@ export class AuditChannel {
   private onError: ((e: Error) => void) | undefined;
   private paused = false;
   private started = false;
+  // The batches taken from the native buffer and our place in them.
+  private batches: Array<Buffer | Uint32Array> = [];
+  private batchAt = 0;
+  private data: Buffer = Buffer.alloc(0);
+  private index: Uint32Array = new Uint32Array(0);
+  private at = 0;
 
   constructor(options: NativeSocketOptions = {}) {
     try {
@@ -166,6 +175,9 @@ export class AuditChannel {
 
   close(): void {
     this.socket.close();
+    this.batches = [];
+    this.index = new Uint32Array(0);
+    this.at = 0;
     for (const seq of [...this.pending.keys()]) {
       this.settle(seq, new AuditError('the audit socket was closed before the kernel answered', 'ERR_SOCKET_CLOSED'));
     }
@@ -181,23 +193,40 @@ export class AuditChannel {
     else p.resolve({ ack: p.ackValue, replies: p.replies });
   }
 
+  /**
+   * Hand datagrams to the sink until the socket has no more or someone paused
+   * us (the sink may, from inside the loop). A paused channel keeps its place in
+   * the batch at hand; batches not yet taken stay in the native buffer, where
+   * they count against its bound.
+   */
   private drain(): void {
-    if (this.paused) return;
-    let batches: Array<Buffer | Uint32Array>;
-    try {
-      batches = this.socket.take();
-    } catch (e) {
-      const err = fromNative(e, 'receiving from the audit socket');
-      for (const seq of [...this.pending.keys()]) this.settle(seq, err);
-      this.onError?.(err);
-      return;
-    }
     const sink = this.sink;
-    for (let b = 0; b < batches.length; b += 2) {
-      const data = batches[b] as Buffer;
-      const index = batches[b + 1] as Uint32Array;
+    while (!this.paused) {
+      if (this.at >= this.index.length) {
+        if (this.batches.length === 0 || this.batchAt >= this.batches.length) {
+          try {
+            this.batches = this.socket.take(TAKE_BYTES);
+          } catch (e) {
+            this.batches = [];
+            const err = fromNative(e, 'receiving from the audit socket');
+            for (const seq of [...this.pending.keys()]) this.settle(seq, err);
+            this.onError?.(err);
+            return;
+          }
+          this.batchAt = 0;
+          if (this.batches.length === 0) return;
+        }
+        this.data = this.batches[this.batchAt] as Buffer;
+        this.index = this.batches[this.batchAt + 1] as Uint32Array;
+        this.batchAt += 2;
+        this.at = 0;
+      }
+      const data = this.data;
+      const index = this.index;
       // Hot loop: one integer compare per datagram decides control reply vs event.
-      for (let i = 0; i < index.length; i += 3) {
+      while (this.at < index.length && !this.paused) {
+        const i = this.at;
+        this.at += 3;
         const typeAndFlags = index[i + 2];
         const type = typeAndFlags & 0xffff;
         if ((type < 1100 && type !== 0) || type === NLMSG_ERROR || type === NLMSG_DONE) {
