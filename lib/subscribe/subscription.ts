@@ -60,6 +60,11 @@ export interface SubscriptionStats {
   malformed: number;
   /** Events the kernel lost since we started (its `lost` counter, polled). */
   kernelLost: number;
+  /**
+   * Whether kernelLost and kernelBacklog are real: false for a multicast
+   * listener without CAP_AUDIT_CONTROL, which may not read the kernel's status.
+   */
+  kernelCounters: boolean;
   /** Times the socket buffer overflowed (ENOBUFS): records the kernel could not hand us. */
   socketOverruns: number;
   /** Records we read and discarded because the consumer fell behind (overflow: 'drop'). */
@@ -190,6 +195,7 @@ export class Subscription implements AsyncIterable<AuditEvent>, AsyncDisposable 
       bytes: this.counts.bytes,
       malformed: this.counts.malformed,
       kernelLost: lost,
+      kernelCounters: this.lastStatus !== undefined,
       socketOverruns: native?.overruns ?? this.finalNative.overruns,
       dropped: native?.dropped ?? this.finalNative.dropped,
       spoofed: native?.spoofed ?? this.finalNative.spoofed,
@@ -216,7 +222,21 @@ export class Subscription implements AsyncIterable<AuditEvent>, AsyncDisposable 
   private async start(): Promise<void> {
     const o = this.options;
     const client = (this.client = await AuditClient.open());
-    const status = await client.getStatus();
+    let status: AuditStatus;
+    try {
+      status = await client.getStatus();
+    } catch (e) {
+      // A read-only listener may hold CAP_AUDIT_READ alone, which does not allow
+      // AUDIT_GET: it listens all the same, without the kernel's counters.
+      if (o.mode !== 'multicast' || (e as AuditError).code !== 'EPERM') throw e;
+      client.close();
+      this.client = undefined;
+      this.openChannel(true);
+      this.mode = 'multicast';
+      this.timer = setInterval(() => this.tick(), TICK_MS);
+      this.timer.unref();
+      return;
+    }
     this.lastStatus = status;
     this.lostBase = status.lost;
     let mode: 'unicast' | 'multicast' = o.mode === 'multicast' ? 'multicast' : 'unicast';

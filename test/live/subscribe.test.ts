@@ -178,6 +178,49 @@ describeLive('live subscription on the real kernel', () => {
     expect((await kernelSnapshot()).pid).toBe(before.pid);
   });
 
+  it('multicast works with CAP_AUDIT_READ alone, as an unprivileged user; unicast then says what it needs', async () => {
+    // The child runs the built package (dist/, as users get it) as uid 65534
+    // with no capability but CAP_AUDIT_READ.
+    const script = `
+      const a = await import(${JSON.stringify(path.resolve('dist/index.js'))});
+      const s = a.subscribe({ mode: 'multicast' });
+      await s.ready;
+      console.log(JSON.stringify({ ready: s.stats().mode, counters: s.stats().kernelCounters }));
+      const timer = setTimeout(() => s.close(), 8000);
+      for await (const ev of s) if (ev.keys.includes(${JSON.stringify(KEY)}) && ev.argv?.[1] === 'least-privilege') {
+        console.log(JSON.stringify({ argv: ev.argv }));
+        break;
+      }
+      clearTimeout(timer);
+      const u = a.subscribe({ mode: 'unicast' });
+      try { await u.ready; } catch (e) { console.log(JSON.stringify({ code: e.code, message: e.message })); }
+    `;
+    const enabler = subscribe({ mode: 'multicast', enable: true }); // auditing on for the test, restored after
+    await enabler.ready;
+    const { spawn } = await import('node:child_process');
+    const child = spawn(
+      'setpriv',
+      ['--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all,+audit_read', '--ambient-caps=-all,+audit_read', process.execPath, '--input-type=module', '-e', script],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    const lines: unknown[] = [];
+    let err = '';
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    child.stdout.on('data', (d: Buffer) => {
+      for (const l of d.toString().split('\n')) if (l.trim()) lines.push(JSON.parse(l));
+      if (lines.length === 1) spawnSync('/bin/true', ['least-privilege']);
+    });
+    const code = await new Promise((resolve) => child.on('exit', resolve));
+    await enabler.close();
+    expect(err).toBe('');
+    expect(code).toBe(0);
+    expect(lines).toEqual([
+      { ready: 'multicast', counters: false },
+      { argv: ['/bin/true', 'least-privilege'] },
+      { code: 'EPERM', message: expect.stringMatching(/CAP_AUDIT_CONTROL/) },
+    ]);
+  });
+
   it('a 250 ms stall of the JS thread under load costs no record', async () => {
     const gen = syscallGenerator();
     const GKEY = `${KEY}_gen`;
