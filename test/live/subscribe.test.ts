@@ -221,6 +221,52 @@ describeLive('live subscription on the real kernel', () => {
     ]);
   });
 
+  it('bad input: a record with invalid UTF-8 is delivered marked and counted; a datagram not from the kernel is dropped and counted', async () => {
+    const sub = subscribe({ mode: 'unicast', enable: true });
+    await sub.ready;
+    const socketInodes = fs
+      .readdirSync('/proc/self/fd')
+      .map((fd) => {
+        try {
+          return /^socket:\[(\d+)\]$/.exec(fs.readlinkSync(`/proc/self/fd/${fd}`))?.[1];
+        } catch {
+          return undefined;
+        }
+      })
+      .filter((x): x is string => x !== undefined);
+    // Our NETLINK_AUDIT (9) sockets' port ids, from /proc/net/netlink.
+    const ports = fs
+      .readFileSync('/proc/net/netlink', 'utf8')
+      .split('\n')
+      .slice(1)
+      .map((l) => l.trim().split(/\s+/))
+      .filter((f) => f[1] === '9' && socketInodes.includes(f[9]))
+      .map((f) => Number(f[2]));
+    expect(ports.length).toBeGreaterThanOrEqual(2);
+    // Python sends what Node cannot: raw bytes that are not UTF-8, and a datagram
+    // from a user-space socket to ours.
+    const py = `
+import socket, struct, sys
+s = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 9)
+s.bind((0, 0))
+text = b"linux-audit bad input ${process.pid} \\xff\\xfe\\x00"
+s.sendto(struct.pack("=IHHII", 16 + len(text), 1121, 1, 1, 0) + text, (0, 0))
+fake = b"audit(1.000:1): spoofed=yes"
+for port in map(int, sys.argv[1:]):
+    s.sendto(struct.pack("=IHHII", 16 + len(fake), 1300, 0, 0, 0) + fake, (port, 0))
+`;
+    const r = spawnSync('python3', ['-c', py, ...ports.map(String)], { encoding: 'utf8' });
+    expect(r.stderr).toBe('');
+    const events = await collect(sub, (evs) => evs.some((e) => e.records[0].text.includes(`bad input ${process.pid}`)), 5000);
+    const bad = events.find((e) => e.records[0].text.includes(`bad input ${process.pid}`))!;
+    expect(bad.records[0].malformed).toBe('invalid UTF-8');
+    expect(bad.records[0].fields.msg).toBe(`linux-audit bad input ${process.pid} \ufffd\ufffd`);
+    expect(events.some((e) => e.records.some((x) => x.text.includes('spoofed=yes')))).toBe(false);
+    const s = sub.stats();
+    expect(s.malformed).toBeGreaterThanOrEqual(1);
+    expect(s.spoofed).toBeGreaterThanOrEqual(1);
+  });
+
   it('a 250 ms stall of the JS thread under load costs no record', async () => {
     const gen = syscallGenerator();
     const GKEY = `${KEY}_gen`;
