@@ -138,7 +138,8 @@ export class Subscription implements AsyncIterable<AuditEvent>, AsyncDisposable 
   private now = Date.now();
   private lastPoll = 0;
   private polling = false;
-  private lostBase = 0;
+  private lastLost = 0;
+  private kernelLost = 0;
   private lastStatus: AuditStatus | undefined;
   private counts = { records: 0, bytes: 0, malformed: 0, undelivered: 0 };
   /** The native counters as they were at close, when the socket is gone. */
@@ -187,14 +188,13 @@ export class Subscription implements AsyncIterable<AuditEvent>, AsyncDisposable 
   stats(): SubscriptionStats {
     const native = this.channel?.nativeStats();
     const a = this.assembler.stats;
-    const lost = this.lastStatus ? (this.lastStatus.lost - this.lostBase) >>> 0 : 0;
     return {
       mode: this.mode,
       records: this.counts.records,
       events: a.events,
       bytes: this.counts.bytes,
       malformed: this.counts.malformed,
-      kernelLost: lost,
+      kernelLost: this.kernelLost,
       kernelCounters: this.lastStatus !== undefined,
       socketOverruns: native?.overruns ?? this.finalNative.overruns,
       dropped: native?.dropped ?? this.finalNative.dropped,
@@ -233,17 +233,17 @@ export class Subscription implements AsyncIterable<AuditEvent>, AsyncDisposable 
       this.client = undefined;
       this.openChannel(true);
       this.mode = 'multicast';
-      this.timer = setInterval(() => this.tick(), TICK_MS);
-      this.timer.unref();
+      this.startTimer();
       return;
     }
     this.lastStatus = status;
-    this.lostBase = status.lost;
+    this.lastLost = status.lost;
     let mode: 'unicast' | 'multicast' = o.mode === 'multicast' ? 'multicast' : 'unicast';
     if (o.mode === undefined || o.mode === 'auto') {
       mode = status.pid !== 0 && status.pid !== process.pid && pidAlive(status.pid) ? 'multicast' : 'unicast';
     }
     if (this.closing) return;
+    process.once('exit', this.exitHook);
     if (mode === 'unicast') {
       const registered = await this.openUnicast(status);
       if (!registered) mode = 'multicast';
@@ -252,7 +252,6 @@ export class Subscription implements AsyncIterable<AuditEvent>, AsyncDisposable 
     this.mode = mode;
     if (this.closing) return;
 
-    process.once('exit', this.exitHook);
     if (mode === 'unicast') {
       const want = o.backlogLimit ?? 8192;
       if (status.enabled !== 2 && status.backlogLimit < want) {
@@ -264,6 +263,10 @@ export class Subscription implements AsyncIterable<AuditEvent>, AsyncDisposable 
       await client.setEnabled(1);
       this.changes.enabled = 0;
     }
+    this.startTimer();
+  }
+
+  private startTimer(): void {
     this.timer = setInterval(() => this.tick(), TICK_MS);
     this.timer.unref();
   }
@@ -332,10 +335,17 @@ export class Subscription implements AsyncIterable<AuditEvent>, AsyncDisposable 
       this.lastPoll = this.now;
       this.client
         .getStatus()
-        .then((s) => (this.lastStatus = s))
+        .then((s) => this.noteStatus(s))
         .catch(() => undefined) // a failed poll keeps the last numbers; the next tick tries again
         .finally(() => (this.polling = false));
     }
+  }
+
+  /** Accumulate the kernel's lost counter, which someone may reset (auditctl --reset-lost) meanwhile. */
+  private noteStatus(s: AuditStatus): void {
+    this.kernelLost += s.lost >= this.lastLost ? s.lost - this.lastLost : s.lost;
+    this.lastLost = s.lost;
+    this.lastStatus = s;
   }
 
   private enqueue(event: AuditEvent): void {
@@ -436,7 +446,7 @@ export class Subscription implements AsyncIterable<AuditEvent>, AsyncDisposable 
     if (c.enabled !== undefined) await attempt(() => client.setEnabled(c.enabled as 0 | 1));
     if (c.backlogLimit !== undefined) await attempt(() => client.setBacklogLimit(c.backlogLimit!));
     try {
-      this.lastStatus = await client.getStatus();
+      this.noteStatus(await client.getStatus());
     } catch {
       // stats keep the last polled numbers
     }
