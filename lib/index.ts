@@ -5,7 +5,7 @@ export { AuditClient } from './client/client.js';
 export type { ClientOptions, LockOption, PanicOption, FeatureName } from './client/client.js';
 export type { AuditStatus, AuditFeatures } from './client/status.js';
 export { AuditRecord, parseLogLine } from './decode/record.js';
-export type { RawField } from './decode/record.js';
+export type { RawField, AuditRecordJSON } from './decode/record.js';
 export { AuditEvent } from './assemble/event.js';
 export type { AuditEventJSON } from './assemble/event.js';
 export { Assembler } from './assemble/assembler.js';

@@ -1,6 +1,6 @@
 // An audit event: the records that share one serial.
 import { EXECVE, SYSCALL } from '../constants/index.js';
-import type { AuditRecord } from '../decode/record.js';
+import type { AuditRecord, AuditRecordJSON } from '../decode/record.js';
 import { decodeHex, hexBytes, isEncodedHex } from '../decode/fields.js';
 
 export interface AuditEventJSON {
@@ -9,7 +9,7 @@ export interface AuditEventJSON {
   time: string;
   node?: string;
   incomplete?: boolean;
-  records: ReturnType<AuditRecord['toJSON']>[];
+  records: AuditRecordJSON[];
 }
 
 export class AuditEvent {

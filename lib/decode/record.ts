@@ -21,6 +21,14 @@ export interface RawField {
   quoted: boolean;
 }
 
+export interface AuditRecordJSON {
+  type: number;
+  typeName: string;
+  text: string;
+  fields: Record<string, string>;
+  malformed?: string;
+}
+
 export class AuditRecord {
   /** Record type number (nlmsg_type), e.g. 1300. */
   readonly type: number;
@@ -87,15 +95,14 @@ export class AuditRecord {
     return out;
   }
 
-  toJSON(): { type: number; typeName: string; text: string; fields: Record<string, string>; malformed?: string } {
-    const out: { type: number; typeName: string; text: string; fields: Record<string, string>; malformed?: string } = {
+  toJSON(): AuditRecordJSON {
+    return {
       type: this.type,
       typeName: this.typeName,
       text: this.text,
       fields: this.fields,
+      ...(this.malformed !== undefined && { malformed: this.malformed }),
     };
-    if (this.malformed !== undefined) out.malformed = this.malformed;
-    return out;
   }
 
   private decodeFields(): Record<string, string> {
