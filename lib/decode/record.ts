@@ -114,9 +114,11 @@ export class AuditRecord {
       layoutKeys = new Array(n * 2);
       layoutValues = new Array(n * 2);
     }
-    // Most records have the keys of the previous record of their type: check
-    // that guess with one comparison per key before looking names up.
-    const guess = lastLayout.get(this.type);
+    // Most records have the keys of the previous record of their type and
+    // field count: check that guess with one comparison per key before looking
+    // names up.
+    const guessSlot = this.type * 256 + Math.min(n, 255);
+    const guess = lastLayout.get(guessSlot);
     const guessKeys = guess !== undefined && guess.keys.length === n ? guess.keys : undefined;
     let guessed = guessKeys !== undefined;
     let signature = n;
@@ -142,7 +144,7 @@ export class AuditRecord {
       signature = (Math.imul(signature, 31) + key.id) | 0;
     }
     if (guessed && guess!.make !== undefined) return guess!.make(layoutValues);
-    return buildFields(this.type, signature, n);
+    return buildFields(guessSlot, signature, n);
   }
 }
 
@@ -196,14 +198,14 @@ interface Layout {
   make: ((values: string[]) => Record<string, string>) | undefined;
 }
 const layouts = new Map<number, Layout>();
-/** The layout the last record of each type had. */
+/** The layout the last record of each type and field count had. */
 const lastLayout = new Map<number, Layout>();
 const LAYOUT_LIMIT = 1024;
 let layoutKeys: KeyInfo[] = new Array(256);
 let layoutValues: string[] = new Array(256);
 let compileAllowed = true;
 
-function buildFields(type: number, signature: number, n: number): Record<string, string> {
+function buildFields(guessSlot: number, signature: number, n: number): Record<string, string> {
   const layout = layouts.get(signature);
   if (layout !== undefined && layout.keys.length === n) {
     let same = true;
@@ -216,7 +218,7 @@ function buildFields(type: number, signature: number, n: number): Record<string,
     if (same) {
       if (layout.make === undefined && compileAllowed) layout.make = compileLayout(layout.keys);
       if (layout.make !== undefined) {
-        if (lastLayout.size < LAYOUT_LIMIT) lastLayout.set(type, layout);
+        if (lastLayout.size < LAYOUT_LIMIT) lastLayout.set(guessSlot, layout);
         return layout.make(layoutValues);
       }
     }
