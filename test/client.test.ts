@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { decodeFeatures, decodeStatus, encodeFeatures, encodeStatus } from '../lib/client/status.js';
-import { encodeMessage, readErrorCode, readHeader } from '../lib/transport/netlink.js';
+import { encodeMessage, readErrorCode } from '../lib/transport/netlink.js';
 import { AuditClient } from '../lib/client/client.js';
 import { STATUS_MASK } from '../lib/constants/index.js';
 
@@ -50,7 +50,8 @@ describe('netlink framing', () => {
   it('builds a request header with length, type, flags and sequence, padded to 4', () => {
     const m = encodeMessage(1000, 77, Buffer.from([1, 2, 3]));
     expect(m.length).toBe(20);
-    expect(readHeader(m, 0)).toEqual({ length: 19, type: 1000, flags: 5, seq: 77, pid: 0 });
+    expect([m.readUInt32LE(0), m.readUInt16LE(4), m.readUInt16LE(6), m.readUInt32LE(8), m.readUInt32LE(12)]).toEqual([19, 1000, 5, 77, 0]);
+    expect([...m.subarray(16)]).toEqual([1, 2, 3, 0]);
   });
 
   it('reads the error field of NLMSG_ERROR, negative for errors, positive for the lost reset', () => {

@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
 import { addon } from '../lib/native/index.js';
+import { DATAGRAM_TRUNCATED } from '../lib/constants/index.js';
 import { AuditChannel } from '../lib/transport/channel.js';
 import { resources } from './helpers/live.js';
 
@@ -11,6 +12,11 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 // Opening and binding a NETLINK_AUDIT socket needs no privilege and changes no kernel state.
 
 describe('native socket lifecycle', () => {
+  it('agrees with lib/ on the framing contract', () => {
+    expect(addon.FLAG_TRUNCATED).toBe(DATAGRAM_TRUNCATED);
+    expect(addon.SLOT_BYTES).toBeGreaterThanOrEqual(8970 + 16); // MAX_AUDIT_MESSAGE_LENGTH + header
+  });
+
   it('opens with a kernel-assigned port id and closes twice safely', () => {
     const s = new addon.AuditSocket();
     expect(s.portId).toBeGreaterThan(0);

@@ -11,6 +11,9 @@ export const NLM_F_MULTI = 0x2;
 export const NLM_F_ACK = 0x4;
 export const NLMSG_HDRLEN = 16;
 
+/** Set (<< 16) in a batch index entry by the native reader: the datagram was longer than its slot. */
+export const DATAGRAM_TRUNCATED = 1 << 16;
+
 /** Record type name → number, the reverse of RECORD_TYPE_NAMES. */
 export const RECORD_TYPES: Readonly<Record<string, number>> = Object.fromEntries(
   Object.entries(RECORD_TYPE_NAMES).map(([n, name]) => [name, Number(n)]),

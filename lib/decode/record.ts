@@ -1,6 +1,6 @@
 // One audit record: the header read eagerly, the fields on first use.
 import { isUtf8 } from 'node:buffer';
-import { EXECVE, recordTypeName, recordTypeNumber } from '../constants/index.js';
+import { DATAGRAM_TRUNCATED, EXECVE, recordTypeName, recordTypeNumber } from '../constants/index.js';
 import {
   HEX_ENCODED_FIELDS,
   OLD_PREFIX,
@@ -347,7 +347,6 @@ function parseHeaderBytes(b: Buffer, start: number, n: number): number {
   return i - start;
 }
 
-const FLAG_TRUNCATED = 1 << 16;
 
 /** Buffer's own decoder, without toString()'s argument handling: this runs once per record. */
 type FastBuffer = Buffer & { utf8Slice(start: number, end: number): string };
@@ -367,7 +366,7 @@ export function decodeDatagram(data: Buffer, offset: number, length: number, typ
   while (end > start && data[end - 1] === 0) end--;
   const text = (data as FastBuffer).utf8Slice(start, end);
   let malformed: string | undefined;
-  if (typeAndFlags & FLAG_TRUNCATED) malformed = 'record longer than the 16 KiB receive slot; truncated';
+  if (typeAndFlags & DATAGRAM_TRUNCATED) malformed = 'record longer than the 16 KiB receive slot; truncated';
   // Kernel text is ASCII (untrusted bytes are hex-encoded). Other bytes show as
   // a length mismatch or a U+FFFD (a search V8 answers at once on a one-byte
   // string); only then is the full UTF-8 check paid.

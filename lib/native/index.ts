@@ -46,7 +46,9 @@ export interface NativeSocket {
 
 interface Addon {
   AuditSocket: new (options?: NativeSocketOptions) => NativeSocket;
+  /** Receive slot size: longer datagrams arrive truncated and flagged. */
   SLOT_BYTES: number;
+  /** The index flag for a truncated datagram (lib/constants DATAGRAM_TRUNCATED). */
   FLAG_TRUNCATED: number;
 }
 

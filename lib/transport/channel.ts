@@ -35,8 +35,6 @@ interface Pending {
   timer: NodeJS.Timeout;
 }
 
-export const FLAG_TRUNCATED: number = addon.FLAG_TRUNCATED;
-
 /** How much to take from the native buffer at a time: enough to amortize the call, small against its bound. */
 const TAKE_BYTES = 1 << 20;
 

@@ -15,26 +15,6 @@ export function encodeMessage(type: number, seq: number, payload: Uint8Array = n
   return msg;
 }
 
-/** Header fields of the message at `offset`. */
-export interface MessageHeader {
-  length: number;
-  type: number;
-  flags: number;
-  seq: number;
-  pid: number;
-}
-
-export function readHeader(data: Uint8Array, offset: number): MessageHeader {
-  const view = new DataView(data.buffer, data.byteOffset + offset, NLMSG_HDRLEN);
-  return {
-    length: view.getUint32(0, true),
-    type: view.getUint16(4, true),
-    flags: view.getUint16(6, true),
-    seq: view.getUint32(8, true),
-    pid: view.getUint32(12, true),
-  };
-}
-
 /**
  * The error field of an NLMSG_ERROR payload: 0 for an ACK, a negative errno for a
  * refusal, and (for AUDIT_SET with the lost-reset bit) the old lost counter as a
