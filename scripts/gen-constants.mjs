@@ -5,7 +5,9 @@
 //   /usr/include/libaudit.h     (audit userspace: user, daemon and anomaly record types)
 // Debian: linux-libc-dev and libaudit-dev. The output is committed, so building the
 // package never needs the headers; run `npm run gen:constants` to refresh it.
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -83,6 +85,54 @@ emit('AUDIT_FEATURE_* feature numbers (struct audit_features).', 'FEATURE', [
 ]);
 emit('AUDIT_FEATURE_BITMAP_* bits of audit_status.feature_bitmap.', 'FEATURE_BITMAP', pick('AUDIT_FEATURE_BITMAP_').filter(([n]) => n !== 'ALL'));
 emit('AUDIT_FILTER_* rule lists.', 'FILTER', pick('AUDIT_FILTER_'));
+// Rule fields: the "Rule fields" section of audit.h (AUDIT_PID … AUDIT_FILTERKEY).
+const kernelText = fs.readFileSync(kernelHeader, 'utf8');
+const ruleSection = kernelText.slice(kernelText.indexOf('/* Rule fields */'), kernelText.indexOf('#define AUDIT_NEGATE'));
+const ruleFields = [];
+for (const m of ruleSection.matchAll(/^#define\s+AUDIT_([A-Z0-9_]+)\s+(\d+|\(AUDIT_ARG0\+(\d)\))/gm)) {
+  ruleFields.push([m[1], m[3] !== undefined ? kernel.get('AUDIT_ARG0') + Number(m[3]) : Number(m[2])]);
+}
+emit('Rule field ids (struct audit_rule_data.fields).', 'RULE_FIELD', ruleFields);
+emit('AUDIT_COMPARE_* for -C (field_compare values).', 'COMPARE', pick('AUDIT_COMPARE_'));
+
+// Values written as expressions of other macros (operators, AUDIT_ARCH_*): let
+// the C preprocessor expand them, then evaluate the arithmetic it leaves.
+function expand(names) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gen-constants-'));
+  const src = path.join(dir, 'x.c');
+  fs.writeFileSync(src, `#include <linux/audit.h>\n${names.map((n) => `"${n}" ${n}`).join('\n')}\n`);
+  const text = execFileSync('cpp', ['-P', src], { encoding: 'utf8' });
+  fs.rmSync(dir, { recursive: true });
+  const values = new Map();
+  for (const m of text.matchAll(/^"(\w+)"\s+(.*)$/gm)) {
+    const expr = m[2].replace(/([0-9a-fA-Fx]+)[uUlL]+/g, '$1');
+    if (!/^[\s\d()|+xa-fA-F]+$/.test(expr)) throw new Error(`gen-constants: cannot evaluate ${m[1]} = ${m[2]}`);
+    values.set(m[1], Function(`return (${expr}) >>> 0;`)());
+  }
+  return names.map((n) => [n, values.get(n)]);
+}
+emit(
+  'Rule operators (struct audit_rule_data.fieldflags).',
+  'OPERATOR',
+  expand(['AUDIT_EQUAL', 'AUDIT_NOT_EQUAL', 'AUDIT_LESS_THAN', 'AUDIT_GREATER_THAN', 'AUDIT_LESS_THAN_OR_EQUAL', 'AUDIT_GREATER_THAN_OR_EQUAL', 'AUDIT_BIT_MASK', 'AUDIT_BIT_TEST']).map(
+    ([n, v]) => [n.slice('AUDIT_'.length), v],
+  ),
+);
+const archNames = [...kernelText.matchAll(/^#define\s+(AUDIT_ARCH_[A-Z0-9_]+)\s/gm)].map((m) => m[1]);
+emit('AUDIT_ARCH_* values (the arch= field of SYSCALL records and rules).', 'ARCH', expand(archNames).map(([n, v]) => [n.slice('AUDIT_ARCH_'.length), v]));
+emit('Rule actions.', 'ACTION', [
+  ['NEVER', kernel.get('AUDIT_NEVER')],
+  ['POSSIBLE', kernel.get('AUDIT_POSSIBLE')],
+  ['ALWAYS', kernel.get('AUDIT_ALWAYS')],
+]);
+emit('AUDIT_PERM_* bits of the perm field.', 'PERM', pick('AUDIT_PERM_'));
+emit('Limits of struct audit_rule_data.', 'RULE_LIMITS', [
+  ['MAX_FIELDS', kernel.get('AUDIT_MAX_FIELDS')],
+  ['MAX_KEY_LEN', kernel.get('AUDIT_MAX_KEY_LEN')],
+  ['BITMASK_SIZE', kernel.get('AUDIT_BITMASK_SIZE')],
+  ['SYSCALL_CLASSES', kernel.get('AUDIT_SYSCALL_CLASSES')],
+]);
+
 fs.mkdirSync(path.dirname(out), { recursive: true });
 fs.writeFileSync(out, lines.join('\n'));
 console.log(`gen-constants: ${recordTypes.size} record types -> ${path.relative(process.cwd(), out)}`);
