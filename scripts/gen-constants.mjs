@@ -133,6 +133,14 @@ emit('Limits of struct audit_rule_data.', 'RULE_LIMITS', [
   ['SYSCALL_CLASSES', kernel.get('AUDIT_SYSCALL_CLASSES')],
 ]);
 
+// errno names, for `-F exit=-EACCES` and for printing it back: the kernel's
+// generic list (x86, arm, riscv and s390 use it unchanged).
+const errnos = [];
+for (const f of ['/usr/include/asm-generic/errno-base.h', '/usr/include/asm-generic/errno.h']) {
+  for (const m of fs.readFileSync(f, 'utf8').matchAll(/^#define\s+(E[A-Z0-9]+)\s+(\d+)/gm)) errnos.push([m[1], Number(m[2])]);
+}
+emit('errno names and numbers (asm-generic/errno*.h).', 'ERRNO', errnos);
+
 fs.mkdirSync(path.dirname(out), { recursive: true });
 fs.writeFileSync(out, lines.join('\n'));
 console.log(`gen-constants: ${recordTypes.size} record types -> ${path.relative(process.cwd(), out)}`);

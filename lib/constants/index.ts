@@ -1,6 +1,6 @@
 import { RECORD_TYPE_NAMES } from './generated.js';
 
-export { RECORD_TYPE_NAMES, MSG, STATUS_MASK, FEATURE, FEATURE_BITMAP, FILTER } from './generated.js';
+export { RECORD_TYPE_NAMES, MSG, STATUS_MASK, FEATURE, FEATURE_BITMAP, FILTER, RULE_FIELD, COMPARE, OPERATOR, ARCH, ACTION, PERM, RULE_LIMITS, ERRNO } from './generated.js';
 
 /** Netlink core message types and flags (linux/netlink.h). */
 export const NLMSG_NOOP = 1;
