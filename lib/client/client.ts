@@ -4,6 +4,11 @@ import { FEATURE, MSG, STATUS_MASK } from '../constants/index.js';
 import { AuditError } from '../errors.js';
 import { AuditChannel } from '../transport/channel.js';
 import { decodeFeatures, decodeStatus, encodeFeatures, encodeStatus, type AuditFeatures, type AuditStatus, type StatusField } from './status.js';
+import type { ParseOptions, RuleCommand } from '../rules/parse.js';
+import type { AuditRule } from '../rules/rule.js';
+import { formatRule } from '../rules/format.js';
+import * as rules from './rules.js';
+import type { LoadOptions, LoadResult, RuleHost, RuleInput } from './rules.js';
 
 export interface ClientOptions {
   /** How long to wait for the kernel's answer to each request. Default 5000 ms. */
@@ -140,6 +145,64 @@ export class AuditClient {
       throw new AuditError(`user message is ${bytes.length} bytes; the kernel keeps at most 8560`, 'ERR_INVALID_ARG_VALUE');
     }
     await this.channel.request(type, bytes, { timeoutMs: this.timeoutMs });
+  }
+
+  // --- rules -------------------------------------------------------------
+
+  /** Add a rule given in auditctl syntax (`-a always,exit -F arch=b64 -S execve -k exec`) or parsed. Returns the rule sent. */
+  addRule(rule: RuleInput, options?: ParseOptions): Promise<AuditRule> {
+    return rules.addRule(this.ruleHost(), rule, options);
+  }
+
+  /** Delete a rule: the same text that added it (-a or -d, -w or -W), or a parsed rule. */
+  deleteRule(rule: RuleInput, options?: ParseOptions): Promise<void> {
+    return rules.deleteRule(this.ruleHost(), rule, options);
+  }
+
+  /** Delete every rule, or only those with this key. Returns how many were deleted. */
+  deleteAllRules(key?: string): Promise<number> {
+    return rules.deleteAllRules(this.ruleHost(), key);
+  }
+
+  /** The kernel's rules as `auditctl -l` prints them. */
+  async listRules(): Promise<string[]> {
+    return (await this.listRuleData()).map((r) => formatRule(r));
+  }
+
+  /** The kernel's rules, decoded. */
+  listRuleData(): Promise<AuditRule[]> {
+    return rules.listRuleData(this.ruleHost());
+  }
+
+  /** Load rules text, a rules file, or a rules.d directory (`{ path }`), as auditctl -R / augenrules do. */
+  loadRules(source: string | { path: string }, options?: LoadOptions): Promise<LoadResult> {
+    return rules.loadRules(this.ruleHost(), source, options);
+  }
+
+  private ruleHost(): RuleHost {
+    return {
+      channel: this.channel,
+      timeoutMs: this.timeoutMs,
+      applySetting: (c, o) => this.applySetting(c, o),
+      lockLoginuid: () => this.setFeature('LOGINUID_IMMUTABLE', true, { lock: true }),
+      resetLost: () => this.resetLost(),
+      isLocked: async () => (await this.getStatus()).enabled === 2,
+    };
+  }
+
+  private async applySetting(c: Extract<RuleCommand, { kind: 'set' }>, options: LoadOptions): Promise<void> {
+    switch (c.setting) {
+      case 'enabled':
+        return this.setEnabled(c.value as 0 | 1 | 2, { dangerouslyLockUntilReboot: options.dangerouslyLockUntilReboot });
+      case 'failure':
+        return this.setFailure(c.value as 0 | 1 | 2, { dangerouslyPanicOnFailure: options.dangerouslyPanicOnFailure });
+      case 'backlogLimit':
+        return this.setBacklogLimit(c.value);
+      case 'rateLimit':
+        return this.setRateLimit(c.value);
+      case 'backlogWaitTime':
+        return this.setBacklogWaitTime(c.value);
+    }
   }
 
   /**

@@ -60,7 +60,7 @@ export function formatRule(rule: AuditRule, options: FormatOptions = {}): string
       out += ` -F arch${OPERATOR_SYMBOLS.get(f.op) ?? '='}${archText(f.value, host)}`;
       machine = machineByArch(f.value) ?? machine;
     }
-    if (rule.list !== FILTER.USER && rule.list !== FILTER.TASK && rule.list !== FILTER.EXCLUDE) {
+    if (rule.list !== FILTER.USER && rule.list !== FILTER.TASK && rule.list !== FILTER.EXCLUDE && rule.list !== FILTER.FS) {
       if (allSyscalls(rule.mask)) out += ' -S all';
       else {
         const names: string[] = [];

@@ -47,6 +47,12 @@ export interface ParseOptions {
   line?: number;
   /** Is this path an existing directory? Decides `-w` between dir and path. Default: stat it. */
   isDirectory?: (path: string) => boolean;
+  /**
+   * Turn `-F perm=` on a rule with an arch and no -S into the syscalls that can
+   * have that effect, as auditctl does since audit 3.1. False gives auditctl
+   * 3.0's rule (every syscall). Default true.
+   */
+  expandPerm?: boolean;
   /** User and group names → ids. Default: /etc/passwd and /etc/group. */
   userId?: (name: string) => number | undefined;
   groupId?: (name: string) => number | undefined;
@@ -457,7 +463,7 @@ class LineParser {
       this.permOrExeAdded = true;
       // With an arch and no -S, auditctl turns the perm into the syscalls that
       // can have that effect on this arch, rather than every syscall.
-      if (this.machine && !this.syscallAdded) this.permSyscalls(this.machine, n);
+      if (this.machine && !this.syscallAdded && this.options.expandPerm !== false) this.permSyscalls(this.machine, n);
     } else if (field === RULE_FIELD.FILETYPE) {
       exitOnly();
       n = FILETYPES.get(value) ?? (/^\d/.test(value) ? number() : bad(`a file type (${[...FILETYPES.keys()].join(', ')})`));
