@@ -1,6 +1,6 @@
 // The public surface of linux-audit. Nothing else is part of the API.
 export { subscribe, Subscription } from './subscribe/subscription.js';
-export type { SubscribeOptions, SubscribeMode, SubscriptionStats } from './subscribe/subscription.js';
+export type { SubscribeOptions, SubscribeMode, SubscriptionStats, SubscriptionRules } from './subscribe/subscription.js';
 export { AuditClient } from './client/client.js';
 export type { ClientOptions, LockOption, PanicOption, FeatureName } from './client/client.js';
 export type { AuditStatus, AuditFeatures } from './client/status.js';
@@ -13,4 +13,12 @@ export type { AssemblerOptions, AssemblerStats } from './assemble/assembler.js';
 export { readAuditLog } from './logfile/read.js';
 export type { ReadAuditLogOptions } from './logfile/read.js';
 export { AuditError } from './errors.js';
+export { parseRuleLine, parseRules, RuleSyntaxError } from './rules/parse.js';
+export type { RuleCommand, ParseOptions } from './rules/parse.js';
+export { encodeRule, decodeRule } from './rules/rule.js';
+export type { AuditRule, RuleField } from './rules/rule.js';
+export { formatRule } from './rules/format.js';
+export { PRESETS, presetRules } from './rules/presets.js';
+export type { PresetName, PresetRules } from './rules/presets.js';
+export type { LoadOptions, LoadResult, LoadFailure, RuleInput } from './client/rules.js';
 export { RECORD_TYPES, RECORD_TYPE_NAMES, recordTypeName } from './constants/index.js';

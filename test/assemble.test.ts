@@ -72,6 +72,19 @@ describe('assembly rules', () => {
     expect(a.pending).toBe(1);
   });
 
+  it('does not call an event incomplete when it has no record of a syscall exit (it never gets an EOE)', () => {
+    const out: AuditEvent[] = [];
+    const a = new Assembler((e) => out.push(e), { timeoutMs: 2000 });
+    a.push(line('CONFIG_CHANGE', 1, 'auid=0 ses=1 op=add_rule key="k" list=4 res=1'), 0);
+    a.push(line('SYSCALL', 2), 0);
+    a.expire(2000);
+    expect(out.map((e) => [e.records[0].typeName, e.incomplete])).toEqual([
+      ['CONFIG_CHANGE', false],
+      ['SYSCALL', true],
+    ]);
+    expect(a.stats.incomplete).toBe(1);
+  });
+
   it('bounds events in flight, oldest out first', () => {
     const out: AuditEvent[] = [];
     const a = new Assembler((e) => out.push(e), { maxInFlight: 2 });

@@ -2,7 +2,7 @@
 // other events' records. A syscall event ends with EOE; user-space and daemon
 // messages are events on their own; anything else waits, bounded by count and
 // age, so a missing EOE never holds memory or an event forever.
-import { EOE, PROCTITLE, isSingleRecordType } from '../constants/index.js';
+import { EOE, PROCTITLE, RECORD_TYPES, isSingleRecordType } from '../constants/index.js';
 import type { AuditRecord } from '../decode/record.js';
 import { AuditEvent } from './event.js';
 
@@ -22,7 +22,7 @@ export interface AssemblerOptions {
 
 export interface AssemblerStats {
   events: number;
-  /** Events handed out before their end was seen. */
+  /** Syscall events handed out before their EOE was seen: records may be missing. */
   incomplete: number;
   /** EOE records for events already handed out (they carry no data). */
   strayEndOfEvent: number;
@@ -31,6 +31,18 @@ export interface AssemblerStats {
    * also used by records that never reach us (rate limits, filters, kmsg).
    */
   serialGaps: number;
+}
+
+/**
+ * Records the kernel writes only at the exit of an audited syscall (or io_uring
+ * op), in events it always ends with EOE. An event holding none of them (a
+ * CONFIG_CHANGE from a process excluded from auditing, a kernel thread's
+ * record) never gets an EOE: when a bound hands it out, nothing is missing.
+ */
+const EXIT_RECORDS = new Set<number>(['SYSCALL', 'URINGOP', 'CWD', 'PATH', 'EXECVE', 'PROCTITLE', 'SOCKADDR'].map((n) => RECORD_TYPES[n]));
+
+function endsWithEoe(event: AuditEvent): boolean {
+  return event.records.some((r) => EXIT_RECORDS.has(r.type));
 }
 
 interface InFlight {
@@ -99,13 +111,13 @@ export class Assembler {
     for (const [key, f] of this.inFlight) {
       if (now - f.since < this.timeoutMs) break; // arrival order: the rest are younger
       this.inFlight.delete(key);
-      this.emit(f.event, this.expectEoe);
+      this.emit(f.event, this.expectEoe && endsWithEoe(f.event));
     }
   }
 
   /** Hand out everything still waiting (end of stream). */
   flush(): void {
-    for (const f of this.inFlight.values()) this.emit(f.event, this.expectEoe);
+    for (const f of this.inFlight.values()) this.emit(f.event, this.expectEoe && endsWithEoe(f.event));
     this.inFlight.clear();
   }
 
@@ -113,7 +125,7 @@ export class Assembler {
     const first = this.inFlight.entries().next().value;
     if (!first) return;
     this.inFlight.delete(first[0]);
-    this.emit(first[1].event, this.expectEoe);
+    this.emit(first[1].event, this.expectEoe && endsWithEoe(first[1].event));
   }
 
   private emit(event: AuditEvent, incomplete: boolean): void {

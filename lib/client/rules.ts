@@ -94,10 +94,18 @@ export async function addRule(host: RuleHost, input: RuleInput, options: ParseOp
   return rule;
 }
 
+/**
+ * The bytes that delete a rule. The kernel stores a prepended (-A) rule without
+ * the prepend flag and compares flags when deleting, so it must not be sent.
+ */
+export function encodeRuleForDelete(rule: AuditRule): Buffer {
+  return encodeRule({ ...rule, prepend: false });
+}
+
 export async function deleteRule(host: RuleHost, input: RuleInput, options: ParseOptions = {}): Promise<void> {
   const rule = toRule(input, options);
   try {
-    await host.channel.request(MSG.DEL_RULE, encodeRule(rule), { timeoutMs: host.timeoutMs });
+    await host.channel.request(MSG.DEL_RULE, encodeRuleForDelete(rule), { timeoutMs: host.timeoutMs });
   } catch (e) {
     throw await ruleError(host, e, rule, false);
   }

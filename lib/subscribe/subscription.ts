@@ -7,6 +7,11 @@ import { AuditClient } from '../client/client.js';
 import { encodeStatus, type AuditStatus } from '../client/status.js';
 import { AuditChannel } from '../transport/channel.js';
 import { decodeDatagram } from '../decode/record.js';
+import { parseRuleLine, RuleSyntaxError } from '../rules/parse.js';
+import type { AuditRule } from '../rules/rule.js';
+import { encodeRuleForDelete } from '../client/rules.js';
+import { formatRule } from '../rules/format.js';
+import { presetRules, type PresetName } from '../rules/presets.js';
 import { Assembler } from '../assemble/assembler.js';
 import type { AuditEvent } from '../assemble/event.js';
 
@@ -46,6 +51,24 @@ export interface SubscribeOptions {
   eventTimeoutMs?: number;
   /** How often the kernel's lost counter is polled for stats(). Default 1000 ms. */
   statsIntervalMs?: number;
+  /**
+   * Rules (auditctl syntax) to install for the subscription's life; removed on
+   * close, exactly those (a rule the kernel already had is left alone). With
+   * any rule, a first rule excludes this process, so it never audits itself.
+   */
+  rules?: string[];
+  /** Named rule sets to install the same way: docker, time-change, network, identity, privilege, modules. */
+  presets?: PresetName[];
+}
+
+/** What the subscription did with the rules it was given. */
+export interface SubscriptionRules {
+  /** Installed by us, removed on close (auditctl -l text). */
+  installed: string[];
+  /** Already in the kernel: used, and left there on close. */
+  present: string[];
+  /** Preset lines left out on this host, and why. */
+  skipped: Array<{ rule: string; reason: string }>;
 }
 
 export interface SubscriptionStats {
@@ -94,6 +117,8 @@ interface Changes {
   registered: boolean;
   enabled?: number;
   backlogLimit?: number;
+  /** Rules we added, in order. */
+  rules: AuditRule[];
 }
 
 function pidAlive(pid: number): boolean {
@@ -120,13 +145,15 @@ const YIELD_EVERY = 256;
 export class Subscription implements AsyncIterable<AuditEvent>, AsyncDisposable {
   /** Settles when the subscription is receiving (or has failed to start). */
   readonly ready: Promise<void>;
+  /** The rules given in the options, once ready. */
+  readonly rules: SubscriptionRules = { installed: [], present: [], skipped: [] };
   private readonly options: SubscribeOptions;
   private readonly queueLimit: number;
   private readonly assembler: Assembler;
   private client: AuditClient | undefined;
   private channel: AuditChannel | undefined;
   private mode: 'unicast' | 'multicast' | undefined;
-  private changes: Changes = { registered: false };
+  private changes: Changes = { registered: false, rules: [] };
   private readonly queue: AuditEvent[] = [];
   private head = 0;
   private inARow = 0;
@@ -221,6 +248,7 @@ export class Subscription implements AsyncIterable<AuditEvent>, AsyncDisposable 
 
   private async start(): Promise<void> {
     const o = this.options;
+    const wanted = this.parseWantedRules();
     const client = (this.client = await AuditClient.open());
     let status: AuditStatus;
     try {
@@ -263,7 +291,39 @@ export class Subscription implements AsyncIterable<AuditEvent>, AsyncDisposable 
       await client.setEnabled(1);
       this.changes.enabled = 0;
     }
+    if (wanted.length > 0) await this.installRules(client, wanted);
     this.startTimer();
+  }
+
+  /** The rules and presets of the options, parsed before anything touches the kernel. */
+  private parseWantedRules(): AuditRule[] {
+    const lines = [...(this.options.rules ?? [])];
+    for (const name of this.options.presets ?? []) {
+      const p = presetRules(name);
+      lines.push(...p.rules);
+      this.rules.skipped.push(...p.skipped);
+    }
+    if (lines.length === 0) return [];
+    // First, so it decides before any other rule: this process never audits itself.
+    lines.unshift(`-A never,exit -F pid=${process.pid}`);
+    return lines.map((line, i) => {
+      const c = parseRuleLine(line, { file: 'subscribe rules', line: i });
+      if (!c || c.kind !== 'add') throw new RuleSyntaxError(`expected a rule to add (-a, -A or -w); got "${line}"`, 1, { file: 'subscribe rules', line: i });
+      return c.rule;
+    });
+  }
+
+  private async installRules(client: AuditClient, wanted: AuditRule[]): Promise<void> {
+    for (const rule of wanted) {
+      try {
+        await client.addRule(rule);
+        this.changes.rules.push(rule);
+        this.rules.installed.push(formatRule(rule));
+      } catch (e) {
+        if ((e as AuditError).code !== 'EEXIST') throw e;
+        this.rules.present.push(formatRule(rule));
+      }
+    }
   }
 
   private startTimer(): void {
@@ -433,7 +493,7 @@ export class Subscription implements AsyncIterable<AuditEvent>, AsyncDisposable 
     const client = this.client;
     if (!client) return;
     const c = this.changes;
-    this.changes = { registered: false };
+    this.changes = { registered: false, rules: [] };
     const errors: unknown[] = [];
     const attempt = async (f: () => Promise<void>): Promise<void> => {
       try {
@@ -442,6 +502,7 @@ export class Subscription implements AsyncIterable<AuditEvent>, AsyncDisposable 
         errors.push(e);
       }
     };
+    for (const rule of [...c.rules].reverse()) await attempt(() => client.deleteRule(rule));
     if (c.registered) await attempt(() => client.setPid(0));
     if (c.enabled !== undefined) await attempt(() => client.setEnabled(c.enabled as 0 | 1));
     if (c.backlogLimit !== undefined) await attempt(() => client.setBacklogLimit(c.backlogLimit!));
@@ -466,6 +527,7 @@ export class Subscription implements AsyncIterable<AuditEvent>, AsyncDisposable 
     const c = this.changes;
     const client = this.client;
     if (!client) return;
+    for (const rule of [...c.rules].reverse()) client.sendNow(MSG.DEL_RULE, encodeRuleForDelete(rule));
     if (c.registered) client.sendNow(MSG.SET, encodeStatus(STATUS_MASK.PID, { pid: 0 }));
     if (c.enabled !== undefined) client.sendNow(MSG.SET, encodeStatus(STATUS_MASK.ENABLED, { enabled: c.enabled }));
     if (c.backlogLimit !== undefined) {
