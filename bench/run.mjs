@@ -1,11 +1,13 @@
 #!/usr/bin/env node
-// npm run bench [-- decode|live] [--seconds N]
+// npm run bench [-- decode|live|rules] [--seconds N]
 //
 // decode: records/s through the decoder (header only, header + all fields, and
 //         the whole path to events) over a realistic mix built from the corpus.
 // live:   a C generator makes audited getppid() calls as fast as it can while we
 //         subscribe in unicast mode; reports what arrived, what was lost and where,
 //         and our CPU per million records. Restores the kernel state it changed.
+// rules:  parse + encode of a 1,000-rule file, and loading it into the kernel
+//         beside `auditctl -R` on the same file (rules/s).
 // Results go to stdout as Markdown and to bench/results/<date>-<host>.json.
 import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -18,7 +20,7 @@ const root = path.resolve(here, '..');
 const lib = (p) => import(path.join(root, 'dist', p));
 const { decodeDatagram, parseLogLine } = await lib('decode/record.js');
 const { Assembler } = await lib('assemble/assembler.js');
-const { subscribe, AuditClient } = await lib('index.js');
+const { subscribe, AuditClient, parseRules, encodeRule } = await lib('index.js');
 
 const argv = process.argv.slice(2);
 const which = argv.filter((a) => !a.startsWith('--'));
@@ -201,6 +203,55 @@ async function liveBench() {
   return { generatorUnaudited: alone, runs: [await liveRun(gen, false), await liveRun(gen, true)] };
 }
 
+// --- rules ----------------------------------------------------------------
+
+/** 1,000 distinct rules of the kinds real files hold: syscall rules with filters, and watches. */
+function ruleFile(dir) {
+  const syscalls = ['openat', 'execve', 'connect', 'bind', 'chmod', 'fchmodat', 'unlinkat', 'renameat', 'setuid', 'mount', 'ptrace', 'init_module'];
+  const lines = [];
+  for (let i = 0; i < 500; i++) {
+    lines.push(`-a always,exit -F arch=b64 -S ${syscalls[i % syscalls.length]},${syscalls[(i + 5) % syscalls.length]} -F auid>=1000 -F auid!=unset -F exit=-EACCES -F key=bench_${i}`);
+    lines.push(`-w ${dir}/file_${i} -p wa -k bench_w${i}`);
+  }
+  return lines.join('\n') + '\n';
+}
+
+async function rulesBench() {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'linux-audit-bench-rules-'));
+  const text = ruleFile(dir);
+  const file = path.join(dir, 'bench.rules');
+  fs.writeFileSync(file, text);
+  const times = [];
+  for (let run = 0; run < 7; run++) {
+    const t0 = process.hrtime.bigint();
+    const parsed = parseRules(text, { expandPerm: false });
+    for (const { command } of parsed) encodeRule(command.rule);
+    times.push(Number(process.hrtime.bigint() - t0) / 1e6);
+  }
+  const result = { rules: 1000, parseAndEncodeMs: median(times.slice(2)), parseAndEncodeMinMax: [Math.min(...times.slice(2)), Math.max(...times.slice(2))] };
+  if (process.getuid() === 0) {
+    const client = await AuditClient.open();
+    try {
+      const before = await client.listRules();
+      if (before.length > 0) throw new Error('the kernel has rules loaded; the rules benchmark needs an empty rule set');
+      let t0 = process.hrtime.bigint();
+      const loaded = await client.loadRules({ path: file });
+      result.oursLoadSeconds = Number(process.hrtime.bigint() - t0) / 1e9;
+      result.oursRulesPerSec = loaded.added / result.oursLoadSeconds;
+      await client.deleteAllRules();
+      t0 = process.hrtime.bigint();
+      execFileSync('auditctl', ['-R', file]);
+      result.auditctlLoadSeconds = Number(process.hrtime.bigint() - t0) / 1e9;
+      result.auditctlRulesPerSec = 1000 / result.auditctlLoadSeconds;
+    } finally {
+      await client.deleteAllRules().catch(() => undefined);
+      client.close();
+    }
+  }
+  fs.rmSync(dir, { recursive: true, force: true });
+  return result;
+}
+
 // --- report ---------------------------------------------------------------
 
 const machine = {
@@ -239,6 +290,18 @@ if (run('live')) {
       );
     }
     console.log('');
+  }
+}
+
+if (run('rules')) {
+  const r = (report.rules = await rulesBench());
+  console.log('## rules (1,000-rule file: 500 syscall rules with filters, 500 watches)\n');
+  console.log(`parse + encode: ${r.parseAndEncodeMs.toFixed(1)} ms (median; ${r.parseAndEncodeMinMax.map((x) => x.toFixed(1)).join('–')} ms)\n`);
+  if (r.oursRulesPerSec) {
+    console.log('| loader | seconds | rules/s |\n|---|---:|---:|');
+    console.log(`| linux-audit loadRules | ${r.oursLoadSeconds.toFixed(3)} | ${Math.round(r.oursRulesPerSec).toLocaleString('en')} |`);
+    console.log(`| auditctl -R | ${r.auditctlLoadSeconds.toFixed(3)} | ${Math.round(r.auditctlRulesPerSec).toLocaleString('en')} |`);
+    console.log(`\nratio: ${(r.oursRulesPerSec / r.auditctlRulesPerSec).toFixed(2)}× auditctl\n`);
   }
 }
 

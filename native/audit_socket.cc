@@ -93,6 +93,7 @@ class AuditSocket : public Napi::ObjectWrap<AuditSocket> {
     return DefineClass(env, "AuditSocket",
                        {
                            InstanceMethod<&AuditSocket::Send>("send"),
+                           InstanceMethod<&AuditSocket::Post>("post"),
                            InstanceMethod<&AuditSocket::Start>("start"),
                            InstanceMethod<&AuditSocket::Take>("take"),
                            InstanceMethod<&AuditSocket::Stats>("stats"),
@@ -212,6 +213,72 @@ class AuditSocket : public Napi::ObjectWrap<AuditSocket> {
     return Napi::Number::New(env, static_cast<double>(n));
   }
 
+  // post(buffer): send on the sender thread, in order, without waiting. The
+  // kernel handles a request inside sendto, and some take long (deleting a
+  // rule waits for an RCU grace period, ~10 ms): the JS thread must not. A
+  // failed send is reported through onReadable and take().sendErrors.
+  Napi::Value Post(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!CheckOpen(env)) return env.Undefined();
+    if (!info[0].IsTypedArray()) {
+      Napi::TypeError::New(env, "post() takes a Buffer or Uint8Array").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    if (!tsfn_) {
+      Napi::Error::New(env, "post() needs the reader started: errors are reported through it").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    Napi::Uint8Array msg = info[0].As<Napi::Uint8Array>();
+    {
+      std::lock_guard<std::mutex> lock(sendMutex_);
+      sendQueue_.emplace_back(msg.Data(), msg.Data() + msg.ByteLength());
+      if (!sender_.joinable()) sender_ = std::thread([this] { SenderLoop(); });
+    }
+    sendReady_.notify_one();
+    return env.Undefined();
+  }
+
+  void SenderLoop() {
+    sockaddr_nl to{};
+    to.nl_family = AF_NETLINK;
+    while (true) {
+      std::vector<uint8_t> msg;
+      {
+        std::unique_lock<std::mutex> lock(sendMutex_);
+        sendReady_.wait(lock, [&] { return senderStopping_ || !sendQueue_.empty(); });
+        if (senderStopping_) return;
+        msg = std::move(sendQueue_.front());
+        sendQueue_.pop_front();
+      }
+      ssize_t n;
+      do {
+        n = ::sendto(fd_, msg.data(), msg.size(), 0, reinterpret_cast<sockaddr*>(&to), sizeof to);
+      } while (n < 0 && errno == EINTR);
+      if (n >= 0 || msg.size() < 16) continue;
+      uint32_t seq;
+      std::memcpy(&seq, msg.data() + 8, sizeof seq);
+      bool notify;
+      {
+        std::lock_guard<std::mutex> lock(mutex_);
+        sendErrors_.push_back(seq);
+        sendErrors_.push_back(static_cast<uint32_t>(errno));
+        notify = !notified_;
+        notified_ = true;
+      }
+      if (notify) tsfn_.NonBlockingCall();
+    }
+  }
+
+  void StopSender() {
+    if (!sender_.joinable()) return;
+    {
+      std::lock_guard<std::mutex> lock(sendMutex_);
+      senderStopping_ = true;
+    }
+    sendReady_.notify_one();
+    sender_.join();
+  }
+
   // start(onReadable): start the reader thread. onReadable() is called on the JS
   // thread when batches wait and JS has taken everything since the last call:
   // one call per burst, not per record, and none while JS is not taking.
@@ -242,15 +309,17 @@ class AuditSocket : public Napi::ObjectWrap<AuditSocket> {
     return info.Env().Undefined();
   }
 
-  // take(maxBytes) -> [data0, index0, data1, index1, ...]: waiting batches, at
-  // least one and about maxBytes in all. index is a Uint32Array of (offset,
-  // length, type | flags << 16) per datagram, offsets relative to data. What is
-  // not taken stays counted against the bound. Throws the reader's error once
-  // all data before it is taken.
+  // take(maxBytes) -> { batches: [data0, index0, data1, index1, ...], sendErrors:
+  // [seq0, errno0, ...] }: waiting batches, at least one and about maxBytes in
+  // all, and the posted messages that failed. index is a Uint32Array of
+  // (offset, length, type | flags << 16) per datagram, offsets relative to
+  // data. What is not taken stays counted against the bound. Throws the
+  // reader's error once all data before it is taken.
   Napi::Value Take(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     double maxBytes = info.Length() > 0 && info[0].IsNumber() ? info[0].As<Napi::Number>().DoubleValue() : 1e18;
     std::deque<Batch> batches;
+    std::vector<uint32_t> sendErrors;
     int err = 0;
     const char* errSyscall = nullptr;
     {
@@ -262,10 +331,11 @@ class AuditSocket : public Napi::ObjectWrap<AuditSocket> {
         pending_.pop_front();
       }
       counters_.pendingBytes -= taken;
-      // Notify again only once JS has seen the queue empty: until then it is
-      // still taking, and a notification would only wake it for nothing.
+      sendErrors.swap(sendErrors_);
+      // Notify again only once JS has seen everything: until then it is still
+      // taking, and a notification would only wake it for nothing.
       if (pending_.empty()) notified_ = false;
-      if (batches.empty() && readerErrno_ != 0) {
+      if (batches.empty() && sendErrors.empty() && readerErrno_ != 0) {
         err = readerErrno_;
         errSyscall = readerSyscall_;
       }
@@ -294,7 +364,12 @@ class AuditSocket : public Napi::ObjectWrap<AuditSocket> {
       out.Set(i++, data);
       out.Set(i++, Napi::Uint32Array::New(env, b.index.size(), ab, 0));
     }
-    return out;
+    Napi::Array errors = Napi::Array::New(env, sendErrors.size());
+    for (uint32_t k = 0; k < sendErrors.size(); k++) errors.Set(k, Napi::Number::New(env, sendErrors[k]));
+    Napi::Object result = Napi::Object::New(env);
+    result.Set("batches", out);
+    result.Set("sendErrors", errors);
+    return result;
   }
 
   Napi::Value Stats(const Napi::CallbackInfo& info) {
@@ -334,6 +409,7 @@ class AuditSocket : public Napi::ObjectWrap<AuditSocket> {
   }
 
   void StopReader() {
+    StopSender();
     if (reader_.joinable()) {
       {
         std::lock_guard<std::mutex> lock(mutex_);
@@ -568,6 +644,12 @@ class AuditSocket : public Napi::ObjectWrap<AuditSocket> {
   napi_env env_ = nullptr;
 
   std::thread reader_;
+  std::thread sender_;
+  std::mutex sendMutex_;
+  std::condition_variable sendReady_;
+  std::deque<std::vector<uint8_t>> sendQueue_;
+  bool senderStopping_ = false;
+  std::vector<uint32_t> sendErrors_;  // (seq, errno) pairs, under mutex_
   Napi::ThreadSafeFunction tsfn_;
   std::mutex mutex_;
   std::condition_variable space_;

@@ -25,7 +25,7 @@ describe('native socket lifecycle', () => {
     s.close();
     s.close();
     expect(s.closed).toBe(true);
-    expect(s.take()).toEqual([]);
+    expect(s.take()).toEqual({ batches: [], sendErrors: [] });
     expect(() => s.send(Buffer.alloc(16))).toThrow(/closed/);
   });
 

@@ -7,7 +7,7 @@ import type { AuditChannel } from '../transport/channel.js';
 import { parseRuleLine, type ParseOptions, type RuleCommand } from '../rules/parse.js';
 import { decodeRule, encodeRule, ruleKeys, type AuditRule } from '../rules/rule.js';
 import { formatRule } from '../rules/format.js';
-import { planRules, readRuleLines, type RuleLine } from '../rules/files.js';
+import { planRules, readRuleLines, type PlannedLine, type RuleLine } from '../rules/files.js';
 
 /** A rule given as auditctl text or already parsed. */
 export type RuleInput = string | AuditRule;
@@ -128,11 +128,19 @@ export async function deleteAllRules(host: RuleHost, key?: string): Promise<numb
   return n;
 }
 
+/** Rule requests in flight at once while loading: the kernel answers each in order. */
+const LOAD_WINDOW = 64;
+
 /**
  * Load rules: text, a rules file, or a rules.d directory (its *.rules files in
  * natural order, merged as augenrules merges them). Stops at the first failing
  * line with an error that names file:line, unless `continueOnError` or a `-c`
  * or `-i` line before it says to go on.
+ *
+ * Rule lines are sent up to LOAD_WINDOW at a time rather than one round trip
+ * each (the kernel handles them in order). When one fails and loading must
+ * stop, the rules of that window sent after it are undone, so the kernel ends
+ * as it would have had each line waited for the one before.
  */
 export async function loadRules(host: RuleHost, source: string | { path: string }, options: LoadOptions = {}): Promise<LoadResult> {
   let lines: RuleLine[];
@@ -145,20 +153,57 @@ export async function loadRules(host: RuleHost, source: string | { path: string 
   }
   const result: LoadResult = { added: 0, deleted: 0, applied: 0, failures: [], warnings: [] };
   let goOn = options.continueOnError ?? false;
+  type Sent = { line: PlannedLine; kind: 'add' | 'delete'; rule: AuditRule; done: Promise<unknown> };
+  let window: Sent[] = [];
+
+  const fail = (line: RuleLine, e: unknown): void => {
+    const error = e as Error;
+    const where = `${line.file}:${line.line}`;
+    if (!goOn) {
+      throw error.message.startsWith(where) ? error : new AuditError(`${where}: ${error.message}`, (error as AuditError).code ?? 'ERR_AUDIT_RULE', undefined, undefined, { cause: error });
+    }
+    result.failures.push({ file: line.file, line: line.line, text: line.text, error });
+  };
+
+  const flush = async (): Promise<void> => {
+    const sent = window;
+    window = [];
+    const settled = await Promise.allSettled(sent.map((w) => w.done));
+    for (let i = 0; i < sent.length; i++) {
+      const s = settled[i];
+      if (s.status === 'fulfilled') {
+        if (sent[i].kind === 'add') result.added++;
+        else result.deleted++;
+        continue;
+      }
+      if (!goOn) {
+        // Undo what the window did after the failing line, newest first.
+        for (let j = sent.length - 1; j > i; j--) {
+          if (settled[j].status !== 'fulfilled') continue;
+          const undo = sent[j].kind === 'add' ? deleteRule(host, sent[j].rule) : addRule(host, sent[j].rule);
+          await undo.catch(() => undefined);
+        }
+      }
+      fail(sent[i].line, s.reason);
+    }
+  };
+
   for (const p of planRules(lines, { ...options, augenrules })) {
+    if (p.command?.kind === 'add' || p.command?.kind === 'delete') {
+      const c = p.command;
+      const done = c.kind === 'add' ? addRule(host, c.rule) : deleteRule(host, c.rule);
+      done.catch(() => undefined); // settled in flush()
+      window.push({ line: p, kind: c.kind, rule: c.rule, done });
+      if (c.kind === 'add') for (const w of c.warnings) result.warnings.push({ file: p.file, line: p.line, message: w });
+      if (window.length >= LOAD_WINDOW) await flush();
+      continue;
+    }
+    // Anything else waits for the rules before it, and they for it.
+    await flush();
     try {
       if (p.error) throw p.error;
       const c = p.command;
       switch (c.kind) {
-        case 'add':
-          await addRule(host, c.rule);
-          result.added++;
-          for (const w of c.warnings) result.warnings.push({ file: p.file, line: p.line, message: w });
-          break;
-        case 'delete':
-          await deleteRule(host, c.rule);
-          result.deleted++;
-          break;
         case 'deleteAll':
           await deleteAllRules(host, c.key);
           result.applied++;
@@ -184,13 +229,9 @@ export async function loadRules(host: RuleHost, source: string | { path: string 
           break;
       }
     } catch (e) {
-      const error = e as Error;
-      const where = `${p.file}:${p.line}`;
-      if (!goOn) {
-        throw error.message.startsWith(where) ? error : new AuditError(`${where}: ${error.message}`, (error as AuditError).code ?? 'ERR_AUDIT_RULE', undefined, undefined, { cause: error });
-      }
-      result.failures.push({ file: p.file, line: p.line, text: p.text, error });
+      fail(p, e);
     }
   }
+  await flush();
   return result;
 }

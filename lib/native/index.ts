@@ -33,10 +33,17 @@ export interface NativeSocketStats {
 export interface NativeSocket {
   readonly portId: number;
   readonly closed: boolean;
+  /** Send now, on this thread (the kernel handles the request inside sendto). */
   send(message: Uint8Array): number;
+  /** Send on the sender thread, in order; a failure comes back in take().sendErrors. Needs start(). */
+  post(message: Uint8Array): void;
   start(onReadable: () => void): void;
-  /** Waiting batches, at least one and about maxBytes: [data0, index0, data1, index1, …]; index: (offset, length, type | flags << 16) per datagram. */
-  take(maxBytes?: number): Array<Buffer | Uint32Array>;
+  /**
+   * Waiting batches, at least one and about maxBytes: [data0, index0, data1, index1, …],
+   * index: (offset, length, type | flags << 16) per datagram; and posted messages
+   * that failed: [seq0, errno0, …].
+   */
+  take(maxBytes?: number): { batches: Array<Buffer | Uint32Array>; sendErrors: number[] };
   stats(): NativeSocketStats;
   setReceiveBuffer(bytes: number): number;
   ref(): void;

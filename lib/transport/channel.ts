@@ -164,7 +164,7 @@ export class AuditChannel {
       // Keep the process alive while we wait for the kernel, not longer.
       this.socket.ref();
       try {
-        this.socket.send(message);
+        this.socket.post(message);
       } catch (e) {
         this.settle(seq, fromNative(e, name));
       }
@@ -203,7 +203,13 @@ export class AuditChannel {
       if (this.at >= this.index.length) {
         if (this.batches.length === 0 || this.batchAt >= this.batches.length) {
           try {
-            this.batches = this.socket.take(TAKE_BYTES);
+            const taken = this.socket.take(TAKE_BYTES);
+            this.batches = taken.batches;
+            for (let i = 0; i < taken.sendErrors.length; i += 2) {
+              const seq = taken.sendErrors[i];
+              const p = this.pending.get(seq);
+              if (p) this.settle(seq, systemError(taken.sendErrors[i + 1], REQUEST_NAMES.get(p.type) ?? recordTypeName(p.type)));
+            }
           } catch (e) {
             this.batches = [];
             const err = fromNative(e, 'receiving from the audit socket');

@@ -138,6 +138,25 @@ describeLive('rules against auditctl on the real kernel', () => {
     expect((await client.getStatus()).backlogLimit).toBe(320);
   });
 
+  it('requests the kernel takes long over (deleting rules waits for RCU) do not block the event loop', async () => {
+    const lines = Array.from({ length: 100 }, (_, i) => `-a always,exit -F arch=b64 -S openat -F key=la_lag_${i}`);
+    expect((await client.loadRules(lines.join('\n'))).added).toBe(100);
+    let maxLag = 0;
+    let last = Date.now();
+    const timer = setInterval(() => {
+      const now = Date.now();
+      maxLag = Math.max(maxLag, now - last - 5);
+      last = now;
+    }, 5);
+    const t0 = Date.now();
+    expect(await client.deleteAllRules()).toBe(100);
+    const took = Date.now() - t0;
+    clearInterval(timer);
+    // Sent from this thread, the deletes would hold it for all of `took`.
+    expect(took).toBeGreaterThan(200);
+    expect(maxLag).toBeLessThan(took / 4);
+  });
+
   it('refuses -e 2 and -f 2 in a file without the loud options', async () => {
     await expect(client.loadRules('-e 2\n')).rejects.toThrow(/dangerouslyLockUntilReboot/);
     await expect(client.loadRules('-f 2\n')).rejects.toThrow(/dangerouslyPanicOnFailure/);
