@@ -187,10 +187,17 @@ describe('parser details', () => {
       ["-w '/tmp/unclosed", /expected a closing quote/],
       ['-a always,exit -F msgtype=SYSCALL', /msgtype can only be used on the exclude and user lists/],
       ['-a always,exit -F arch=b64 -S open something', /expected an option .* got "something"/],
+      ['-a always,io_uring -S IORING_OP_OPENAT', /io_uring operation numbers; their names are not supported yet/],
     ];
     for (const [line, message] of cases) {
       expect(() => parseRuleLine(line, { ...x86, file: 'x', line: 3 }), line).toThrow(message);
     }
+  });
+
+  it('io_uring rules take operation numbers', () => {
+    const r = addRule('-a always,io_uring -S 18,28 -F key=uring', x86);
+    expect(r.list).toBe(7);
+    expect([r.mask[0]]).toEqual([(1 << 18) | (1 << 28)]);
   });
 
   it('backslash-escaped spaces in rules files, quotes from the command line', () => {

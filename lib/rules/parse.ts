@@ -363,9 +363,11 @@ class LineParser {
     if (this.list === FILTER.TASK || this.list === FILTER.USER || this.list === FILTER.FS || this.list === FILTER.EXCLUDE) {
       this.fail(`syscalls cannot be audited on the ${[...LISTS].find(([, n]) => n === this.list)![0]} list; use exit`, v.column);
     }
-    if (this.list === FILTER.URING_EXIT) this.fail('io_uring operation names (-S on the io_uring list) are not supported yet', v.column);
+    if (this.list === FILTER.URING_EXIT && !/^\d+(,\d+)*$/.test(v.text)) {
+      this.fail('on the io_uring list, -S takes io_uring operation numbers; their names are not supported yet', v.column);
+    }
     const machine = this.machine ?? this.host;
-    if (!this.machine && !this.syscallAdded) {
+    if (!this.machine && !this.syscallAdded && this.list !== FILTER.URING_EXIT) {
       this.warnings.push(`no -F arch given: syscalls are read from the ${machine.name} table and the rule matches them on every arch (as auditctl warns, add -F arch=b64 and a -F arch=b32 twin)`);
     }
     let column = v.column;
