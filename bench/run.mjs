@@ -92,6 +92,7 @@ function decodeBench() {
   const modes = {
     'header only': (r) => r.serial,
     'header + all fields': (r) => r.fields,
+    'header + all fields + interpretation': (r) => r.interpreted,
     'all fields + assembly': null,
   };
   const results = {};

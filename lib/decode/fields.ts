@@ -80,6 +80,7 @@ export function scanFields(text: string, start: number, end: number, count = 0):
       if (c === SQUOTE && isMsgKey(text, ks, ke)) {
         const inner = scanFields(text, vs, ve, count);
         if (inner > count) {
+          trimProse(text, count, inner);
           count = inner;
           continue;
         }
@@ -100,6 +101,21 @@ export function scanFields(text: string, start: number, end: number, count = 0):
     count++;
   }
   return count;
+}
+
+/**
+ * Old user-space messages wrap their fields in prose: msg='PAM: session open
+ * (hostname=?, addr=?, terminal=pts/0 res=success)'. There the trailing comma
+ * or parenthesis of a bare value is punctuation, not value.
+ */
+function trimProse(text: string, from: number, to: number): void {
+  for (let k = from; k < to; k++) {
+    const at = k * TOKEN_WORDS;
+    if (tokens[at + 4] & (QUOTED_DOUBLE | QUOTED_SINGLE)) continue;
+    let ve = tokens[at + 3];
+    while (ve > tokens[at + 2] && (text.charCodeAt(ve - 1) === 44 || text.charCodeAt(ve - 1) === 41)) ve--;
+    tokens[at + 3] = ve;
+  }
 }
 
 /**

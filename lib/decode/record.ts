@@ -1,6 +1,7 @@
 // One audit record: the header read eagerly, the fields on first use.
 import { isUtf8 } from 'node:buffer';
 import { DATAGRAM_TRUNCATED, EXECVE, recordTypeName, recordTypeNumber } from '../constants/index.js';
+import { interpretRecord } from '../interpret/index.js';
 import {
   HEX_ENCODED_FIELDS,
   OLD_PREFIX,
@@ -44,6 +45,7 @@ export class AuditRecord {
   readonly malformed: string | undefined;
   private readonly bodyStart: number;
   private parsed: Record<string, string> | undefined;
+  private meanings: Record<string, string> | undefined;
 
   /** Use fromText(), decodeDatagram() or parseLogLine(); this takes an already-read header. */
   constructor(type: number, text: string, time: number, serial: number, bodyStart: number, node?: string, malformed?: string) {
@@ -75,6 +77,15 @@ export class AuditRecord {
    */
   get fields(): Record<string, string> {
     return (this.parsed ??= this.decodeFields());
+  }
+
+  /**
+   * Field name → meaning, as libauparse words it: `syscall` → `execve`,
+   * `exit` → `EACCES(Permission denied)`, `auid` → a user name or `unset`,
+   * `saddr` → `{ saddr_fam=inet laddr=10.0.0.5 lport=443 }`. Computed on first use.
+   */
+  get interpreted(): Record<string, string> {
+    return (this.meanings ??= interpretRecord(this));
   }
 
   /** The fields in order, as written (hex not decoded), with whether each was quoted. */

@@ -1,0 +1,526 @@
+// What raw audit values mean, in the words libauparse uses: `syscall=59` →
+// execve, `exit=-13` → EACCES(Permission denied), `auid=4294967295` → unset,
+// `saddr=0200…` → { saddr_fam=inet laddr=10.0.0.5 lport=443 }. Nothing here
+// runs for a field until someone asks for its meaning.
+import fs from 'node:fs';
+import { RECORD_TYPES } from '../constants/index.js';
+import { FILTER } from '../constants/index.js';
+import { LIST_NAMES, machineByArch, syscallName, ERRNO_NAMES } from '../rules/tables.js';
+import {
+  CAPABILITIES,
+  CLONE_FLAGS,
+  ERRNO_MESSAGES,
+  MMAP_FLAGS,
+  MMAP_PROT,
+  MOUNT_FLAGS,
+  OPEN_FLAGS,
+  PRCTL_OPTIONS,
+  PTRACE_REQUESTS,
+  SECCOMP_ACTIONS,
+  SIGNALS,
+  SOCKET_FAMILIES,
+  SOCKET_TYPES,
+} from './tables.generated.js';
+
+/** The kinds of value auparse tells apart (auparse/typetab.h). */
+export type FieldKind =
+  | 'uid'
+  | 'gid'
+  | 'syscall'
+  | 'arch'
+  | 'exit'
+  | 'escaped'
+  | 'perm'
+  | 'mode'
+  | 'sockaddr'
+  | 'success'
+  | 'a0'
+  | 'a1'
+  | 'a2'
+  | 'a3'
+  | 'signal'
+  | 'list'
+  | 'tty'
+  | 'session'
+  | 'capability'
+  | 'capBitmap'
+  | 'nfproto'
+  | 'seccomp'
+  | 'proctitle'
+  | 'plain';
+
+const BY_NAME: Record<string, FieldKind> = {};
+const assign = (kind: FieldKind, names: string) => names.split(' ').forEach((n) => (BY_NAME[n] = kind));
+assign('uid', 'auid uid euid suid fsuid ouid oauid old-auid iuid inode_uid sauid obj_uid');
+assign('gid', 'obj_gid gid egid sgid fsgid ogid igid inode_gid new_gid');
+assign('syscall', 'syscall');
+assign('arch', 'arch');
+assign('exit', 'exit');
+assign('perm', 'perm perm_mask');
+assign('mode', 'mode');
+assign('sockaddr', 'saddr');
+assign('success', 'res result success');
+assign('a0', 'a0');
+assign('a1', 'a1');
+assign('a2', 'a2');
+assign('a3', 'a3');
+assign('signal', 'sig sigev_signo');
+assign('list', 'list');
+assign('session', 'ses');
+assign('capability', 'capability');
+assign('capBitmap', 'cap_pi cap_pe cap_pp cap_pa cap_fi cap_fp fp fi old_pp old_pi old_pe old_pa new_pp new_pi new_pe pp pi pe pa');
+assign('nfproto', 'family');
+assign('seccomp', 'code');
+assign('proctitle', 'proctitle');
+
+const TTY_TYPES = new Set([RECORD_TYPES.TTY, RECORD_TYPES.USER_TTY]);
+const EXECVE = RECORD_TYPES.EXECVE;
+
+/** How a field of a record of this type is read, as auparse classifies it. */
+export function fieldKind(recordType: number, name: string): FieldKind {
+  if (name === 'data' && TTY_TYPES.has(recordType)) return 'tty';
+  if (recordType === EXECVE && /^a\d/.test(name)) return 'escaped';
+  if (name === 'id') return recordType === RECORD_TYPES.ADD_GROUP || recordType === RECORD_TYPES.DEL_GROUP || recordType === RECORD_TYPES.GRP_MGMT ? 'gid' : 'uid';
+  return BY_NAME[name] ?? 'plain';
+}
+
+// --- users and groups: cached, re-read when the file changes ---------------
+
+interface NameFile {
+  names: Map<number, string>;
+  /** Set by the watcher when the file changes; the next lookup reads it again. */
+  stale: boolean;
+}
+const nameFiles = new Map<string, NameFile>();
+
+function loadNames(file: string): NameFile {
+  const entry: NameFile = { names: new Map(), stale: false };
+  try {
+    for (const line of fs.readFileSync(file, 'utf8').split('\n')) {
+      const parts = line.split(':');
+      if (parts.length >= 3 && /^\d+$/.test(parts[2]) && !entry.names.has(Number(parts[2]))) entry.names.set(Number(parts[2]), parts[0]);
+    }
+    // Tools replace these files (rename over them), so any event means: read
+    // again, and watch the new file. The watcher never keeps the process alive.
+    const watcher = fs.watch(file, { persistent: false }, () => {
+      entry.stale = true;
+      watcher.close();
+    });
+    watcher.on('error', () => (entry.stale = true));
+  } catch {
+    // Unreadable: ids stay numbers (unknown(N)) rather than retrying per field.
+  }
+  return entry;
+}
+
+const identity = { passwd: '/etc/passwd', group: '/etc/group' };
+
+/**
+ * Where user and group names come from. An agent in a container points these
+ * at the host's files (e.g. /host/etc/passwd) to name the host's users.
+ */
+export function useIdentityFiles(files: { passwd?: string; group?: string }): void {
+  if (files.passwd) identity.passwd = files.passwd;
+  if (files.group) identity.group = files.group;
+}
+
+/** A name from a passwd-format file, kept in memory and read again when the file changes. */
+function nameOf(file: string, id: number): string | undefined {
+  let cached = nameFiles.get(file);
+  if (!cached || cached.stale) nameFiles.set(file, (cached = loadNames(file)));
+  return cached.names.get(id);
+}
+
+/** A user or group name; an already interpreted value (a name, `?`) is kept. */
+function idName(file: string, raw: string): string {
+  if (!/^\d+$/.test(raw)) return raw;
+  const n = Number(raw);
+  if (n === 4294967295) return 'unset';
+  return nameOf(file, n) ?? `unknown(${raw})`;
+}
+
+// --- tables -------------------------------------------------------------------
+
+const toMap = (t: ReadonlyArray<readonly [number, string]>) => new Map(t);
+const SIGNAL_NAMES = toMap(SIGNALS);
+const CAP_NAMES = toMap(CAPABILITIES);
+const FAMILY_NAMES = toMap(SOCKET_FAMILIES);
+const SOCKET_TYPE_NAMES = toMap(SOCKET_TYPES);
+const ERRNO_TEXT = toMap(ERRNO_MESSAGES);
+const PTRACE_NAMES = toMap(PTRACE_REQUESTS);
+const PRCTL_NAMES = toMap(PRCTL_OPTIONS);
+const SECCOMP_NAMES = new Map<number, string>(
+  SECCOMP_ACTIONS.map(([v, n]) => [v, n.slice('SECCOMP_RET_'.length).toLowerCase().replace('_thread', '').replace('_', '-')]),
+);
+
+/** Flags as NAME|NAME, in table order; bits no name covers are appended in hex. */
+function flagNames(value: number, table: ReadonlyArray<readonly [number, string]>, zero?: string): string {
+  const names: string[] = [];
+  let rest = value;
+  for (const [bit, name] of table) {
+    if (bit !== 0 && (value & bit) === bit && (rest & bit) !== 0) {
+      names.push(name);
+      rest &= ~bit;
+    }
+  }
+  if (rest !== 0) names.push(`0x${(rest >>> 0).toString(16)}`);
+  return names.length > 0 ? names.join('|') : (zero ?? '0x0');
+}
+
+function openFlags(value: number): string {
+  // The access mode is a number, not a bit: O_RDONLY is 0.
+  const access = value & 3;
+  const mode = OPEN_FLAGS.find(([v, n]) => v === access && /^O_(RDONLY|WRONLY|RDWR)$/.test(n))?.[1] ?? `0x${access.toString(16)}`;
+  const rest = flagNames(value & ~3, OPEN_FLAGS.filter(([v]) => v > 3), '');
+  return rest ? `${mode}|${rest}` : mode;
+}
+
+function hexNumber(raw: string): number {
+  return parseInt(raw, 16);
+}
+
+// --- the interpreters ---------------------------------------------------------
+
+function archName(raw: string): string {
+  const m = /^[0-9a-fA-F]+$/.test(raw) ? machineByArch(hexNumber(raw) >>> 0) : undefined;
+  return m ? m.name : `unknown-elf-type(${raw})`;
+}
+
+function syscallText(raw: string, arch: string | undefined): string {
+  if (!/^\d+$/.test(raw)) return raw;
+  const nr = Number(raw);
+  const m = arch !== undefined && /^[0-9a-fA-F]+$/.test(arch) ? machineByArch(hexNumber(arch) >>> 0) : undefined;
+  const name = m && Number.isInteger(nr) ? syscallName(m, nr) : undefined;
+  return name ?? `unknown-syscall(${raw})`;
+}
+
+function exitText(raw: string): string {
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n >= 0) return raw;
+  const name = ERRNO_NAMES.get(-n);
+  return name ? `${name}(${ERRNO_TEXT.get(-n) ?? 'Unknown error'})` : raw;
+}
+
+function successText(raw: string): string {
+  if (raw === '1' || raw === 'yes') return 'yes';
+  if (raw === '0' || raw === 'no') return 'no';
+  return raw;
+}
+
+function permText(raw: string): string {
+  const n = Number(raw);
+  if (!Number.isInteger(n)) return raw;
+  if (n === 0) return 'none';
+  const parts: string[] = [];
+  if (n & 4) parts.push('read');
+  if (n & 2) parts.push('write');
+  if (n & 1) parts.push('exec');
+  if (n & 8) parts.push('attr');
+  return parts.join(',');
+}
+
+const FILE_TYPES: ReadonlyArray<readonly [number, string]> = [
+  [0o140000, 'socket'],
+  [0o120000, 'link'],
+  [0o100000, 'file'],
+  [0o060000, 'block'],
+  [0o040000, 'dir'],
+  [0o020000, 'character'],
+  [0o010000, 'fifo'],
+];
+
+function modeText(raw: string): string {
+  if (!/^[0-7]+$/.test(raw)) return raw;
+  const n = parseInt(raw, 8);
+  const parts: string[] = [];
+  const type = FILE_TYPES.find(([v]) => (n & 0o170000) === v);
+  if (type) parts.push(type[1]);
+  if (n & 0o4000) parts.push('suid');
+  if (n & 0o2000) parts.push('sgid');
+  if (n & 0o1000) parts.push('sticky');
+  parts.push((n & 0o777).toString(8).padStart(3, '0'));
+  return parts.join(',');
+}
+
+/** A struct sockaddr from its hex, in auparse's words. Byte order is read from the family field. */
+export function sockaddrText(raw: string): string {
+  if (!/^([0-9a-fA-F]{2})+$/.test(raw) || raw.length < 4) return raw;
+  const b = Buffer.from(raw, 'hex');
+  // sa_family is host order; a value above 255 read little-endian means a big-endian host.
+  let family = b.readUInt16LE(0);
+  const bigEndian = family > 0xff;
+  if (bigEndian) family = b.readUInt16BE(0);
+  const name = FAMILY_NAMES.get(family);
+  if (!name || family === 0) return `unknown-family(${family})`;
+  const port = (at: number) => (b.length >= at + 2 ? String(b.readUInt16BE(at)) : '?');
+  switch (name) {
+    case 'inet':
+      if (b.length < 8) return `{ saddr_fam=inet laddr=? lport=? }`;
+      return `{ saddr_fam=inet laddr=${[...b.subarray(4, 8)].join('.')} lport=${port(2)} }`;
+    case 'inet6': {
+      if (b.length < 24) return `{ saddr_fam=inet6 laddr=? lport=? }`;
+      return `{ saddr_fam=inet6 laddr=${ipv6(b.subarray(8, 24))} lport=${port(2)} }`;
+    }
+    case 'local': {
+      const path = b.subarray(2);
+      if (path.length === 0) return '{ saddr_fam=local path=(unnamed) }';
+      if (path[0] === 0) {
+        // Abstract: a leading NUL, the name runs to the end of the address.
+        let end = path.length;
+        while (end > 1 && path[end - 1] === 0) end--;
+        return `{ saddr_fam=local path=@${path.subarray(1, end).toString('latin1')} }`;
+      }
+      const nul = path.indexOf(0);
+      return `{ saddr_fam=local path=${path.subarray(0, nul < 0 ? path.length : nul).toString('latin1')} }`;
+    }
+    case 'netlink': {
+      if (b.length < 12) return '{ saddr_fam=netlink }';
+      const pid = bigEndian ? b.readUInt32BE(4) : b.readUInt32LE(4);
+      return `{ saddr_fam=netlink nlnk-fam=${family} nlnk-pid=${pid} }`;
+    }
+    case 'packet': {
+      if (b.length < 12) return '{ saddr_fam=packet }';
+      const ifindex = bigEndian ? b.readInt32BE(4) : b.readInt32LE(4);
+      return `{ saddr_fam=packet proto=${b.readUInt16BE(2)} ifindex=${ifindex} }`;
+    }
+    default:
+      return `{ saddr_fam=${name} }`;
+  }
+}
+
+function ipv6(a: Buffer): string {
+  const words = [];
+  for (let i = 0; i < 16; i += 2) words.push(a.readUInt16BE(i));
+  // Longest run of zero words becomes "::", as inet_ntop writes it.
+  let best = -1;
+  let bestLen = 0;
+  for (let i = 0; i < 8; ) {
+    if (words[i] !== 0) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && words[j] === 0) j++;
+    if (j - i > bestLen && j - i > 1) {
+      best = i;
+      bestLen = j - i;
+    }
+    i = j;
+  }
+  const hex = words.map((w) => w.toString(16));
+  if (best < 0) return hex.join(':');
+  return `${hex.slice(0, best).join(':')}::${hex.slice(best + bestLen).join(':')}`;
+}
+
+/** Remembers recent answers of a pure function of one string; bounded. */
+function memo(f: (raw: string) => string): (raw: string) => string {
+  const cache = new Map<string, string>();
+  return (raw) => {
+    let v = cache.get(raw);
+    if (v === undefined) {
+      if (cache.size >= 1024) cache.clear();
+      cache.set(raw, (v = f(raw)));
+    }
+    return v;
+  };
+}
+
+// Capability sets repeat (a handful of values on a host), and each costs a
+// BigInt and a walk over every capability.
+const capBitmap = memo((raw: string): string => {
+  if (!/^[0-9a-fA-F]+$/.test(raw)) return raw;
+  const v = BigInt(`0x${raw}`);
+  const names: string[] = [];
+  for (const [bit, name] of CAPABILITIES) if ((v >> BigInt(bit)) & 1n) names.push(name);
+  return names.length > 0 ? names.join(',') : 'none';
+});
+
+function proctitleText(raw: string, quoted: boolean): string {
+  return quoted ? raw : raw.replace(/\0+$/, '').replace(/\0/g, ' ');
+}
+
+/** Which arguments of which syscalls are user ids, group ids or signals (as auparse reads them). */
+const UID_ARGS: Record<string, number> = { setuid: 1, setfsuid: 1, setreuid: 2, setresuid: 3 };
+const GID_ARGS: Record<string, number> = { setgid: 1, setfsgid: 1, setregid: 2, setresgid: 3 };
+const SIGNAL_ARG: Record<string, number> = { kill: 1, tkill: 1, tgkill: 2, rt_sigaction: 0, sigaction: 0, signal: 0, rt_sigqueueinfo: 1, pidfd_send_signal: 1 };
+
+/** A syscall argument as auparse prints a plain one: 0x and the hex as logged. */
+const hexArg = (raw: string) => `0x${raw}`;
+
+/** Syscall arguments whose meaning auparse knows, by syscall name. */
+function argText(kind: 'a0' | 'a1' | 'a2' | 'a3', raw: string, syscall: string | undefined): string {
+  if (!/^[0-9a-fA-F]+$/.test(raw) || syscall === undefined) return hexArg(raw);
+  const arg = Number(kind[1]);
+  // Arguments are logged as unsigned longs: 64-bit -1 is sixteen f's. Ids and
+  // signals are ints, so read the low 32 bits.
+  const low = raw.length > 8 ? parseInt(raw.slice(-8), 16) : parseInt(raw, 16);
+  const v = low;
+  if (arg < (UID_ARGS[syscall] ?? 0)) return idName(identity.passwd, String(low));
+  if (arg < (GID_ARGS[syscall] ?? 0)) return idName(identity.group, String(low));
+  if (SIGNAL_ARG[syscall] === arg) return SIGNAL_NAMES.get(low) ?? `unknown-signal(${low})`;
+  // The *at syscalls take a directory fd first; -100 means the working directory.
+  if (arg === 0 && syscall.endsWith('at') && raw.toLowerCase() === 'ffffffffffffff9c') return 'AT_FDCWD';
+  switch (syscall) {
+    case 'open':
+      if (arg === 1) return openFlags(v);
+      break;
+    case 'openat':
+      if (arg === 2) return openFlags(v);
+      break;
+    case 'socket':
+      if (arg === 0) return FAMILY_NAMES.get(v) ?? `unknown-family(${v})`;
+      if (arg === 1) return SOCKET_TYPE_NAMES.get(v & 0xf) ?? hexArg(raw);
+      break;
+    case 'clone':
+      if (arg === 0) return flagNames(v & ~0xff, CLONE_FLAGS) + (v & 0xff ? `|${SIGNAL_NAMES.get(v & 0xff) ?? v & 0xff}` : '');
+      break;
+    case 'mmap':
+      if (arg === 2) return flagNames(v, MMAP_PROT, 'PROT_NONE');
+      if (arg === 3) return flagNames(v, MMAP_FLAGS);
+      break;
+    case 'mprotect':
+      if (arg === 2) return flagNames(v, MMAP_PROT, 'PROT_NONE');
+      break;
+    case 'ptrace':
+      if (arg === 0) return PTRACE_NAMES.get(v) ?? hexArg(raw);
+      break;
+    case 'prctl':
+      if (arg === 0) return PRCTL_NAMES.get(v) ?? hexArg(raw);
+      break;
+    case 'mount':
+      if (arg === 3) return flagNames(v, MOUNT_FLAGS);
+      break;
+  }
+  return hexArg(raw);
+}
+
+/**
+ * TTY data as auparse shows it: runs of printable text in quotes, other bytes
+ * named: <ret>, <tab>, <backspace>, <up> (escape sequences), <^A> (controls).
+ */
+function ttyText(bytes: Buffer): string {
+  const parts: string[] = [];
+  let run = '';
+  const flush = () => {
+    if (run) parts.push(`"${run}"`);
+    run = '';
+  };
+  const ARROWS: Record<string, string> = { A: 'up', B: 'down', C: 'right', D: 'left', H: 'home', F: 'end' };
+  for (let i = 0; i < bytes.length; i++) {
+    const c = bytes[i];
+    if (c >= 0x20 && c < 0x7f) {
+      run += String.fromCharCode(c);
+      continue;
+    }
+    flush();
+    if (c === 0x1b && bytes[i + 1] === 0x5b && ARROWS[String.fromCharCode(bytes[i + 2])]) {
+      parts.push(`<${ARROWS[String.fromCharCode(bytes[i + 2])]}>`);
+      i += 2;
+    } else if (c === 0x7f || c === 0x08) parts.push('<backspace>');
+    else if (c === 0x0d) parts.push('<ret>');
+    else if (c === 0x0a) parts.push('<nl>');
+    else if (c === 0x09) parts.push('<tab>');
+    else if (c === 0x1b) parts.push('<esc>');
+    else if (c < 0x20) parts.push(`<^${String.fromCharCode(c + 64)}>`);
+    else parts.push(`<${c.toString(16)}>`);
+  }
+  flush();
+  return parts.join(',');
+}
+
+/** What `value` of field `name` means, in a record of `recordType`; `context` gives the record's arch and syscall. */
+export function interpretValue(
+  recordType: number,
+  name: string,
+  value: string,
+  context: { arch?: string; syscall?: string; quoted?: boolean } = {},
+): string {
+  return meaning(recordType, name, value, context.arch, context.syscall, context.quoted ?? false);
+}
+
+// Positional arguments: this runs once per field of every interpreted record.
+function meaning(recordType: number, name: string, value: string, arch: string | undefined, syscall: string | undefined, quoted: boolean): string {
+  const kind = fieldKind(recordType, name);
+  switch (kind) {
+    case 'plain':
+    case 'escaped':
+      return value;
+    case 'uid':
+      return idName(identity.passwd, value);
+    case 'gid':
+      return idName(identity.group, value);
+    case 'syscall':
+      return syscallText(value, arch);
+    case 'arch':
+      return archName(value);
+    case 'exit':
+      return exitText(value);
+    case 'success':
+      return successText(value);
+    case 'perm':
+      return permText(value);
+    case 'mode':
+      return modeText(value);
+    case 'sockaddr':
+      return sockaddrText(value);
+    case 'a0':
+    case 'a1':
+    case 'a2':
+    case 'a3':
+      return argText(kind, value, syscall !== undefined ? syscallText(syscall, arch) : undefined);
+    case 'tty':
+      return ttyText(quoted ? Buffer.from(value, 'latin1') : /^([0-9a-fA-F]{2})+$/.test(value) ? Buffer.from(value, 'hex') : Buffer.from(value, 'latin1'));
+    case 'signal':
+      return /^\d+$/.test(value) ? (SIGNAL_NAMES.get(Number(value)) ?? `unknown-signal(${value})`) : value;
+    case 'list':
+      return /^\d+$/.test(value) ? (LIST_NAMES.get(Number(value)) ?? (Number(value) === FILTER.ENTRY ? 'entry' : `unknown-list(${value})`)) : value;
+    case 'session':
+      return value === '4294967295' ? 'unset' : value;
+    case 'capability':
+      return /^\d+$/.test(value) ? (CAP_NAMES.get(Number(value)) ?? `unknown-capability(${value})`) : value;
+    case 'capBitmap':
+      return capBitmap(value);
+    case 'nfproto':
+      return value === '2' ? 'ipv4' : value === '10' ? 'ipv6' : value === '7' ? 'bridge' : value === '3' ? 'arp' : value === '0' ? 'unspecified' : value;
+    case 'seccomp': {
+      const n = /^0x[0-9a-fA-F]+$/.test(value) ? parseInt(value, 16) : Number(value);
+      return Number.isInteger(n) ? (SECCOMP_NAMES.get((n & 0xffff0000) >>> 0) ?? `unknown-seccomp-code(${value})`) : value;
+    }
+    case 'proctitle':
+      return proctitleText(value, quoted);
+  }
+}
+
+/** A record as interpretation needs it (an AuditRecord). */
+export interface InterpretableRecord {
+  type: number;
+  fields: Record<string, string>;
+  rawFields(): Array<{ key: string; value: string; quoted: boolean }>;
+}
+
+/**
+ * Every field of a record with its meaning (the raw values stay in
+ * record.fields). The result has the fields' keys in their order.
+ */
+export function interpretRecord(record: InterpretableRecord): Record<string, string> {
+  const fields = record.fields;
+  const arch = fields.arch;
+  const syscall = fields.syscall;
+  // A copy of fields has their shape already: filling it in place avoids the
+  // generic store of each new key (the decoder's main cost, see record.ts).
+  const out: Record<string, string> = { ...fields };
+  let raw: Array<{ key: string; value: string; quoted: boolean }> | undefined;
+  for (const key in out) {
+    const kind = fieldKind(record.type, key);
+    if (kind === 'plain' || kind === 'escaped') continue;
+    if (kind === 'proctitle' || kind === 'tty') {
+      // These need how the value was written: quoted text, or hex bytes.
+      raw ??= record.rawFields();
+      const f = raw.find((x) => x.key === key);
+      out[key] = meaning(record.type, key, kind === 'tty' && f ? f.value : fields[key], arch, syscall, f?.quoted ?? false);
+      continue;
+    }
+    out[key] = meaning(record.type, key, fields[key], arch, syscall, false);
+  }
+  return out;
+}
