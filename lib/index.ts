@@ -13,6 +13,8 @@ export type { AssemblerOptions, AssemblerStats } from './assemble/assembler.js';
 export { readAuditLog } from './logfile/read.js';
 export type { ReadAuditLogOptions } from './logfile/read.js';
 export { AuditError } from './errors.js';
+export { ContainerResolver, containerFromCgroup, containerFromPath } from './enrich/container.js';
+export type { ContainerInfo, ContainerRuntime, ContainerResolverOptions } from './enrich/container.js';
 export { interpretValue, interpretRecord, fieldKind, sockaddrText, useIdentityFiles } from './interpret/index.js';
 export type { FieldKind } from './interpret/index.js';
 export { parseRuleLine, parseRules, RuleSyntaxError } from './rules/parse.js';

@@ -2,6 +2,7 @@
 import { EXECVE, SYSCALL } from '../constants/index.js';
 import type { AuditRecord, AuditRecordJSON } from '../decode/record.js';
 import { decodeHex, hexBytes, isEncodedHex } from '../decode/fields.js';
+import type { ContainerInfo, ContainerResolver } from '../enrich/container.js';
 
 export interface AuditEventJSON {
   serial: number;
@@ -24,6 +25,10 @@ export class AuditEvent {
    */
   incomplete = false;
 
+  private resolver: ContainerResolver | undefined;
+  private containerInfo: ContainerInfo | null | undefined;
+  private containerLooked = false;
+
   constructor(first: AuditRecord) {
     this.serial = first.serial;
     this.time = first.time;
@@ -35,6 +40,36 @@ export class AuditEvent {
   record(type: number | string): AuditRecord | undefined {
     for (const r of this.records) if (typeof type === 'number' ? r.type === type : r.typeName === type) return r;
     return undefined;
+  }
+
+  /** @internal Live events can name their container: the subscription hands them its resolver. */
+  enrichWith(resolver: ContainerResolver): void {
+    this.resolver = resolver;
+  }
+
+  /** The process id the event is about (the SYSCALL record's, or a user record's pid field). */
+  get pid(): number | undefined {
+    for (const r of this.records) {
+      const pid = r.fields.pid;
+      if (pid !== undefined && /^\d+$/.test(pid)) return Number(pid);
+    }
+    return undefined;
+  }
+
+  /**
+   * The container the process runs in (null: the host), from its cgroup, or
+   * its parent's when it has already exited. Only for live events (undefined
+   * for log files, or when neither process can be read); looked up on first
+   * use, from a cache, so read it soon after the event arrives.
+   */
+  get container(): ContainerInfo | null | undefined {
+    if (!this.containerLooked && this.resolver) {
+      this.containerLooked = true;
+      const pid = this.pid;
+      const ppid = Number(this.records.find((r) => r.fields.ppid !== undefined)?.fields.ppid);
+      if (pid !== undefined) this.containerInfo = this.resolver.lookup(pid, Number.isInteger(ppid) ? ppid : undefined);
+    }
+    return this.containerInfo;
   }
 
   /** The SYSCALL record's fields, when this is a syscall event. */

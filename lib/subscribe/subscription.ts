@@ -12,6 +12,7 @@ import type { AuditRule } from '../rules/rule.js';
 import { encodeRuleForDelete } from '../client/rules.js';
 import { formatRule } from '../rules/format.js';
 import { presetRules, type PresetName } from '../rules/presets.js';
+import { ContainerResolver } from '../enrich/container.js';
 import { Assembler } from '../assemble/assembler.js';
 import type { AuditEvent } from '../assemble/event.js';
 
@@ -59,6 +60,8 @@ export interface SubscribeOptions {
   rules?: string[];
   /** Named rule sets to install the same way: docker, time-change, network, identity, privilege, modules. */
   presets?: PresetName[];
+  /** Where /proc is, for `event.container` (a host's /proc seen from a container: /host/proc). Default /proc. */
+  procRoot?: string;
 }
 
 /** What the subscription did with the rules it was given. */
@@ -150,6 +153,7 @@ export class Subscription implements AsyncIterable<AuditEvent>, AsyncDisposable 
   private readonly options: SubscribeOptions;
   private readonly queueLimit: number;
   private readonly assembler: Assembler;
+  private readonly containers: ContainerResolver;
   private client: AuditClient | undefined;
   private channel: AuditChannel | undefined;
   private mode: 'unicast' | 'multicast' | undefined;
@@ -177,6 +181,7 @@ export class Subscription implements AsyncIterable<AuditEvent>, AsyncDisposable 
   constructor(options: SubscribeOptions = {}) {
     this.options = options;
     this.queueLimit = Math.max(1, options.queueLimit ?? 1000);
+    this.containers = new ContainerResolver({ procRoot: options.procRoot });
     this.assembler = new Assembler((ev) => this.enqueue(ev), {
       maxInFlight: options.maxInFlight,
       timeoutMs: options.eventTimeoutMs,
@@ -409,6 +414,7 @@ export class Subscription implements AsyncIterable<AuditEvent>, AsyncDisposable 
   }
 
   private enqueue(event: AuditEvent): void {
+    event.enrichWith(this.containers);
     if (this.waiter) {
       const w = this.waiter;
       this.waiter = undefined;

@@ -1,0 +1,99 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ContainerResolver, containerFromCgroup, containerFromPath } from '../lib/enrich/container.js';
+
+const ID = 'a'.repeat(8) + '0123456789abcdef'.repeat(3) + 'b'.repeat(8);
+const POD = '3f1b5a42-8e3c-4d2a-9b0e-1c2d3e4f5a6b';
+
+describe('container ids from cgroup paths', () => {
+  const cases: Array<[string, string, object | undefined]> = [
+    ['docker, cgroupfs', `/docker/${ID}`, { id: ID, runtime: 'docker' }],
+    ['docker, systemd', `/system.slice/docker-${ID}.scope`, { id: ID, runtime: 'docker' }],
+    ['containerd CRI, systemd', `/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod${POD.replace(/-/g, '_')}.slice/cri-containerd-${ID}.scope`, { id: ID, runtime: 'containerd', podUid: POD }],
+    ['kubernetes, cgroupfs', `/kubepods/burstable/pod${POD}/${ID}`, { id: ID, runtime: 'kubernetes', podUid: POD }],
+    ['kubernetes guaranteed, cgroupfs', `/kubepods/pod${POD}/${ID}`, { id: ID, runtime: 'kubernetes', podUid: POD }],
+    ['CRI-O', `/kubepods.slice/kubepods-pod${POD.replace(/-/g, '_')}.slice/crio-${ID}.scope`, { id: ID, runtime: 'cri-o', podUid: POD }],
+    ['podman, systemd', `/user.slice/user-1000.slice/user@1000.service/user.slice/libpod-${ID}.scope/container`, { id: ID, runtime: 'podman' }],
+    ['podman, cgroupfs', `/libpod_parent/libpod-${ID}`, { id: ID, runtime: 'podman' }],
+    ['containerd without kubernetes', `/default/${ID}`, { id: ID, runtime: 'containerd' }],
+    ['lxc', '/lxc.payload.web1', { id: 'web1', runtime: 'lxc' }],
+    ['podman conmon is no container', `/machine.slice/libpod-conmon-${ID}.scope`, undefined],
+    ['a host service', '/system.slice/ssh.service', undefined],
+    ['the root', '/', undefined],
+    ['a short hex id', '/process_api/5f84d2950b88755b7d4046cdc2cdeaa2', undefined],
+  ];
+  it.each(cases)('%s', (_, p, expected) => {
+    const found = containerFromPath(p);
+    if (expected === undefined) expect(found).toBeUndefined();
+    else expect(found).toMatchObject({ ...expected, cgroup: p });
+  });
+
+  it('reads cgroup v1 and v2 /proc/<pid>/cgroup texts', () => {
+    const v1 = `12:pids:/docker/${ID}\n11:memory:/docker/${ID}\n0::/\n`;
+    const v2 = `0::/system.slice/docker-${ID}.scope\n`;
+    const host = '0::/init.scope\n';
+    expect(containerFromCgroup(v1)?.id).toBe(ID);
+    expect(containerFromCgroup(v2)?.runtime).toBe('docker');
+    expect(containerFromCgroup(host)).toBeUndefined();
+  });
+});
+
+describe('ContainerResolver', () => {
+  function fakeProc(): { root: string; setProcess(pid: number, start: number, cgroup: string): void; remove(pid: number): void } {
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'la-proc-'));
+    return {
+      root,
+      setProcess(pid, start, cgroup) {
+        fs.mkdirSync(path.join(root, String(pid)), { recursive: true });
+        // comm with a space and a parenthesis, as real process names may have
+        const fields = ['S', ...Array.from({ length: 18 }, () => '0'), String(start), '0'];
+        fs.writeFileSync(path.join(root, String(pid), 'stat'), `${pid} (we(ird name) ${fields.join(' ')}\n`);
+        fs.writeFileSync(path.join(root, String(pid), 'cgroup'), cgroup);
+      },
+      remove(pid) {
+        fs.rmSync(path.join(root, String(pid)), { recursive: true, force: true });
+      },
+    };
+  }
+
+  it('reads a process once, then answers from the cache', () => {
+    const proc = fakeProc();
+    proc.setProcess(100, 5000, `0::/docker/${ID}\n`);
+    const r = new ContainerResolver({ procRoot: proc.root });
+    expect(r.lookup(100)?.id).toBe(ID);
+    const reads = r.reads;
+    for (let i = 0; i < 1000; i++) r.lookup(100);
+    expect(r.reads).toBe(reads);
+  });
+
+  it('notices a reused pid by its start time', () => {
+    const proc = fakeProc();
+    proc.setProcess(100, 5000, `0::/docker/${ID}\n`);
+    const r = new ContainerResolver({ procRoot: proc.root, revalidateMs: 0 });
+    expect(r.lookup(100)?.runtime).toBe('docker');
+    proc.setProcess(100, 9000, '0::/system.slice/cron.service\n');
+    expect(r.lookup(100)).toBeNull();
+  });
+
+  it('falls back to the parent when the process is gone', () => {
+    const proc = fakeProc();
+    proc.setProcess(200, 1, `0::/kubepods/pod${POD}/${ID}\n`);
+    const r = new ContainerResolver({ procRoot: proc.root });
+    expect(r.lookup(201, 200)).toMatchObject({ id: ID, podUid: POD });
+    expect(r.lookup(202)).toBeUndefined();
+  });
+
+  it('stays within its bound', () => {
+    const proc = fakeProc();
+    for (let pid = 1; pid <= 20; pid++) proc.setProcess(pid, pid, '0::/\n');
+    const r = new ContainerResolver({ procRoot: proc.root, maxEntries: 5 });
+    for (let pid = 1; pid <= 20; pid++) r.lookup(pid);
+    const reads = r.reads;
+    r.lookup(20); // recent: cached
+    expect(r.reads).toBe(reads);
+    r.lookup(1); // evicted long ago: read again
+    expect(r.reads).toBeGreaterThan(reads);
+  });
+});
