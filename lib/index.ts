@@ -15,6 +15,8 @@ export type { ReadAuditLogOptions } from './logfile/read.js';
 export { AuditError } from './errors.js';
 export { ContainerResolver, containerFromCgroup, containerFromPath } from './enrich/container.js';
 export type { ContainerInfo, ContainerRuntime, ContainerResolverOptions } from './enrich/container.js';
+export { ProcessTable } from './enrich/process.js';
+export type { ProcessInfo, ProcessTableOptions } from './enrich/process.js';
 export { interpretValue, interpretRecord, fieldKind, sockaddrText, useIdentityFiles } from './interpret/index.js';
 export type { FieldKind } from './interpret/index.js';
 export { parseRuleLine, parseRules, RuleSyntaxError } from './rules/parse.js';

@@ -97,3 +97,45 @@ describe('ContainerResolver', () => {
     expect(r.reads).toBeGreaterThan(reads);
   });
 });
+
+describe('ProcessTable', () => {
+  function proc(root: string, pid: number, ppid: number, comm: string, start = 1): void {
+    fs.mkdirSync(path.join(root, String(pid)), { recursive: true });
+    const rest = ['S', String(ppid), ...Array.from({ length: 17 }, () => '0'), String(start), '0'];
+    fs.writeFileSync(path.join(root, String(pid), 'stat'), `${pid} (${comm}) ${rest.join(' ')}\n`);
+    fs.writeFileSync(path.join(root, String(pid), 'cmdline'), `${comm}\0--flag\0`);
+  }
+
+  it('walks parents from /proc, nearest first, up to the depth and not past pid 1', async () => {
+    const { ProcessTable } = await import('../lib/enrich/process.js');
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'la-ptable-'));
+    proc(root, 1, 0, 'init');
+    proc(root, 10, 1, 'sshd');
+    proc(root, 20, 10, 'bash');
+    proc(root, 30, 20, 'sudo');
+    const t = new ProcessTable({ procRoot: root });
+    expect(t.ancestry(30).map((p) => [p.pid, p.comm, p.argv])).toEqual([
+      [20, 'bash', ['bash', '--flag']],
+      [10, 'sshd', ['sshd', '--flag']],
+      [1, 'init', ['init', '--flag']],
+    ]);
+    expect(t.ancestry(30, 2).map((p) => p.pid)).toEqual([20, 10]);
+    const reads = t.reads;
+    t.ancestry(30);
+    expect(t.reads).toBe(reads); // cached
+  });
+
+  it('learns from the stream: a process that has exited is still named', async () => {
+    const { ProcessTable } = await import('../lib/enrich/process.js');
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'la-ptable-'));
+    proc(root, 1, 0, 'init');
+    const t = new ProcessTable({ procRoot: root });
+    t.exec(500, 1, '/usr/bin/python3', 'python3', ['python3', 'x.py']);
+    t.fork(500, 501);
+    t.exec(501, 500, '/bin/sh', 'sh', ['sh', '-c', 'id']);
+    expect(t.ancestry(501).map((p) => [p.pid, p.exe])).toEqual([
+      [500, '/usr/bin/python3'],
+      [1, undefined],
+    ]);
+  });
+});

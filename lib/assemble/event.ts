@@ -3,6 +3,15 @@ import { EXECVE, SYSCALL } from '../constants/index.js';
 import type { AuditRecord, AuditRecordJSON } from '../decode/record.js';
 import { decodeHex, hexBytes, isEncodedHex } from '../decode/fields.js';
 import type { ContainerInfo, ContainerResolver } from '../enrich/container.js';
+import type { ProcessInfo, ProcessTable } from '../enrich/process.js';
+
+/** What a live event may look up about its process. */
+export interface Enrichment {
+  containers: ContainerResolver;
+  processes: ProcessTable;
+  /** Parents to list in `ancestry`. */
+  ancestryDepth: number;
+}
 
 export interface AuditEventJSON {
   serial: number;
@@ -25,7 +34,8 @@ export class AuditEvent {
    */
   incomplete = false;
 
-  private resolver: ContainerResolver | undefined;
+  private enrichment: Enrichment | undefined;
+  private parents: ProcessInfo[] | undefined;
   private containerInfo: ContainerInfo | null | undefined;
   private containerLooked = false;
 
@@ -42,9 +52,9 @@ export class AuditEvent {
     return undefined;
   }
 
-  /** @internal Live events can name their container: the subscription hands them its resolver. */
-  enrichWith(resolver: ContainerResolver): void {
-    this.resolver = resolver;
+  /** @internal Live events can name their container and parents: the subscription hands them its lookups. */
+  enrichWith(enrichment: Enrichment): void {
+    this.enrichment = enrichment;
   }
 
   /** The process id the event is about (the SYSCALL record's, or a user record's pid field). */
@@ -63,13 +73,37 @@ export class AuditEvent {
    * use, from a cache, so read it soon after the event arrives.
    */
   get container(): ContainerInfo | null | undefined {
-    if (!this.containerLooked && this.resolver) {
+    if (!this.containerLooked && this.enrichment) {
       this.containerLooked = true;
       const pid = this.pid;
-      const ppid = Number(this.records.find((r) => r.fields.ppid !== undefined)?.fields.ppid);
-      if (pid !== undefined) this.containerInfo = this.resolver.lookup(pid, Number.isInteger(ppid) ? ppid : undefined);
+      const ppid = this.ppid;
+      if (pid !== undefined) this.containerInfo = this.enrichment.containers.lookup(pid, ppid);
     }
     return this.containerInfo;
+  }
+
+  /** The parent process id, from the SYSCALL record. */
+  get ppid(): number | undefined {
+    const ppid = this.records.find((r) => r.fields.ppid !== undefined)?.fields.ppid;
+    return ppid !== undefined && /^\d+$/.test(ppid) ? Number(ppid) : undefined;
+  }
+
+  /**
+   * The parents of the event's process, nearest first (pid, ppid, exe, comm,
+   * argv of each), from the processes the stream has shown and /proc. Only
+   * for live events; empty when unknown. Looked up on first use.
+   */
+  get ancestry(): ProcessInfo[] {
+    if (this.parents === undefined) {
+      const pid = this.pid;
+      const e = this.enrichment;
+      if (!e || pid === undefined) return (this.parents = []);
+      const ppid = this.ppid;
+      // The event's own record knows the parent even when the table does not.
+      const first = ppid !== undefined ? e.processes.get(ppid) : undefined;
+      this.parents = first ? [first, ...e.processes.ancestry(first.pid, e.ancestryDepth - 1)] : e.processes.ancestry(pid, e.ancestryDepth);
+    }
+    return this.parents;
   }
 
   /** The SYSCALL record's fields, when this is a syscall event. */

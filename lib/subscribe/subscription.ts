@@ -1,7 +1,8 @@
 // subscribe(): the kernel's audit stream as an AsyncIterable of events, with
 // bounded memory, counted loss, and every kernel setting it changed restored.
 import fs from 'node:fs';
-import { MSG, REPLACE, STATUS_MASK } from '../constants/index.js';
+import { MSG, REPLACE, STATUS_MASK, SYSCALL } from '../constants/index.js';
+import { interpretValue } from '../interpret/index.js';
 import { AuditError } from '../errors.js';
 import { AuditClient } from '../client/client.js';
 import { encodeStatus, type AuditStatus } from '../client/status.js';
@@ -13,6 +14,8 @@ import { encodeRuleForDelete } from '../client/rules.js';
 import { formatRule } from '../rules/format.js';
 import { presetRules, type PresetName } from '../rules/presets.js';
 import { ContainerResolver } from '../enrich/container.js';
+import { ProcessTable } from '../enrich/process.js';
+import type { Enrichment } from '../assemble/event.js';
 import { Assembler } from '../assemble/assembler.js';
 import type { AuditEvent } from '../assemble/event.js';
 
@@ -60,8 +63,16 @@ export interface SubscribeOptions {
   rules?: string[];
   /** Named rule sets to install the same way: docker, time-change, network, identity, privilege, modules. */
   presets?: PresetName[];
-  /** Where /proc is, for `event.container` (a host's /proc seen from a container: /host/proc). Default /proc. */
+  /** Where /proc is, for `event.container` and `event.ancestry` (a host's /proc seen from a container: /host/proc). Default /proc. */
   procRoot?: string;
+  /** Parents listed in `event.ancestry`. Default 5. */
+  ancestryDepth?: number;
+  /**
+   * Learn processes from the stream's own execve and fork events, so a
+   * short-lived process can still be named as a parent after it is gone.
+   * Costs decoding every SYSCALL record. Default false (parents from /proc).
+   */
+  trackProcesses?: boolean;
 }
 
 /** What the subscription did with the rules it was given. */
@@ -153,7 +164,7 @@ export class Subscription implements AsyncIterable<AuditEvent>, AsyncDisposable 
   private readonly options: SubscribeOptions;
   private readonly queueLimit: number;
   private readonly assembler: Assembler;
-  private readonly containers: ContainerResolver;
+  private readonly enrichment: Enrichment;
   private client: AuditClient | undefined;
   private channel: AuditChannel | undefined;
   private mode: 'unicast' | 'multicast' | undefined;
@@ -181,7 +192,11 @@ export class Subscription implements AsyncIterable<AuditEvent>, AsyncDisposable 
   constructor(options: SubscribeOptions = {}) {
     this.options = options;
     this.queueLimit = Math.max(1, options.queueLimit ?? 1000);
-    this.containers = new ContainerResolver({ procRoot: options.procRoot });
+    this.enrichment = {
+      containers: new ContainerResolver({ procRoot: options.procRoot }),
+      processes: new ProcessTable({ procRoot: options.procRoot }),
+      ancestryDepth: options.ancestryDepth ?? 5,
+    };
     this.assembler = new Assembler((ev) => this.enqueue(ev), {
       maxInFlight: options.maxInFlight,
       timeoutMs: options.eventTimeoutMs,
@@ -414,7 +429,8 @@ export class Subscription implements AsyncIterable<AuditEvent>, AsyncDisposable 
   }
 
   private enqueue(event: AuditEvent): void {
-    event.enrichWith(this.containers);
+    event.enrichWith(this.enrichment);
+    if (this.options.trackProcesses) this.learnProcess(event);
     if (this.waiter) {
       const w = this.waiter;
       this.waiter = undefined;
@@ -423,6 +439,20 @@ export class Subscription implements AsyncIterable<AuditEvent>, AsyncDisposable 
     }
     this.queue.push(event);
     if (this.queue.length - this.head >= this.queueLimit) this.channel?.pause();
+  }
+
+  /** Teach the process table what this event shows: a successful exec or fork. */
+  private learnProcess(event: AuditEvent): void {
+    const sc = event.syscall;
+    if (!sc || sc.success !== 'yes') return;
+    const name = interpretValue(SYSCALL, 'syscall', sc.syscall, { arch: sc.arch });
+    const pid = Number(sc.pid);
+    if (name === 'execve' || name === 'execveat') {
+      this.enrichment.processes.exec(pid, Number(sc.ppid), sc.exe, sc.comm, event.argv);
+    } else if (name === 'clone' || name === 'clone3' || name === 'fork' || name === 'vfork') {
+      const child = Number(sc.exit);
+      if (child > 0) this.enrichment.processes.fork(pid, child);
+    }
   }
 
   private next(): Promise<IteratorResult<AuditEvent>> {

@@ -82,6 +82,7 @@ describeLive('containers from real cgroups', () => {
       }
     } finally {
       deleteRules(KEY);
+      deleteRules(`${KEY}_chain`);
       await restoreKernel(before);
     }
   });
@@ -119,6 +120,40 @@ describeLive('containers from real cgroups', () => {
     await sub.close();
     expect(found, 'the exec inside the cgroup').toBeDefined();
     expect(container).toMatchObject({ id: layout.id, runtime: layout.runtime, ...(layout.podUid && { podUid: layout.podUid }) });
+  });
+
+  it.each([false, true])('a three-level process chain shows its ancestry (trackProcesses: %s)', async (trackProcesses) => {
+    // The chain's last exec has a shell for parent, so the rule cannot be limited by ppid here.
+    addRules(`${KEY}_chain`, ['-a always,exit -F arch=b64 -S execve,clone,fork,vfork']);
+    const sub = subscribe({ mode: 'unicast', enable: true, trackProcesses });
+    await sub.ready;
+    // node (this test) → sh A → sh B → sleep; "; true" keeps each shell from exec-ing its last command.
+    const seconds = trackProcesses ? '1.4143' : '1.4142';
+    const child = spawn('/bin/sh', ['-c', `/bin/sh -c '/bin/sleep ${seconds}; true' la-chain-b; true`], { stdio: 'ignore' });
+    children.push(child);
+    let ancestry: unknown;
+    let found: AuditEvent | undefined;
+    const timer = setTimeout(() => void sub.close(), 8000);
+    for await (const ev of sub) {
+      if (ev.argv?.[0] === '/bin/sleep' && ev.argv[1] === seconds) {
+        found = ev;
+        ancestry = ev.ancestry.map((p) => ({ pid: p.pid, exe: p.exe, argv: p.argv }));
+        break;
+      }
+    }
+    clearTimeout(timer);
+    await sub.close();
+    deleteRules(`${KEY}_chain`);
+    expect(found, 'the exec of sleep at the end of the chain').toBeDefined();
+    const chain = ancestry as Array<{ pid: number; exe: string; argv: string[] }>;
+    expect(chain.slice(0, 3).map((p) => p.argv?.slice(0, 3))).toEqual([
+      ['/bin/sh', '-c', `/bin/sleep ${seconds}; true`],
+      ['/bin/sh', '-c', `/bin/sh -c '/bin/sleep ${seconds}; true' la-chain-b; true`],
+      expect.arrayContaining([expect.stringMatching(/node|vitest/)]),
+    ]);
+    expect(chain[1].pid).toBe(child.pid);
+    expect(chain[2].pid).toBe(process.pid);
+    expect(chain[0].exe).toMatch(/dash|sh$/);
   });
 
   it('a host process has no container', async () => {
