@@ -1,9 +1,12 @@
 // An audit event: the records that share one serial.
 import { EXECVE, SYSCALL } from '../constants/index.js';
-import type { AuditRecord, AuditRecordJSON } from '../decode/record.js';
+import type { AuditRecord } from '../decode/record.js';
 import { decodeHex, hexBytes, isEncodedHex } from '../decode/fields.js';
 import type { ContainerInfo, ContainerResolver } from '../enrich/container.js';
 import type { ProcessInfo, ProcessTable } from '../enrich/process.js';
+import { eventToJSON, pathsOf, processOf, socketsOf, usersOf, type AuditEventJSON, type IdJSON, type PathJSON, type ProcessJSON } from '../shape/json.js';
+import { summarize, type Summary } from '../shape/summary.js';
+import type { SocketAddress } from '../interpret/index.js';
 
 /** What a live event may look up about its process. */
 export interface Enrichment {
@@ -11,15 +14,6 @@ export interface Enrichment {
   processes: ProcessTable;
   /** Parents to list in `ancestry`. */
   ancestryDepth: number;
-}
-
-export interface AuditEventJSON {
-  serial: number;
-  /** ISO 8601, UTC, millisecond precision. */
-  time: string;
-  node?: string;
-  incomplete?: boolean;
-  records: AuditRecordJSON[];
 }
 
 export class AuditEvent {
@@ -162,13 +156,38 @@ export class AuditEvent {
     return argv;
   }
 
+  /** The first rule key, or undefined. */
+  get key(): string | undefined {
+    return this.keys[0];
+  }
+
+  /** Who did what to what, how, with what result (go-libaudit's words). */
+  get summary(): Summary | undefined {
+    return summarize(this);
+  }
+
+  /** pid, ppid, exe, comm, cwd, title, argv, tty, session. */
+  get process(): ProcessJSON | undefined {
+    return processOf(this);
+  }
+
+  /** auid, uid, euid, … with their names. */
+  get user(): Record<string, IdJSON> | undefined {
+    return usersOf(this);
+  }
+
+  /** The PATH records: name, nametype, inode, mode, owner. */
+  get paths(): PathJSON[] {
+    return pathsOf(this);
+  }
+
+  /** Socket addresses of SOCKADDR records. */
+  get sockets(): SocketAddress[] {
+    return socketsOf(this);
+  }
+
+  /** The documented event object (docs/event-schema.md). */
   toJSON(): AuditEventJSON {
-    return {
-      serial: this.serial,
-      time: new Date(this.time).toISOString(),
-      ...(this.node !== undefined && { node: this.node }),
-      ...(this.incomplete && { incomplete: true }),
-      records: this.records.map((r) => r.toJSON()),
-    };
+    return eventToJSON(this, this.enrichment !== undefined);
   }
 }

@@ -52,12 +52,17 @@ export class ProcessTable {
 
   /** A process forked (clone, fork, vfork, clone3 returned `child`): the child runs the parent's program. */
   fork(parent: number, child: number): void {
-    const p = this.get(parent);
+    const p = this.entry(parent);
     this.put({ pid: child, ppid: parent, exe: p?.exe, comm: p?.comm, argv: p?.argv, startTime: undefined, checkedAt: Date.now() });
   }
 
   /** What we know of `pid`: from the stream, else /proc. */
   get(pid: number): ProcessInfo | undefined {
+    const e = this.entry(pid);
+    return e && { pid: e.pid, ppid: e.ppid, exe: e.exe, comm: e.comm, argv: e.argv };
+  }
+
+  private entry(pid: number): Entry | undefined {
     const hit = this.table.get(pid);
     // An entry from /proc may outlive its process and see the pid reused.
     if (hit && (hit.startTime === undefined || Date.now() - hit.checkedAt < REVALIDATE_MS || this.startTime(pid) === hit.startTime)) {

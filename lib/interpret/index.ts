@@ -242,49 +242,73 @@ function modeText(raw: string): string {
   return parts.join(',');
 }
 
-/** A struct sockaddr from its hex, in auparse's words. Byte order is read from the family field. */
-export function sockaddrText(raw: string): string {
-  if (!/^([0-9a-fA-F]{2})+$/.test(raw) || raw.length < 4) return raw;
+/** A socket address, decoded from the hex of a SOCKADDR record's saddr. */
+export interface SocketAddress {
+  family: string;
+  /** IPv4 or IPv6 address. */
+  addr?: string;
+  port?: number;
+  /** Unix socket path; abstract names start with @. */
+  path?: string;
+  /** Netlink: the peer's port id; packet: the interface index. */
+  pid?: number;
+  ifindex?: number;
+  protocol?: number;
+}
+
+/** The address a saddr hex holds, or undefined if it is not one. Byte order is read from the family field. */
+export function parseSockaddr(raw: string): SocketAddress | undefined {
+  if (!/^([0-9a-fA-F]{2})+$/.test(raw) || raw.length < 4) return undefined;
   const b = Buffer.from(raw, 'hex');
   // sa_family is host order; a value above 255 read little-endian means a big-endian host.
   let family = b.readUInt16LE(0);
   const bigEndian = family > 0xff;
   if (bigEndian) family = b.readUInt16BE(0);
   const name = FAMILY_NAMES.get(family);
-  if (!name || family === 0) return `unknown-family(${family})`;
-  const port = (at: number) => (b.length >= at + 2 ? String(b.readUInt16BE(at)) : '?');
+  if (!name || family === 0) return { family: `unknown-family(${family})` };
   switch (name) {
     case 'inet':
-      if (b.length < 8) return `{ saddr_fam=inet laddr=? lport=? }`;
-      return `{ saddr_fam=inet laddr=${[...b.subarray(4, 8)].join('.')} lport=${port(2)} }`;
-    case 'inet6': {
-      if (b.length < 24) return `{ saddr_fam=inet6 laddr=? lport=? }`;
-      return `{ saddr_fam=inet6 laddr=${ipv6(b.subarray(8, 24))} lport=${port(2)} }`;
-    }
+      return b.length < 8 ? { family: name } : { family: name, addr: [...b.subarray(4, 8)].join('.'), port: b.readUInt16BE(2) };
+    case 'inet6':
+      return b.length < 24 ? { family: name } : { family: name, addr: ipv6(b.subarray(8, 24)), port: b.readUInt16BE(2) };
     case 'local': {
       const path = b.subarray(2);
-      if (path.length === 0) return '{ saddr_fam=local path=(unnamed) }';
+      if (path.length === 0) return { family: name, path: '(unnamed)' };
       if (path[0] === 0) {
         // Abstract: a leading NUL, the name runs to the end of the address.
         let end = path.length;
         while (end > 1 && path[end - 1] === 0) end--;
-        return `{ saddr_fam=local path=@${path.subarray(1, end).toString('latin1')} }`;
+        return { family: name, path: `@${path.subarray(1, end).toString('latin1')}` };
       }
       const nul = path.indexOf(0);
-      return `{ saddr_fam=local path=${path.subarray(0, nul < 0 ? path.length : nul).toString('latin1')} }`;
+      return { family: name, path: path.subarray(0, nul < 0 ? path.length : nul).toString('latin1') };
     }
-    case 'netlink': {
-      if (b.length < 12) return '{ saddr_fam=netlink }';
-      const pid = bigEndian ? b.readUInt32BE(4) : b.readUInt32LE(4);
-      return `{ saddr_fam=netlink nlnk-fam=${family} nlnk-pid=${pid} }`;
-    }
-    case 'packet': {
-      if (b.length < 12) return '{ saddr_fam=packet }';
-      const ifindex = bigEndian ? b.readInt32BE(4) : b.readInt32LE(4);
-      return `{ saddr_fam=packet proto=${b.readUInt16BE(2)} ifindex=${ifindex} }`;
-    }
+    case 'netlink':
+      return b.length < 12 ? { family: name } : { family: name, pid: bigEndian ? b.readUInt32BE(4) : b.readUInt32LE(4) };
+    case 'packet':
+      return b.length < 12 ? { family: name } : { family: name, protocol: b.readUInt16BE(2), ifindex: bigEndian ? b.readInt32BE(4) : b.readInt32LE(4) };
     default:
-      return `{ saddr_fam=${name} }`;
+      return { family: name };
+  }
+}
+
+/** A struct sockaddr in auparse's words: { saddr_fam=inet laddr=10.0.0.5 lport=443 }. */
+export function sockaddrText(raw: string): string {
+  const a = parseSockaddr(raw);
+  if (!a) return raw;
+  if (a.family.startsWith('unknown-family')) return a.family;
+  switch (a.family) {
+    case 'inet':
+    case 'inet6':
+      return `{ saddr_fam=${a.family} laddr=${a.addr ?? '?'} lport=${a.port ?? '?'} }`;
+    case 'local':
+      return `{ saddr_fam=local path=${a.path} }`;
+    case 'netlink':
+      return a.pid === undefined ? '{ saddr_fam=netlink }' : `{ saddr_fam=netlink nlnk-fam=16 nlnk-pid=${a.pid} }`;
+    case 'packet':
+      return a.ifindex === undefined ? '{ saddr_fam=packet }' : `{ saddr_fam=packet proto=${a.protocol} ifindex=${a.ifindex} }`;
+    default:
+      return `{ saddr_fam=${a.family} }`;
   }
 }
 

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import { subscribe, type AuditEvent, type Subscription } from '../../lib/index.js';
 import { AuditClient } from '../../lib/client/client.js';
+import { validateEvent } from '../helpers/schema.js';
 import { addRules, deleteRules, describeLive, kernelSnapshot, resources, restoreKernel, syscallGenerator, type KernelSnapshot } from '../helpers/live.js';
 
 const KEY = `la_live_${process.pid}`;
@@ -97,6 +98,13 @@ describeLive('live subscription on the real kernel', () => {
     runChildren();
     const events = await collect(sub, complete);
     check(events);
+    // Live events carry container (null: the host) and ancestry, and match the schema.
+    const exec = ours(events).find((e) => e.argv?.[0] === '/bin/true')!;
+    const json = JSON.parse(JSON.stringify(exec)) as { container: unknown; ancestry: Array<{ pid: number }>; summary: { action: string } };
+    expect(validateEvent(json), JSON.stringify(validateEvent.errors)).toBe(true);
+    expect(json.container).toBeNull();
+    expect(json.ancestry[0].pid).toBe(process.pid);
+    expect(json.summary.action).toBe('executed');
     const s = sub.stats();
     expect(s.kernelLost).toBe(0);
     expect(s.socketOverruns).toBe(0);
