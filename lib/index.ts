@@ -19,6 +19,8 @@ export { AuditError } from './errors.js';
 export { ContainerResolver, containerFromCgroup, containerFromPath } from './enrich/container.js';
 export type { ContainerInfo, ContainerRuntime, ContainerResolverOptions } from './enrich/container.js';
 export { ProcessTable } from './enrich/process.js';
+export { RuntimeClient, detailsFromInspect } from './enrich/runtime.js';
+export type { ContainerDetails, RuntimeClientOptions } from './enrich/runtime.js';
 export type { ProcessInfo, ProcessTableOptions } from './enrich/process.js';
 export { interpretValue, interpretRecord, fieldKind, sockaddrText, useIdentityFiles } from './interpret/index.js';
 export type { FieldKind } from './interpret/index.js';

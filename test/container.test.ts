@@ -139,3 +139,69 @@ describe('ProcessTable', () => {
     ]);
   });
 });
+
+describe('RuntimeClient (engine API over a unix socket)', () => {
+  // A stand-in for the engine: no container engine runs on this machine.
+  async function fakeEngine(containers: Record<string, object>, delayMs = 0): Promise<{ socket: string; close(): Promise<void>; requests: string[] }> {
+    const http = await import('node:http');
+    const socket = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'la-engine-')), 'docker.sock');
+    const requests: string[] = [];
+    const server = http.createServer((req, res) => {
+      requests.push(req.url!);
+      const id = /^\/containers\/([^/]+)\/json$/.exec(req.url!)?.[1];
+      setTimeout(() => {
+        if (id && containers[id]) {
+          res.writeHead(200, { 'content-type': 'application/json' });
+          res.end(JSON.stringify(containers[id]));
+        } else {
+          res.writeHead(404);
+          res.end('{"message":"No such container"}');
+        }
+      }, delayMs);
+    });
+    await new Promise<void>((r) => server.listen(socket, r));
+    return { socket, requests, close: () => new Promise((r) => server.close(() => r())) };
+  }
+
+  it('adds name, image and pod labels to a container, in the background and cached', async () => {
+    const { RuntimeClient } = await import('../lib/enrich/runtime.js');
+    const engine = await fakeEngine(
+      {
+        [ID]: {
+          Name: '/k8s_web_web-7d4b9c_default_uid_0',
+          Config: { Image: 'nginx:1.27', Labels: { 'io.kubernetes.pod.name': 'web-7d4b9c', 'io.kubernetes.pod.namespace': 'default', 'io.kubernetes.container.name': 'web' } },
+        },
+      },
+      50,
+    );
+    try {
+      const proc = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'la-proc-')), '300');
+      fs.mkdirSync(proc);
+      fs.writeFileSync(path.join(proc, 'stat'), `300 (nginx) S 1 ${Array.from({ length: 16 }, () => '0').join(' ')} 77 0\n`);
+      fs.writeFileSync(path.join(proc, 'cgroup'), `0::/system.slice/docker-${ID}.scope\n`);
+      const runtime = new RuntimeClient({ sockets: [engine.socket] });
+      const r = new ContainerResolver({ procRoot: path.dirname(proc), runtime });
+      // The first event does not wait for the engine.
+      expect(r.lookup(300)).toEqual({ id: ID, runtime: 'docker', cgroup: `/system.slice/docker-${ID}.scope` });
+      await runtime.settled(ID);
+      expect(r.lookup(300)).toMatchObject({ id: ID, name: 'k8s_web_web-7d4b9c_default_uid_0', image: 'nginx:1.27', pod: 'web-7d4b9c', namespace: 'default', containerName: 'web' });
+      for (let i = 0; i < 100; i++) r.lookup(300);
+      expect(engine.requests).toEqual([`/containers/${ID}/json`]);
+    } finally {
+      await engine.close();
+    }
+  });
+
+  it('remembers that no runtime knows an id, and skips sockets that are not there', async () => {
+    const { RuntimeClient } = await import('../lib/enrich/runtime.js');
+    const engine = await fakeEngine({});
+    try {
+      const runtime = new RuntimeClient({ sockets: ['/nonexistent/docker.sock', engine.socket] });
+      expect(await runtime.settled('abc')).toBeNull();
+      expect(runtime.details('abc')).toBeNull();
+      expect(engine.requests).toEqual(['/containers/abc/json']);
+    } finally {
+      await engine.close();
+    }
+  });
+});

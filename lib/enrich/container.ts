@@ -4,10 +4,11 @@
 // container.
 import fs from 'node:fs';
 import path from 'node:path';
+import type { ContainerDetails, RuntimeClient } from './runtime.js';
 
 export type ContainerRuntime = 'docker' | 'containerd' | 'cri-o' | 'podman' | 'kubernetes' | 'lxc';
 
-export interface ContainerInfo {
+export interface ContainerInfo extends ContainerDetails {
   /** The container id (64 hex digits for docker, containerd, CRI-O and podman; the name for LXC). */
   id: string;
   runtime: ContainerRuntime;
@@ -70,6 +71,8 @@ export interface ContainerResolverOptions {
   maxEntries?: number;
   /** How long an answer is trusted before the process's start time is checked again. Default 5000 ms. */
   revalidateMs?: number;
+  /** Asks the container runtime for names, images and pods (in the background). */
+  runtime?: RuntimeClient;
 }
 
 interface Entry {
@@ -88,6 +91,7 @@ export class ContainerResolver {
   private readonly procRoot: string;
   private readonly maxEntries: number;
   private readonly revalidateMs: number;
+  private readonly runtime: RuntimeClient | undefined;
   private readonly cache = new Map<number, Entry>();
   /** /proc reads made, for tests and stats. */
   reads = 0;
@@ -96,6 +100,7 @@ export class ContainerResolver {
     this.procRoot = options.procRoot ?? '/proc';
     this.maxEntries = Math.max(1, options.maxEntries ?? 4096);
     this.revalidateMs = options.revalidateMs ?? 5000;
+    this.runtime = options.runtime;
   }
 
   /**
@@ -103,9 +108,12 @@ export class ContainerResolver {
    * it nor `ppid` (tried when the process is already gone) can be read.
    */
   lookup(pid: number, ppid?: number): ContainerInfo | null | undefined {
-    const own = this.lookupOne(pid);
-    if (own !== undefined || ppid === undefined) return own;
-    return this.lookupOne(ppid);
+    let info = this.lookupOne(pid);
+    if (info === undefined && ppid !== undefined) info = this.lookupOne(ppid);
+    if (!info || !this.runtime) return info;
+    // Names and images when the runtime has already told us; else it is asked now, for later events.
+    const details = this.runtime.details(info.id);
+    return details ? { ...info, ...details } : info;
   }
 
   private lookupOne(pid: number): ContainerInfo | null | undefined {

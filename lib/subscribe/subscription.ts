@@ -15,6 +15,7 @@ import { formatRule } from '../rules/format.js';
 import { presetRules, type PresetName } from '../rules/presets.js';
 import { ContainerResolver } from '../enrich/container.js';
 import { ProcessTable } from '../enrich/process.js';
+import { RuntimeClient } from '../enrich/runtime.js';
 import type { Enrichment } from '../assemble/event.js';
 import { Assembler } from '../assemble/assembler.js';
 import type { AuditEvent } from '../assemble/event.js';
@@ -65,6 +66,12 @@ export interface SubscribeOptions {
   presets?: PresetName[];
   /** Where /proc is, for `event.container` and `event.ancestry` (a host's /proc seen from a container: /host/proc). Default /proc. */
   procRoot?: string;
+  /**
+   * Engine API sockets (Docker's, podman's) to ask for container names, images
+   * and pods; false to ask none. Default: /var/run/docker.sock and
+   * /run/podman/podman.sock, where they exist.
+   */
+  runtimeSockets?: string[] | false;
   /** Parents listed in `event.ancestry`. Default 5. */
   ancestryDepth?: number;
   /**
@@ -193,7 +200,10 @@ export class Subscription implements AsyncIterable<AuditEvent>, AsyncDisposable 
     this.options = options;
     this.queueLimit = Math.max(1, options.queueLimit ?? 1000);
     this.enrichment = {
-      containers: new ContainerResolver({ procRoot: options.procRoot }),
+      containers: new ContainerResolver({
+        procRoot: options.procRoot,
+        runtime: options.runtimeSockets === false ? undefined : new RuntimeClient({ sockets: options.runtimeSockets }),
+      }),
       processes: new ProcessTable({ procRoot: options.procRoot }),
       ancestryDepth: options.ancestryDepth ?? 5,
     };
