@@ -133,6 +133,9 @@ describe('ProcessTable', () => {
     t.exec(500, 1, '/usr/bin/python3', 'python3', ['python3', 'x.py']);
     t.fork(500, 501);
     t.exec(501, 500, '/bin/sh', 'sh', ['sh', '-c', 'id']);
+    // The parent's clone event can come after the child's exec: it must not undo it.
+    t.fork(500, 501);
+    expect(t.get(501)?.exe).toBe('/bin/sh');
     expect(t.ancestry(501).map((p) => [p.pid, p.exe])).toEqual([
       [500, '/usr/bin/python3'],
       [1, undefined],

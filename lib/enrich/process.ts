@@ -52,6 +52,9 @@ export class ProcessTable {
 
   /** A process forked (clone, fork, vfork, clone3 returned `child`): the child runs the parent's program. */
   fork(parent: number, child: number): void {
+    // The parent's clone often returns after the child has already exec'd:
+    // what the child's exec told us is newer than this.
+    if (this.table.get(child)?.ppid === parent) return;
     const p = this.entry(parent);
     this.put({ pid: child, ppid: parent, exe: p?.exe, comm: p?.comm, argv: p?.argv, startTime: undefined, checkedAt: Date.now() });
   }
