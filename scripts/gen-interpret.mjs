@@ -30,16 +30,34 @@ const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'gen-interpret-'));
  * sees (enums behind macros included), in value order. A name defined as
  * another name (PF_UNIX as PF_LOCAL) is marked an alias.
  */
-function macros(header, pattern) {
+function macros(header, pattern, { enums = false } = {}) {
   const all = execFileSync('cpp', ['-dM', '-D_GNU_SOURCE', '-include', header, '/dev/null'], { encoding: 'utf8' });
   const defs = new Map([...all.matchAll(/^#define (\w+)[ \t]+(.*)$/gm)].map((m) => [m[1], m[2].trim()]));
-  const names = [...defs.keys()].filter((n) => pattern.test(n));
+  let names = [...defs.keys()].filter((n) => pattern.test(n));
+  if (enums) {
+    // Constants the header declares as enum members, not macros.
+    const text = execFileSync('cpp', ['-D_GNU_SOURCE', '-include', header, '/dev/null'], { encoding: 'utf8' });
+    for (const m of text.matchAll(/\b([A-Z_][A-Z0-9_]*)\s*=/g)) if (pattern.test(m[1]) && !names.includes(m[1])) names.push(m[1]);
+  }
   const src = path.join(tmp, 'm.c');
-  fs.writeFileSync(
-    src,
-    `#define _GNU_SOURCE\n#include <stdio.h>\n#include <${header}>\nint main(void){\n${names.map((n) => `printf("%s\\t%lld\\n", "${n}", (long long)(${n}));`).join('\n')}\nreturn 0;}\n`,
-  );
-  execFileSync('cc', ['-w', '-o', path.join(tmp, 'm'), src]);
+  // A few macros are not constants a program can print (their size depends on
+  // a type the header only declares): the compiler names their lines; drop
+  // those and try again.
+  for (let attempt = 0; ; attempt++) {
+    const head = 3;
+    fs.writeFileSync(
+      src,
+      `#define _GNU_SOURCE\n#include <stdio.h>\n#include <${header}>\nint main(void){\n${names.map((n) => `printf("%s\\t%lld\\n", "${n}", (long long)(${n}));`).join('\n')}\nreturn 0;}\n`,
+    );
+    try {
+      execFileSync('cc', ['-w', '-o', path.join(tmp, 'm'), src], { stdio: ['ignore', 'ignore', 'pipe'] });
+      break;
+    } catch (e) {
+      const bad = new Set([...String(e.stderr).matchAll(/m\.c:(\d+):\d+: error/g)].map((m) => Number(m[1]) - head - 2));
+      if (bad.size === 0 || attempt >= 3) throw e;
+      names = names.filter((_, i) => !bad.has(i));
+    }
+  }
   return execFileSync(path.join(tmp, 'm'), { encoding: 'utf8' })
     .trim()
     .split('\n')
@@ -84,7 +102,16 @@ const tables = {
   MMAP_FLAGS: flags(macros('sys/mman.h', /^MAP_[A-Z_0-9]+$/).filter((e) => !/^MAP_(TYPE|FILE|ANON|HUGE_SHIFT|HUGE_MASK|FAILED)$|^MAP_HUGE_\d/.test(e.name))),
   SECCOMP_ACTIONS: byValue(macros('linux/seccomp.h', /^SECCOMP_RET_(?!ACTION|DATA|KILL$)[A-Z_]+$/)),
   PTRACE_REQUESTS: byValue(macros('linux/ptrace.h', /^PTRACE_(?!O_|EVENT|SYSCALL_INFO|PEEKSIGINFO_SHARED|GET_SYSCALL_INFO$)[A-Z_]+$/)),
-  PRCTL_OPTIONS: byValue(macros('linux/prctl.h', /^PR_(SET|GET)_[A-Z_]+$/).filter((e) => !/_(MASK|SHIFT|INHERIT|LEN_MASK|EXEC|ENABLE|DISABLE)$/.test(e.name) && e.value < 0x100000)),
+  PRCTL_OPTIONS: byValue(
+    macros('linux/prctl.h', /^PR_(SET|GET)_[A-Z_]+$/).filter(
+      (e) => !/^PR_SET_MM_|_(MASK|SHIFT|INHERIT|LEN_MASK|EXEC|ENABLE|DISABLE)$/.test(e.name) && e.value >= 0 && e.value < 0x100000,
+    ),
+  ),
+  // IPv6 extension headers share numbers with protocols (HOPOPTS is 0, as IP is).
+  IP_PROTOCOLS: byValue(macros('netinet/in.h', /^IPPROTO_(?!MAX|HOPOPTS|ROUTING|FRAGMENT|DSTOPTS|NONE)[A-Z0-9]+$/), 'IPPROTO_').map(([v, n]) => [v, n.toLowerCase()]),
+  FCNTL_COMMANDS: byValue(macros('fcntl.h', /^F_(?!OK$)[A-Z0-9_]+$/).filter((e) => !/^F_(OWNER_|SEAL_|RDLCK|WRLCK|UNLCK|EXLCK|SHLCK|LOCK|TLOCK|ULOCK|TEST|DUPFD_QUERY)/.test(e.name) && e.value >= 0)),
+  PERSONALITIES: byValue(macros('linux/personality.h', /^PER_(?!MASK)[A-Z0-9_]+$/, { enums: true })),
+  IOCTL_REQUESTS: byValue(macros('sys/ioctl.h', /^(TC|TIOC|FIO)[A-Z0-9]+$/).filter((e) => e.value > 0x100)),
   MOUNT_FLAGS: flags(macros('linux/mount.h', /^MS_(?!MGC_VAL|MGC_MSK|RMT_MASK|NOUSER|BIND_MASK)[A-Z_]+$/)),
 };
 

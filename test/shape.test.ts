@@ -68,7 +68,7 @@ describe('the event JSON', () => {
       summary: { actor: { primary: 'root', secondary: 'root' }, action: 'opened-file', object: { type: 'file', primary: '/etc/shadow' }, how: '/usr/bin/cat', result: 'fail' },
       process: { pid: 4242, ppid: 1, exe: '/usr/bin/cat', comm: 'cat', cwd: '/root', title: 'cat /etc/shadow', tty: 'pts0', ses: '3' },
       user: { auid: { id: 0, name: 'root' } },
-      syscall: { name: 'openat', arch: 'x86_64', exit: -13, result: 'fail', args: ['0xffffff9c', '0x7ffd', 'O_RDONLY', '0x0'] },
+      syscall: { name: 'openat', arch: 'x86_64', exit: -13, result: 'fail', args: ['AT_FDCWD', '0x7ffd', 'O_RDONLY', '0x0'] },
       paths: [{ item: 0, name: '/etc/shadow', nametype: 'NORMAL', inode: 42, mode: 'file,640', owner: { id: 0, name: 'root' } }],
     });
     expect(ev.key).toBe('secrets');

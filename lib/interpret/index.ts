@@ -12,8 +12,12 @@ import {
   ERRNO_MESSAGES,
   MMAP_FLAGS,
   MMAP_PROT,
+  FCNTL_COMMANDS,
+  IOCTL_REQUESTS,
+  IP_PROTOCOLS,
   MOUNT_FLAGS,
   OPEN_FLAGS,
+  PERSONALITIES,
   PRCTL_OPTIONS,
   PTRACE_REQUESTS,
   SECCOMP_ACTIONS,
@@ -47,6 +51,12 @@ export type FieldKind =
   | 'nfproto'
   | 'seccomp'
   | 'proctitle'
+  | 'promisc'
+  | 'mmapFlags'
+  | 'openFlags'
+  | 'protocol'
+  | 'personality'
+  | 'fanotify'
   | 'plain';
 
 const BY_NAME: Record<string, FieldKind> = {};
@@ -72,6 +82,11 @@ assign('capBitmap', 'cap_pi cap_pe cap_pp cap_pa cap_fi cap_fp fp fi old_pp old_
 assign('nfproto', 'family');
 assign('seccomp', 'code');
 assign('proctitle', 'proctitle');
+assign('promisc', 'prom old_prom');
+assign('openFlags', 'oflag');
+assign('protocol', 'proto');
+assign('personality', 'per');
+assign('fanotify', 'resp');
 
 const TTY_TYPES = new Set([RECORD_TYPES.TTY, RECORD_TYPES.USER_TTY]);
 const EXECVE = RECORD_TYPES.EXECVE;
@@ -80,6 +95,7 @@ const EXECVE = RECORD_TYPES.EXECVE;
 export function fieldKind(recordType: number, name: string): FieldKind {
   if (name === 'data' && TTY_TYPES.has(recordType)) return 'tty';
   if (recordType === EXECVE && /^a\d/.test(name)) return 'escaped';
+  if (name === 'flags') return recordType === RECORD_TYPES.MMAP ? 'mmapFlags' : 'plain';
   if (name === 'id') return recordType === RECORD_TYPES.ADD_GROUP || recordType === RECORD_TYPES.DEL_GROUP || recordType === RECORD_TYPES.GRP_MGMT ? 'gid' : 'uid';
   return BY_NAME[name] ?? 'plain';
 }
@@ -149,6 +165,18 @@ const SOCKET_TYPE_NAMES = toMap(SOCKET_TYPES);
 const ERRNO_TEXT = toMap(ERRNO_MESSAGES);
 const PTRACE_NAMES = toMap(PTRACE_REQUESTS);
 const PRCTL_NAMES = toMap(PRCTL_OPTIONS);
+const PROTOCOL_NAMES = toMap(IP_PROTOCOLS);
+const FCNTL_NAMES = toMap(FCNTL_COMMANDS);
+const PERSONALITY_NAMES = toMap(PERSONALITIES);
+const IOCTL_NAMES = toMap(IOCTL_REQUESTS);
+
+function signalName(n: number): string {
+  return n === 0 ? 'SIG0' : (SIGNAL_NAMES.get(n) ?? `unknown-signal(${n})`);
+}
+
+function personalityName(n: number): string {
+  return PERSONALITY_NAMES.get(n & 0xff) ?? `0x${n.toString(16)}`;
+}
 const SECCOMP_NAMES = new Map<number, string>(
   SECCOMP_ACTIONS.map(([v, n]) => [v, n.slice('SECCOMP_RET_'.length).toLowerCase().replace('_thread', '').replace('_', '-')]),
 );
@@ -229,9 +257,16 @@ const FILE_TYPES: ReadonlyArray<readonly [number, string]> = [
   [0o010000, 'fifo'],
 ];
 
+/** Permission bits as C writes them: 0755. */
+function octalMode(n: number): string {
+  return `0${(n & 0o7777).toString(8)}`;
+}
+
 function modeText(raw: string): string {
   if (!/^[0-7]+$/.test(raw)) return raw;
   const n = parseInt(raw, 8);
+  // Without a file type (mq_open's mode, say) auparse writes the octal back.
+  if ((n & 0o170000) === 0) return octalMode(n);
   const parts: string[] = [];
   const type = FILE_TYPES.find(([v]) => (n & 0o170000) === v);
   if (type) parts.push(type[1]);
@@ -367,12 +402,17 @@ function proctitleText(raw: string, quoted: boolean): string {
 const UID_ARGS: Record<string, number> = { setuid: 1, setfsuid: 1, setreuid: 2, setresuid: 3 };
 const GID_ARGS: Record<string, number> = { setgid: 1, setfsgid: 1, setregid: 2, setresgid: 3 };
 const SIGNAL_ARG: Record<string, number> = { kill: 1, tkill: 1, tgkill: 2, rt_sigaction: 0, sigaction: 0, signal: 0, rt_sigqueueinfo: 1, pidfd_send_signal: 1 };
+/** The argument holding a file mode, as auparse reads them (open's only with O_CREAT). */
+const MODE_ARG: Record<string, number> = { open: 2, creat: 1, mkdir: 1, mkdirat: 2, chmod: 1, fchmod: 1, fchmodat: 2, mknod: 1, mknodat: 2 };
+/** The argument holding the new owner's user id, as auparse reads it. */
+const OWNER_ARG: Record<string, number> = { chown: 1, fchown: 1, lchown: 1 };
 
 /** A syscall argument as auparse prints a plain one: 0x and the hex as logged. */
 const hexArg = (raw: string) => `0x${raw}`;
+const O_CREAT = OPEN_FLAGS.find(([, n]) => n === 'O_CREAT')![0];
 
 /** Syscall arguments whose meaning auparse knows, by syscall name. */
-function argText(kind: 'a0' | 'a1' | 'a2' | 'a3', raw: string, syscall: string | undefined): string {
+function argText(kind: 'a0' | 'a1' | 'a2' | 'a3', raw: string, syscall: string | undefined, flags?: number): string {
   if (!/^[0-9a-fA-F]+$/.test(raw) || syscall === undefined) return hexArg(raw);
   const arg = Number(kind[1]);
   // Arguments are logged as unsigned longs: 64-bit -1 is sixteen f's. Ids and
@@ -381,9 +421,11 @@ function argText(kind: 'a0' | 'a1' | 'a2' | 'a3', raw: string, syscall: string |
   const v = low;
   if (arg < (UID_ARGS[syscall] ?? 0)) return idName(identity.passwd, String(low));
   if (arg < (GID_ARGS[syscall] ?? 0)) return idName(identity.group, String(low));
-  if (SIGNAL_ARG[syscall] === arg) return SIGNAL_NAMES.get(low) ?? `unknown-signal(${low})`;
+  if (SIGNAL_ARG[syscall] === arg) return signalName(low);
+  if (MODE_ARG[syscall] === arg && (syscall !== 'open' || (flags ?? 0) & O_CREAT)) return octalMode(low);
+  if (OWNER_ARG[syscall] === arg) return idName(identity.passwd, String(low));
   // The *at syscalls take a directory fd first; -100 means the working directory.
-  if (arg === 0 && syscall.endsWith('at') && raw.toLowerCase() === 'ffffffffffffff9c') return 'AT_FDCWD';
+  if (arg === 0 && /at2?$/.test(syscall) && low === 0xffffff9c) return 'AT_FDCWD';
   switch (syscall) {
     case 'open':
       if (arg === 1) return openFlags(v);
@@ -394,6 +436,16 @@ function argText(kind: 'a0' | 'a1' | 'a2' | 'a3', raw: string, syscall: string |
     case 'socket':
       if (arg === 0) return FAMILY_NAMES.get(v) ?? `unknown-family(${v})`;
       if (arg === 1) return SOCKET_TYPE_NAMES.get(v & 0xf) ?? hexArg(raw);
+      if (arg === 2) return PROTOCOL_NAMES.get(v) ?? hexArg(raw);
+      break;
+    case 'fcntl':
+      if (arg === 1) return FCNTL_NAMES.get(v) ?? hexArg(raw);
+      break;
+    case 'personality':
+      if (arg === 0) return personalityName(v);
+      break;
+    case 'ioctl':
+      if (arg === 1) return IOCTL_NAMES.get(v) ?? hexArg(raw);
       break;
     case 'clone':
       if (arg === 0) return flagNames(v & ~0xff, CLONE_FLAGS) + (v & 0xff ? `|${SIGNAL_NAMES.get(v & 0xff) ?? v & 0xff}` : '');
@@ -457,13 +509,13 @@ export function interpretValue(
   recordType: number,
   name: string,
   value: string,
-  context: { arch?: string; syscall?: string; quoted?: boolean } = {},
+  context: { arch?: string; syscall?: string; quoted?: boolean; openFlags?: number } = {},
 ): string {
-  return meaning(recordType, name, value, context.arch, context.syscall, context.quoted ?? false);
+  return meaning(recordType, name, value, context.arch, context.syscall, context.quoted ?? false, context.openFlags);
 }
 
 // Positional arguments: this runs once per field of every interpreted record.
-function meaning(recordType: number, name: string, value: string, arch: string | undefined, syscall: string | undefined, quoted: boolean): string {
+function meaning(recordType: number, name: string, value: string, arch: string | undefined, syscall: string | undefined, quoted: boolean, openFlagsArg?: number): string {
   const kind = fieldKind(recordType, name);
   switch (kind) {
     case 'plain':
@@ -491,11 +543,23 @@ function meaning(recordType: number, name: string, value: string, arch: string |
     case 'a1':
     case 'a2':
     case 'a3':
-      return argText(kind, value, syscall !== undefined ? syscallText(syscall, arch) : undefined);
+      return argText(kind, value, syscall !== undefined ? syscallText(syscall, arch) : undefined, openFlagsArg);
     case 'tty':
       return ttyText(quoted ? Buffer.from(value, 'latin1') : /^([0-9a-fA-F]{2})+$/.test(value) ? Buffer.from(value, 'hex') : Buffer.from(value, 'latin1'));
     case 'signal':
-      return /^\d+$/.test(value) ? (SIGNAL_NAMES.get(Number(value)) ?? `unknown-signal(${value})`) : value;
+      return /^\d+$/.test(value) ? signalName(Number(value)) : value;
+    case 'promisc':
+      return /^\d+$/.test(value) ? (Number(value) & 0x100 ? 'yes' : 'no') : value;
+    case 'mmapFlags':
+      return /^(0x)?[0-9a-fA-F]+$/.test(value) ? flagNames(parseInt(value.replace(/^0x/, ''), 16), MMAP_FLAGS) : value;
+    case 'openFlags':
+      return /^(0x)?[0-9a-fA-F]+$/.test(value) ? openFlags(parseInt(value.replace(/^0x/, ''), 16)) : value;
+    case 'protocol':
+      return /^\d+$/.test(value) ? (PROTOCOL_NAMES.get(Number(value)) ?? value) : value;
+    case 'personality':
+      return /^(0x)?[0-9a-fA-F]+$/.test(value) ? personalityName(parseInt(value.replace(/^0x/, ''), 16)) : value;
+    case 'fanotify':
+      return value === '1' ? 'allow' : value === '2' ? 'deny' : value;
     case 'list':
       return /^\d+$/.test(value) ? (LIST_NAMES.get(Number(value)) ?? (Number(value) === FILTER.ENTRY ? 'entry' : `unknown-list(${value})`)) : value;
     case 'session':
@@ -530,6 +594,8 @@ export function interpretRecord(record: InterpretableRecord): Record<string, str
   const fields = record.fields;
   const arch = fields.arch;
   const syscall = fields.syscall;
+  // open's mode argument means something only with O_CREAT in its flags (a1).
+  const openFlagsArg = fields.a1 !== undefined && /^[0-9a-fA-F]+$/.test(fields.a1) ? parseInt(fields.a1.slice(-8), 16) : undefined;
   // A copy of fields has their shape already: filling it in place avoids the
   // generic store of each new key (the decoder's main cost, see record.ts).
   const out: Record<string, string> = { ...fields };
@@ -544,7 +610,7 @@ export function interpretRecord(record: InterpretableRecord): Record<string, str
       out[key] = meaning(record.type, key, kind === 'tty' && f ? f.value : fields[key], arch, syscall, f?.quoted ?? false);
       continue;
     }
-    out[key] = meaning(record.type, key, fields[key], arch, syscall, false);
+    out[key] = meaning(record.type, key, fields[key], arch, syscall, false, openFlagsArg);
   }
   return out;
 }
