@@ -130,6 +130,12 @@ describe('interpretation details', () => {
     }
   });
 
+  it('a field named like an Object property is plain text', () => {
+    const r = parseLogLine('type=USER_MSG msg=audit(1.000:1): pid=1 uid=0 constructor=x toString=y __proto__=z');
+    expect(r!.interpreted).toMatchObject({ uid: 'root', constructor: 'x', toString: 'y' });
+    expect(interpretValue(1300, 'constructor', 'x')).toBe('x');
+  });
+
   it('syscall arguments by syscall', () => {
     const ctx = { arch: 'c000003e' };
     expect(interpretValue(1300, 'a2', '80800', { ...ctx, syscall: '257' })).toBe('O_RDONLY|O_NONBLOCK|O_CLOEXEC');

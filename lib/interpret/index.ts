@@ -59,8 +59,9 @@ export type FieldKind =
   | 'fanotify'
   | 'plain';
 
-const BY_NAME: Record<string, FieldKind> = {};
-const assign = (kind: FieldKind, names: string) => names.split(' ').forEach((n) => (BY_NAME[n] = kind));
+// A Map, not an object: a field named `constructor` must not find Object's.
+const BY_NAME = new Map<string, FieldKind>();
+const assign = (kind: FieldKind, names: string) => names.split(' ').forEach((n) => BY_NAME.set(n, kind));
 assign('uid', 'auid uid euid suid fsuid ouid oauid old-auid iuid inode_uid sauid obj_uid');
 assign('gid', 'obj_gid gid egid sgid fsgid ogid igid inode_gid new_gid');
 assign('syscall', 'syscall');
@@ -92,25 +93,31 @@ const TTY_TYPES = new Set([RECORD_TYPES.TTY, RECORD_TYPES.USER_TTY]);
 const EXECVE = RECORD_TYPES.EXECVE;
 
 /** How a field of a record of this type is read, as auparse classifies it. */
+// Runs once per field of every interpreted record: character tests, no regex.
 export function fieldKind(recordType: number, name: string): FieldKind {
-  if (name === 'data' && TTY_TYPES.has(recordType)) return 'tty';
-  if (recordType === EXECVE && /^a\d/.test(name)) return 'escaped';
+  // EXECVE's a0, a1, … are arguments (a0_len, a1[0] too), not syscall arguments.
+  if (recordType === EXECVE && name.charCodeAt(0) === 0x61 && name.charCodeAt(1) >= 0x30 && name.charCodeAt(1) <= 0x39) return 'escaped';
+  const kind = BY_NAME.get(name);
+  if (kind !== undefined) return kind;
+  if (name === 'data') return TTY_TYPES.has(recordType) ? 'tty' : 'plain';
   if (name === 'flags') return recordType === RECORD_TYPES.MMAP ? 'mmapFlags' : 'plain';
   if (name === 'id') return recordType === RECORD_TYPES.ADD_GROUP || recordType === RECORD_TYPES.DEL_GROUP || recordType === RECORD_TYPES.GRP_MGMT ? 'gid' : 'uid';
-  return BY_NAME[name] ?? 'plain';
+  return 'plain';
 }
 
 // --- users and groups: cached, re-read when the file changes ---------------
 
 interface NameFile {
   names: Map<number, string>;
+  /** Answers by the raw field text, so a repeated uid costs one map lookup. */
+  answers: Map<string, string>;
   /** Set by the watcher when the file changes; the next lookup reads it again. */
   stale: boolean;
 }
 const nameFiles = new Map<string, NameFile>();
 
 function loadNames(file: string): NameFile {
-  const entry: NameFile = { names: new Map(), stale: false };
+  const entry: NameFile = { names: new Map(), answers: new Map(), stale: false };
   try {
     for (const line of fs.readFileSync(file, 'utf8').split('\n')) {
       const parts = line.split(':');
@@ -140,19 +147,25 @@ export function useIdentityFiles(files: { passwd?: string; group?: string }): vo
   if (files.group) identity.group = files.group;
 }
 
-/** A name from a passwd-format file, kept in memory and read again when the file changes. */
-function nameOf(file: string, id: number): string | undefined {
-  let cached = nameFiles.get(file);
-  if (!cached || cached.stale) nameFiles.set(file, (cached = loadNames(file)));
-  return cached.names.get(id);
-}
+/** Distinct ids seen are few; the cap only guards against a flood of made-up ones. */
+const ID_ANSWERS_MAX = 4096;
 
-/** A user or group name; an already interpreted value (a name, `?`) is kept. */
+/**
+ * A user or group name from a passwd-format file, kept in memory and read
+ * again when the file changes; an already interpreted value (a name, `?`) is
+ * kept. Every record carries a dozen ids, so answers are memoised by raw text.
+ */
 function idName(file: string, raw: string): string {
-  if (!/^\d+$/.test(raw)) return raw;
-  const n = Number(raw);
-  if (n === 4294967295) return 'unset';
-  return nameOf(file, n) ?? `unknown(${raw})`;
+  let entry = nameFiles.get(file);
+  if (!entry || entry.stale) nameFiles.set(file, (entry = loadNames(file)));
+  let answer = entry.answers.get(raw);
+  if (answer !== undefined) return answer;
+  if (!/^\d+$/.test(raw)) answer = raw;
+  else if (raw === '4294967295') answer = 'unset';
+  else answer = entry.names.get(Number(raw)) ?? `unknown(${raw})`;
+  if (entry.answers.size >= ID_ANSWERS_MAX) entry.answers.clear();
+  entry.answers.set(raw, answer);
+  return answer;
 }
 
 // --- tables -------------------------------------------------------------------
@@ -214,7 +227,27 @@ function archName(raw: string): string {
   return m ? m.name : `unknown-elf-type(${raw})`;
 }
 
+// Every SYSCALL record names its syscall, from a few dozen (arch, number)
+// pairs: answers are memoised by the raw texts rather than re-derived.
+const syscallAnswers = new Map<string, Map<string, string>>();
+const SYSCALL_ANSWERS_MAX = 4096;
+
 function syscallText(raw: string, arch: string | undefined): string {
+  const archKey = arch ?? '';
+  let answers = syscallAnswers.get(archKey);
+  if (answers === undefined) {
+    if (syscallAnswers.size >= 64) syscallAnswers.clear();
+    syscallAnswers.set(archKey, (answers = new Map()));
+  }
+  let answer = answers.get(raw);
+  if (answer === undefined) {
+    if (answers.size >= SYSCALL_ANSWERS_MAX) answers.clear();
+    answers.set(raw, (answer = nameSyscall(raw, arch)));
+  }
+  return answer;
+}
+
+function nameSyscall(raw: string, arch: string | undefined): string {
   if (!/^\d+$/.test(raw)) return raw;
   const nr = Number(raw);
   const m = arch !== undefined && /^[0-9a-fA-F]+$/.test(arch) ? machineByArch(hexNumber(arch) >>> 0) : undefined;
@@ -511,12 +544,13 @@ export function interpretValue(
   value: string,
   context: { arch?: string; syscall?: string; quoted?: boolean; openFlags?: number } = {},
 ): string {
-  return meaning(recordType, name, value, context.arch, context.syscall, context.quoted ?? false, context.openFlags);
+  const syscall = context.syscall !== undefined ? syscallText(context.syscall, context.arch) : undefined;
+  return meaning(fieldKind(recordType, name), value, context.arch, syscall, context.quoted ?? false, context.openFlags);
 }
 
 // Positional arguments: this runs once per field of every interpreted record.
-function meaning(recordType: number, name: string, value: string, arch: string | undefined, syscall: string | undefined, quoted: boolean, openFlagsArg?: number): string {
-  const kind = fieldKind(recordType, name);
+// `syscallName` is the record's syscall already named (a0-a3 depend on it).
+function meaning(kind: FieldKind, value: string, arch: string | undefined, syscallName: string | undefined, quoted: boolean, openFlagsArg?: number): string {
   switch (kind) {
     case 'plain':
     case 'escaped':
@@ -543,7 +577,7 @@ function meaning(recordType: number, name: string, value: string, arch: string |
     case 'a1':
     case 'a2':
     case 'a3':
-      return argText(kind, value, syscall !== undefined ? syscallText(syscall, arch) : undefined, openFlagsArg);
+      return argText(kind, value, syscallName, openFlagsArg);
     case 'tty':
       return ttyText(quoted ? Buffer.from(value, 'latin1') : /^([0-9a-fA-F]{2})+$/.test(value) ? Buffer.from(value, 'hex') : Buffer.from(value, 'latin1'));
     case 'signal':
@@ -592,25 +626,31 @@ export interface InterpretableRecord {
  */
 export function interpretRecord(record: InterpretableRecord): Record<string, string> {
   const fields = record.fields;
+  const type = record.type;
   const arch = fields.arch;
-  const syscall = fields.syscall;
+  // Named once per record: a0-a3 are read by it.
+  const syscallName = fields.syscall !== undefined ? syscallText(fields.syscall, arch) : undefined;
   // open's mode argument means something only with O_CREAT in its flags (a1).
-  const openFlagsArg = fields.a1 !== undefined && /^[0-9a-fA-F]+$/.test(fields.a1) ? parseInt(fields.a1.slice(-8), 16) : undefined;
+  const openFlagsArg = syscallName === 'open' && fields.a1 !== undefined && /^[0-9a-fA-F]+$/.test(fields.a1) ? parseInt(fields.a1.slice(-8), 16) : undefined;
   // A copy of fields has their shape already: filling it in place avoids the
   // generic store of each new key (the decoder's main cost, see record.ts).
   const out: Record<string, string> = { ...fields };
   let raw: Array<{ key: string; value: string; quoted: boolean }> | undefined;
-  for (const key in out) {
-    const kind = fieldKind(record.type, key);
+  for (const key in fields) {
+    const kind = fieldKind(type, key);
     if (kind === 'plain' || kind === 'escaped') continue;
+    if (kind === 'syscall') {
+      out[key] = syscallName!;
+      continue;
+    }
     if (kind === 'proctitle' || kind === 'tty') {
       // These need how the value was written: quoted text, or hex bytes.
       raw ??= record.rawFields();
       const f = raw.find((x) => x.key === key);
-      out[key] = meaning(record.type, key, kind === 'tty' && f ? f.value : fields[key], arch, syscall, f?.quoted ?? false);
+      out[key] = meaning(kind, kind === 'tty' && f ? f.value : fields[key], arch, syscallName, f?.quoted ?? false);
       continue;
     }
-    out[key] = meaning(record.type, key, fields[key], arch, syscall, false, openFlagsArg);
+    out[key] = meaning(kind, fields[key], arch, syscallName, false, openFlagsArg);
   }
   return out;
 }
