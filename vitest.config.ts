@@ -7,6 +7,7 @@ export default defineConfig({
     // run at the same time, so no file runs beside another.
     fileParallelism: false,
     pool: 'forks',
+    globalSetup: ['./test/helpers/build.ts'],
     reporters: ['default', './test/helpers/summary-reporter.ts'],
     testTimeout: 30_000,
     hookTimeout: 30_000,

@@ -74,19 +74,24 @@ function recordJSON(r: AuditRecord): RecordJSON {
     }
   }
   if (any) out.interpreted = interpreted;
-  const hex: Record<string, string> = {};
-  let lossy = false;
+  const hex = lossyHexFields(r);
+  if (hex !== undefined) out.hex = hex;
+  if (r.malformed !== undefined) out.malformed = r.malformed;
+  return out;
+}
+
+/**
+ * The hex-encoded fields whose bytes are not valid UTF-8 (their decoded text
+ * has U+FFFD in place of the bad bytes), as logged; undefined when none.
+ */
+export function lossyHexFields(r: AuditRecord): Record<string, string> | undefined {
+  let hex: Record<string, string> | undefined;
   for (const f of r.rawFields()) {
     const encoded = r.type === EXECVE ? /^a\d+(\[\d+\])?$/.test(f.key) : HEX_ENCODED_FIELDS.has(f.key);
     if (!encoded || f.quoted || !isEncodedHex(f.value, 0, f.value.length)) continue;
-    if (!isUtf8(hexBytes(f.value, 0, f.value.length))) {
-      hex[f.key] = f.value;
-      lossy = true;
-    }
+    if (!isUtf8(hexBytes(f.value, 0, f.value.length))) (hex ??= {})[f.key] = f.value;
   }
-  if (lossy) out.hex = hex;
-  if (r.malformed !== undefined) out.malformed = r.malformed;
-  return out;
+  return hex;
 }
 
 export type ProcessJSON = NonNullable<AuditEventJSON['process']>;

@@ -1,0 +1,95 @@
+// tail: live events, filtered and formatted, until Ctrl-C (or --count).
+import { compileFilter } from '../filter/index.js';
+import { readRuleLines } from '../rules/files.js';
+import { parseRuleLine } from '../rules/parse.js';
+import { PRESETS, type PresetName } from '../rules/presets.js';
+import { subscribe, type Subscription, type SubscriptionStats } from '../subscribe/subscription.js';
+import { EXIT, UsageError, integer, list, oneOf, parse } from './args.js';
+import { EVENT_OPTIONS, EVENT_OPTIONS_HELP, colorFrom, filterFrom } from './events.js';
+import { LineWriter, chooseFormat, formatEvent, wantsColor } from './output.js';
+
+export const TAIL_HELP = `Usage: linux-audit tail [options]
+
+Live audit events until Ctrl-C. Registers as the audit daemon (unicast) when
+no other holds the kernel's audit pid, else listens to the multicast copy;
+turns auditing on if it is off; puts back what it changed when it stops.
+Signals: SIGUSR1 prints a line of counters on stderr; SIGINT and SIGTERM
+stop cleanly (exit 0).
+
+      --mode unicast|multicast|auto   how to receive (default auto)
+      --rules FILE|DIR     install these rules (auditctl syntax) for the run, remove them after
+      --preset NAME        the same with a named rule set (${Object.keys(PRESETS).join(', ')})
+${EVENT_OPTIONS_HELP}`;
+
+/** The rule lines of a file or rules.d directory, checked here so a mistake names its file and line. */
+function rulesFromFile(target: string): string[] {
+  let lines;
+  try {
+    lines = readRuleLines(target);
+  } catch (e) {
+    throw new UsageError(`--rules ${target}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or directory' : (e as Error).message}`);
+  }
+  const out: string[] = [];
+  for (const l of lines) {
+    const c = parseRuleLine(l.text, { file: l.file, line: l.line });
+    if (c === undefined) continue;
+    if (c.kind !== 'add') {
+      throw new UsageError(`${l.file}:${l.line}: tail installs rules only (-a, -A, -w); "${l.text.trim()}" changes the kernel's settings: use linux-audit rules load for it`);
+    }
+    out.push(l.text);
+  }
+  return out;
+}
+
+export function heartbeat(command: string, s: SubscriptionStats, shown: number): string {
+  const lost = s.kernelCounters ? String(s.kernelLost) : 'unknown (no CAP_AUDIT_CONTROL)';
+  return (
+    `linux-audit ${command}: ${s.mode ?? 'starting'}; ${s.events} events (${shown} shown), ${s.records} records, ${s.malformed} malformed; ` +
+    `lost: kernel ${lost}, socket overruns ${s.socketOverruns}, dropped ${s.dropped}; queue ${s.queueDepth}, buffer ${s.pendingBytes} bytes`
+  );
+}
+
+export async function tailCommand(args: string[], out: NodeJS.WriteStream, err: (line: string) => void): Promise<number> {
+  const { values } = parse(args, {
+    ...EVENT_OPTIONS,
+    mode: { type: 'string' },
+    rules: { type: 'string', multiple: true },
+    preset: { type: 'string', multiple: true },
+  });
+  if (values.help) return out.write(TAIL_HELP + '\n'), EXIT.ok;
+  const filter = compileFilter(filterFrom(values));
+  const format = chooseFormat(values.format as string | undefined, out);
+  const color = wantsColor(out, colorFrom(values));
+  const count = integer('--count', values.count as string | undefined, 1);
+  const mode = oneOf('mode', values.mode as string | undefined, ['unicast', 'multicast', 'auto'] as const) ?? 'auto';
+  const presets = list(values.preset);
+  for (const p of presets) if (!Object.hasOwn(PRESETS, p)) throw new UsageError(`unknown preset "${p}"; presets: ${Object.keys(PRESETS).join(', ')}`);
+  const rules = list(values.rules).flatMap(rulesFromFile);
+
+  const sub: Subscription = subscribe({ mode, enable: true, rules, presets: presets as PresetName[] });
+  const writer = new LineWriter(out);
+  let shown = 0;
+  const stop = (): void => void sub.close();
+  const beat = (): void => err(heartbeat('tail', sub.stats(), shown));
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+  process.on('SIGUSR1', beat);
+  try {
+    await sub.ready;
+    for (const s of sub.rules.skipped) err(`linux-audit tail: skipped rule ${s.rule} (${s.reason})`);
+    err(`linux-audit tail: receiving in ${sub.stats().mode} mode; Ctrl-C to stop`);
+    for await (const ev of sub) {
+      if (!filter(ev)) continue;
+      await writer.write(formatEvent(ev, format, color));
+      shown++;
+      if (writer.closed || (count !== undefined && shown >= count)) break;
+    }
+  } finally {
+    await sub.close();
+    process.off('SIGINT', stop);
+    process.off('SIGTERM', stop);
+    process.off('SIGUSR1', beat);
+  }
+  err(heartbeat('tail', sub.stats(), shown));
+  return EXIT.ok;
+}
