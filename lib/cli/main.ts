@@ -9,6 +9,9 @@ import { SETTING_HELP, settingCommand, statusCommand } from './control.js';
 import { parseCommand } from './parse.js';
 import { rulesCommand } from './rules.js';
 import { tailCommand } from './tail.js';
+import { forwardCommand } from './forward.js';
+import { ConfigError } from '../config/index.js';
+import { SinkSpecError } from '../sinks/index.js';
 
 const HELP = `Usage: linux-audit <command> [options]     (linux-audit <command> --help for more)
 
@@ -19,9 +22,11 @@ const HELP = `Usage: linux-audit <command> [options]     (linux-audit <command> 
   rules …                  list, add, delete, flush, load FILE|DIR, preset NAME
   tail                     live events: filters, --format json|text|raw
   parse [FILE…]            events from audit.log files or stdin, same filters and formats
+  forward                  the agent: events to syslog (udp, tcp, tls, relp), files, stdout
 
 Exit codes: 0 done; 1 the operation failed (the kernel refused, a file could
-not be read); 2 the command line is wrong; 3 some rules of a file failed.
+not be read); 2 the command line or the config file is wrong; 3 some rules
+of a file failed.
 Most commands need root (CAP_AUDIT_CONTROL); parse does not.`;
 
 const out = (line: string): void => void process.stdout.write(line + '\n');
@@ -49,8 +54,10 @@ async function run(argv: string[]): Promise<number> {
       return tailCommand(args, process.stdout, err);
     case 'parse':
       return parseCommand(args, process.stdout, process.stderr);
+    case 'forward':
+      return forwardCommand(args, out, err);
     default:
-      throw new UsageError(`unknown command "${command}"; commands: status, enable, disable, backlog, rate, rules, tail, parse`);
+      throw new UsageError(`unknown command "${command}"; commands: status, enable, disable, backlog, rate, rules, tail, parse, forward`);
   }
 }
 
@@ -60,8 +67,8 @@ try {
   process.exitCode = await run(argv);
 } catch (e) {
   // Mistakes in what the user typed: exit 2. A rule that does not parse is
-  // one too, wherever it was written.
-  if (e instanceof UsageError || e instanceof FilterError || e instanceof RuleSyntaxError) {
+  // one too, wherever it was written, and so is a wrong config file.
+  if (e instanceof UsageError || e instanceof FilterError || e instanceof RuleSyntaxError || e instanceof ConfigError || e instanceof SinkSpecError) {
     err(`${name}: ${e.message} (see ${name} --help)`);
     process.exitCode = EXIT.usage;
   } else if (e instanceof AuditError || (e as NodeJS.ErrnoException).code !== undefined) {

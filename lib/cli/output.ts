@@ -1,11 +1,8 @@
 // Writing events to stdout in the chosen format, at the pace stdout takes them.
-import type { AuditEvent } from '../assemble/event.js';
-import { eventToRaw } from '../format/raw.js';
-import { eventToText } from '../format/text.js';
+import { FORMATS, type Format } from '../format/index.js';
 import { oneOf } from './args.js';
 
-export const FORMATS = ['json', 'text', 'raw'] as const;
-export type Format = (typeof FORMATS)[number];
+export { formatEvent, type Format } from '../format/index.js';
 
 export const FORMAT_HELP = `  --format json|text|raw   json: one event per line, the documented schema (default when
                            stdout is not a terminal); text: like ausearch -i, escaped for
@@ -20,17 +17,6 @@ export function chooseFormat(value: string | undefined, stream: NodeJS.WriteStre
 export function wantsColor(stream: NodeJS.WriteStream, flag: boolean | undefined): boolean {
   if (flag !== undefined) return flag;
   return stream.isTTY === true && (process.env.NO_COLOR ?? '') === '';
-}
-
-export function formatEvent(ev: AuditEvent, format: Format, color: boolean): string {
-  switch (format) {
-    case 'json':
-      return JSON.stringify(ev);
-    case 'raw':
-      return eventToRaw(ev);
-    case 'text':
-      return eventToText(ev, { color });
-  }
 }
 
 /**

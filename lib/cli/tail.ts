@@ -22,7 +22,7 @@ stop cleanly (exit 0).
 ${EVENT_OPTIONS_HELP}`;
 
 /** The rule lines of a file or rules.d directory, checked here so a mistake names its file and line. */
-function rulesFromFile(target: string): string[] {
+export function rulesFromFile(target: string): string[] {
   let lines;
   try {
     lines = readRuleLines(target);

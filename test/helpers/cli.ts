@@ -24,6 +24,15 @@ export function cli(args: string[], options: { input?: string | Buffer; env?: No
 
 /** A long-running command (tail): its output so far, and a way to wait for text in it. */
 export class CliProcess {
+  private static running = new Set<CliProcess>();
+
+  /** Kill what a failed test left running (it would hold the audit pid, or send duplicates). */
+  static async killAll(): Promise<void> {
+    const left = [...CliProcess.running];
+    for (const p of left) if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
+    await Promise.all(left.map((p) => p.exited));
+  }
+
   readonly child: ChildProcess;
   stdout = '';
   stderr = '';
@@ -33,7 +42,13 @@ export class CliProcess {
     this.child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     this.child.stdout!.setEncoding('utf8').on('data', (d: string) => (this.stdout += d));
     this.child.stderr!.setEncoding('utf8').on('data', (d: string) => (this.stderr += d));
-    this.exited = new Promise((resolve) => this.child.on('exit', (code) => resolve(code)));
+    CliProcess.running.add(this);
+    this.exited = new Promise((resolve) =>
+      this.child.on('exit', (code) => {
+        CliProcess.running.delete(this);
+        resolve(code);
+      }),
+    );
   }
 
   /** Resolves when `test` holds for the output, rejects after `ms` with what there was. */

@@ -36,6 +36,7 @@ describeLive('the linux-audit command on the real kernel', () => {
   });
 
   afterEach(async () => {
+    await CliProcess.killAll();
     auditctl('-D');
     await restoreKernel(before);
   });

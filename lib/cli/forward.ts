@@ -1,0 +1,113 @@
+// forward: the agent. Subscribes, filters, and hands every event to each sink
+// (syslog over UDP/TCP/TLS/RELP, files, stdout), with a health line on stderr.
+import fs from 'node:fs';
+import { DEFAULT_CONFIG_PATH, checkConfig, readConfig, type AgentConfig } from '../config/index.js';
+import { compileFilter } from '../filter/index.js';
+import { PRESETS } from '../rules/presets.js';
+import { createSink, parseSinkUrl, type Sink, type SinkStats } from '../sinks/index.js';
+import { subscribe } from '../subscribe/subscription.js';
+import { EXIT, UsageError, integer, list, oneOf, parse } from './args.js';
+import { EVENT_OPTIONS, filterFrom } from './events.js';
+import { heartbeat, rulesFromFile } from './tail.js';
+
+export const FORWARD_HELP = `Usage: linux-audit forward [--config FILE] [--to URL]… [options]
+
+Run as an agent: receive the audit stream and send every event to each sink,
+until SIGINT or SIGTERM (then flush, restore the kernel, exit 0). A health
+line goes to stderr every --health seconds and on SIGUSR1.
+
+      --config FILE   the config file (default ${DEFAULT_CONFIG_PATH} if it exists)
+      --to URL        a sink, added to the config's (repeat for several):
+                        relp://HOST:2514            acknowledged delivery (rsyslog imrelp)
+                        relp+tls://HOST:2514?ca=CA.pem
+                        tcp://HOST:514  tls://HOST:6514?ca=CA.pem&cert=C.pem&key=K.pem
+                        udp://HOST:514              best effort
+                        file:/var/log/linux-audit/audit.log?max=8M&num=5
+                        stdout:json|text|raw
+                      syslog parameters: payload=json|raw, facility=…, severity=…,
+                      failure-severity=…, sd=yes|no, spool=64M, hostname=…
+      --mode unicast|multicast|auto, --rules FILE|DIR, --preset NAME   as for tail
+      --health SECONDS   health line interval (default 60; 0: only on SIGUSR1)
+  Filters as for tail (--key, --type, --syscall, --pid, --uid, --exe, --container, --success).`;
+
+function sinkLine(s: SinkStats): string {
+  return `${s.name} ${s.state} delivered ${s.delivered} queued ${s.queued} spool-dropped ${s.spoolDropped} failed ${s.failed}${s.lastError ? ` (${s.lastError})` : ''}`;
+}
+
+export async function forwardCommand(args: string[], out: (line: string) => void, err: (line: string) => void): Promise<number> {
+  const { values } = parse(args, {
+    ...EVENT_OPTIONS,
+    config: { type: 'string', short: 'c' },
+    to: { type: 'string', multiple: true },
+    mode: { type: 'string' },
+    rules: { type: 'string', multiple: true },
+    preset: { type: 'string', multiple: true },
+    health: { type: 'string' },
+  });
+  if (values.help) return out(FORWARD_HELP), EXIT.ok;
+  const configFile = (values.config as string | undefined) ?? (fs.existsSync(DEFAULT_CONFIG_PATH) ? DEFAULT_CONFIG_PATH : undefined);
+  const config: AgentConfig = configFile !== undefined ? readConfig(configFile) : checkConfig({});
+  const sinkSpecs = [...config.sinks, ...list(values.to).map(parseSinkUrl)];
+  if (sinkSpecs.length === 0) throw new UsageError(`forward needs somewhere to send: --to URL, or "sinks" in ${configFile ?? DEFAULT_CONFIG_PATH}`);
+  const flagFilter = filterFrom(values);
+  const flagsFilter = Object.values(flagFilter).some((v) => (Array.isArray(v) ? v.length > 0 : v !== undefined));
+  const filter = compileFilter(flagsFilter ? flagFilter : config.filter);
+  const mode = oneOf('mode', values.mode as string | undefined, ['unicast', 'multicast', 'auto'] as const) ?? config.mode;
+  const healthSeconds = integer('--health', values.health as string | undefined, 0, 86_400) ?? config.healthSeconds;
+  const rules = [...config.rules, ...(config.rulesFile !== undefined ? rulesFromFile(config.rulesFile) : []), ...list(values.rules).flatMap(rulesFromFile)];
+  const presets = [...config.presets, ...list(values.preset)];
+  for (const p of presets) if (!Object.hasOwn(PRESETS, p)) throw new UsageError(`unknown preset "${p}"; presets: ${Object.keys(PRESETS).join(', ')}`);
+
+  const sinks: Sink[] = [];
+  try {
+    for (const spec of sinkSpecs) sinks.push(createSink(spec));
+  } catch (e) {
+    // Sinks already made hold sockets that would keep the process alive.
+    await Promise.all(sinks.map((s) => s.close(0)));
+    throw e;
+  }
+  const sub = subscribe({
+    mode,
+    enable: true,
+    rules,
+    presets: presets as AgentConfig['presets'],
+    bufferBytes: config.bufferBytes,
+    queueLimit: config.queueLimit,
+    backlogLimit: config.backlogLimit,
+  });
+  let forwarded = 0;
+  let lastForwarded = 0;
+  let lastAt = Date.now();
+  const health = (): void => {
+    const now = Date.now();
+    const rate = ((forwarded - lastForwarded) * 1000) / Math.max(1, now - lastAt);
+    lastForwarded = forwarded;
+    lastAt = now;
+    err(`${heartbeat('forward', sub.stats(), forwarded)}; ${rate.toFixed(0)} events/s; ${sinks.map((s) => sinkLine(s.stats())).join('; ')}`);
+  };
+  const stop = (): void => void sub.close();
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+  process.on('SIGUSR1', health);
+  const timer = healthSeconds > 0 ? setInterval(health, healthSeconds * 1000) : undefined;
+  timer?.unref();
+  try {
+    await sub.ready;
+    for (const s of sub.rules.skipped) err(`linux-audit forward: skipped rule ${s.rule} (${s.reason})`);
+    err(`linux-audit forward: receiving in ${sub.stats().mode} mode; sending to ${sinks.map((s) => s.name).join(', ')}`);
+    for await (const ev of sub) {
+      if (!filter(ev)) continue;
+      for (const s of sinks) s.write(ev);
+      forwarded++;
+    }
+  } finally {
+    clearInterval(timer);
+    await sub.close();
+    process.off('SIGINT', stop);
+    process.off('SIGTERM', stop);
+    process.off('SIGUSR1', health);
+    await Promise.all(sinks.map((s) => s.close(10_000)));
+  }
+  health();
+  return EXIT.ok;
+}

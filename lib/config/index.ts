@@ -1,0 +1,163 @@
+// The agent's config file (/etc/linux-audit/config.json or --config): what to
+// receive, which rules to install, what to keep, where to send it. Checked
+// whole before anything starts; an error names the key and what it wants.
+import fs from 'node:fs';
+import type { EventFilter } from '../filter/index.js';
+import { PRESETS, type PresetName } from '../rules/presets.js';
+import { FACILITIES, SEVERITIES } from '../sinks/syslog-message.js';
+import { parseSinkUrl, SinkSpecError, type SinkSpec } from '../sinks/index.js';
+
+export const DEFAULT_CONFIG_PATH = '/etc/linux-audit/config.json';
+
+export interface AgentConfig {
+  mode: 'unicast' | 'multicast' | 'auto';
+  rules: string[];
+  rulesFile?: string;
+  presets: PresetName[];
+  filter: EventFilter;
+  sinks: SinkSpec[];
+  bufferBytes?: number;
+  queueLimit?: number;
+  backlogLimit?: number;
+  /** Seconds between health lines on stderr; 0 for none. */
+  healthSeconds: number;
+}
+
+export class ConfigError extends Error {
+  readonly code = 'ERR_AUDIT_CONFIG';
+}
+
+type Check = (value: unknown, at: string) => unknown;
+
+const fail = (at: string, want: string, value: unknown): never => {
+  throw new ConfigError(`${at}: expected ${want}, got ${JSON.stringify(value)}`);
+};
+const str: Check = (v, at) => (typeof v === 'string' ? v : fail(at, 'a string', v));
+const bool: Check = (v, at) => (typeof v === 'boolean' ? v : fail(at, 'true or false', v));
+const int =
+  (min: number, max: number): Check =>
+  (v, at) =>
+    Number.isInteger(v) && (v as number) >= min && (v as number) <= max ? v : fail(at, `a whole number from ${min} to ${max}`, v);
+const oneOf =
+  (allowed: readonly string[]): Check =>
+  (v, at) =>
+    typeof v === 'string' && allowed.includes(v) ? v : fail(at, `one of ${allowed.join(', ')}`, v);
+const list =
+  (item: Check): Check =>
+  (v, at) =>
+    Array.isArray(v) ? v.map((x, i) => item(x, `${at}[${i}]`)) : fail(at, 'a list', v);
+const strOrInt: Check = (v, at) => (typeof v === 'string' || Number.isInteger(v) ? v : fail(at, 'a string or a whole number', v));
+
+/** An object with only the keys given; each key's check runs on its value. */
+function object(shape: Record<string, Check>, required: string[] = []): Check {
+  return (v, at) => {
+    if (typeof v !== 'object' || v === null || Array.isArray(v)) return fail(at, 'an object', v);
+    const out: Record<string, unknown> = {};
+    for (const [k, value] of Object.entries(v)) {
+      const check = shape[k];
+      if (!check) throw new ConfigError(`${at}.${k}: unknown key; known keys here: ${Object.keys(shape).join(', ')}`);
+      out[k] = check(value, `${at}.${k}`);
+    }
+    for (const k of required) if (!(k in out)) throw new ConfigError(`${at}.${k}: missing`);
+    return out;
+  };
+}
+
+const FILTER = object({
+  keys: list(str),
+  types: list(strOrInt),
+  syscalls: list(strOrInt),
+  pids: list(int(0, 0x7fffffff)),
+  uids: list(strOrInt),
+  exes: list(str),
+  containers: list(str),
+  success: bool,
+});
+
+const port = int(1, 65535);
+const SYSLOG = object(
+  {
+    type: oneOf(['syslog']),
+    transport: oneOf(['udp', 'tcp', 'tls', 'relp', 'relp+tls']),
+    host: str,
+    port,
+    payload: oneOf(['json', 'raw']),
+    facility: oneOf(Object.keys(FACILITIES)),
+    severity: oneOf(Object.keys(SEVERITIES)),
+    failureSeverity: oneOf(Object.keys(SEVERITIES)),
+    structuredData: bool,
+    hostname: str,
+    appName: str,
+    spoolBytes: int(0, Number.MAX_SAFE_INTEGER),
+    reconnectMinMs: int(1, 3_600_000),
+    reconnectMaxMs: int(1, 3_600_000),
+    relpWindow: int(1, 65536),
+    tls: object({ ca: str, cert: str, key: str, servername: str, verify: bool }),
+  },
+  ['type', 'transport', 'host'],
+);
+const FILE = object({ type: oneOf(['file']), path: str, format: oneOf(['raw', 'json']), maxBytes: int(0, Number.MAX_SAFE_INTEGER), numLogs: int(1, 999) }, ['type', 'path']);
+const STDOUT = object({ type: oneOf(['stdout']), format: oneOf(['json', 'text', 'raw']) }, ['type']);
+
+const SINK: Check = (v, at) => {
+  if (typeof v === 'string') {
+    try {
+      return parseSinkUrl(v);
+    } catch (e) {
+      if (e instanceof SinkSpecError) throw new ConfigError(`${at}: ${e.message.replace(/^--to /, '')}`);
+      throw e;
+    }
+  }
+  const type = (v as { type?: unknown } | null)?.type;
+  if (type === 'syslog') return SYSLOG(v, at);
+  if (type === 'file') return FILE(v, at);
+  if (type === 'stdout') return STDOUT(v, at);
+  return fail(`${at}.type`, 'syslog, file or stdout (or the sink as a URL string, e.g. "relp://logs:2514")', type);
+};
+
+const CONFIG = object({
+  mode: oneOf(['unicast', 'multicast', 'auto']),
+  rules: list(str),
+  rulesFile: str,
+  presets: list(oneOf(Object.keys(PRESETS))),
+  filter: FILTER,
+  sinks: list(SINK),
+  bufferBytes: int(1024 * 1024, Number.MAX_SAFE_INTEGER),
+  queueLimit: int(1, 10_000_000),
+  backlogLimit: int(1, 0x7fffffff),
+  healthSeconds: int(0, 86_400),
+});
+
+/** A config from parsed JSON, with defaults; throws ConfigError naming the bad key. */
+export function checkConfig(json: unknown, source = 'config'): AgentConfig {
+  const c = CONFIG(json, source) as Partial<AgentConfig>;
+  return {
+    mode: c.mode ?? 'auto',
+    rules: c.rules ?? [],
+    rulesFile: c.rulesFile,
+    presets: c.presets ?? [],
+    filter: c.filter ?? {},
+    sinks: c.sinks ?? [],
+    bufferBytes: c.bufferBytes,
+    queueLimit: c.queueLimit,
+    backlogLimit: c.backlogLimit,
+    healthSeconds: c.healthSeconds ?? 60,
+  };
+}
+
+/** The config file, read and checked. */
+export function readConfig(file: string): AgentConfig {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new ConfigError(`cannot read the config file ${file}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (e) {
+    throw new ConfigError(`${file} is not JSON: ${(e as Error).message}`);
+  }
+  return checkConfig(json, file);
+}

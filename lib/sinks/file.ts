@@ -1,0 +1,152 @@
+// A log file on this host, rotated by size as auditd rotates audit.log
+// (max_log_file, num_logs, max_log_file_action=ROTATE): FILE, FILE.1 … FILE.(N-1).
+// Created 0600; an existing file readable by others is made private.
+import fs from 'node:fs';
+import path from 'node:path';
+import type { AuditEvent } from '../assemble/event.js';
+import { eventToRaw } from '../format/raw.js';
+import { type Sink, type SinkStats, Waiters } from './sink.js';
+
+export interface FileSinkOptions {
+  path: string;
+  /** `raw` (audit.log lines: ausearch and aureport read the file) or `json` (one event per line). Default raw. */
+  format?: 'raw' | 'json';
+  /** Rotate when the file reaches this many bytes. Default 8 MiB (auditd's max_log_file = 8). 0: never. */
+  maxBytes?: number;
+  /** Files kept, the current one included (auditd's num_logs). Default 5. */
+  numLogs?: number;
+}
+
+/** Writes are gathered up to this size into one write call. */
+const BATCH_BYTES = 1024 * 1024;
+
+export class FileSink implements Sink {
+  readonly name: string;
+  private readonly file: string;
+  private readonly format: 'raw' | 'json';
+  private readonly maxBytes: number;
+  private readonly numLogs: number;
+  private fd: number;
+  private size: number;
+  private pending: string[] = [];
+  private pendingCount = 0;
+  private writing = false;
+  private delivered = 0;
+  private failed = 0;
+  private lastError: string | undefined;
+  private closed = false;
+  private readonly waiters = new Waiters();
+
+  constructor(options: FileSinkOptions) {
+    this.file = path.resolve(options.path);
+    this.name = `file:${this.file}`;
+    this.format = options.format ?? 'raw';
+    this.maxBytes = options.maxBytes ?? 8 * 1024 * 1024;
+    this.numLogs = Math.max(1, options.numLogs ?? 5);
+    this.fd = this.open();
+    this.size = fs.fstatSync(this.fd).size;
+  }
+
+  private open(): number {
+    let fd: number;
+    try {
+      fd = fs.openSync(this.file, fs.constants.O_WRONLY | fs.constants.O_APPEND | fs.constants.O_CREAT, 0o600);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      throw Object.assign(
+        new Error(`cannot open ${this.file} for writing: ${code === 'ENOENT' ? 'its directory does not exist; create it (mode 0700)' : code === 'EACCES' ? 'permission denied' : (e as Error).message}`),
+        { code, syscall: 'open', path: this.file },
+      );
+    }
+    const mode = fs.fstatSync(fd).mode;
+    if (mode & 0o007) fs.fchmodSync(fd, mode & 0o770);
+    return fd;
+  }
+
+  write(ev: AuditEvent): void {
+    if (this.closed) return void this.failed++;
+    this.pending.push(this.format === 'json' ? JSON.stringify(ev) : eventToRaw(ev));
+    this.pendingCount++;
+    if (!this.writing) {
+      this.writing = true;
+      setImmediate(() => this.drain());
+    }
+  }
+
+  private drain(): void {
+    if (this.pending.length === 0) {
+      this.writing = false;
+      this.waiters.wake();
+      return;
+    }
+    // Take lines up to a batch, and no further than the rotation point.
+    let bytes = 0;
+    let n = 0;
+    const room = this.maxBytes > 0 ? Math.max(1, this.maxBytes - this.size) : Infinity;
+    while (n < this.pending.length && bytes < Math.min(BATCH_BYTES, room)) {
+      bytes += Buffer.byteLength(this.pending[n]) + 1;
+      n++;
+    }
+    const lines = this.pending.splice(0, n);
+    const count = n;
+    const data = Buffer.from(lines.join('\n') + '\n');
+    fs.write(this.fd, data, 0, data.length, null, (e) => {
+      if (e) {
+        this.failed += count;
+        this.lastError = `${this.name}: ${e.message}`;
+      } else {
+        this.size += data.length;
+        this.delivered += count;
+        this.lastError = undefined;
+        if (this.maxBytes > 0 && this.size >= this.maxBytes) this.rotate();
+      }
+      this.pendingCount -= count;
+      this.drain();
+    });
+  }
+
+  private rotate(): void {
+    try {
+      fs.closeSync(this.fd);
+      if (this.numLogs > 1) {
+        for (let i = this.numLogs - 2; i >= 1; i--) {
+          const from = `${this.file}.${i}`;
+          if (fs.existsSync(from)) fs.renameSync(from, `${this.file}.${i + 1}`);
+        }
+        fs.renameSync(this.file, `${this.file}.1`);
+      } else fs.truncateSync(this.file, 0);
+      this.fd = this.open();
+      this.size = 0;
+    } catch (e) {
+      this.lastError = `${this.name}: rotation failed: ${(e as Error).message}`;
+      this.fd = this.open();
+      this.size = fs.fstatSync(this.fd).size;
+    }
+  }
+
+  flush(timeoutMs?: number): Promise<boolean> {
+    return this.waiters.wait(() => this.pendingCount === 0, timeoutMs);
+  }
+
+  async close(timeoutMs = 5000): Promise<void> {
+    if (this.closed) return;
+    await this.flush(timeoutMs);
+    this.closed = true;
+    this.failed += this.pendingCount;
+    fs.closeSync(this.fd);
+  }
+
+  stats(): SinkStats {
+    return {
+      name: this.name,
+      state: this.closed ? 'closed' : 'open',
+      delivered: this.delivered,
+      queued: this.pendingCount,
+      queuedBytes: 0,
+      spoolDropped: 0,
+      failed: this.failed,
+      reconnects: 0,
+      lastError: this.lastError,
+    };
+  }
+}

@@ -1,0 +1,114 @@
+// Sinks by description: a config object or a URL an operator types.
+import { FORMATS, type Format } from '../format/index.js';
+import { FileSink, type FileSinkOptions } from './file.js';
+import { SinkSpecError, type Sink } from './sink.js';
+import { StdoutSink } from './stdout.js';
+import { createSyslogSink, type SyslogSinkOptions, type SyslogTransport } from './syslog.js';
+import { FACILITIES, SEVERITIES, type Facility, type Severity } from './syslog-message.js';
+
+export { SinkSpecError, type Sink, type SinkStats, type SinkState } from './sink.js';
+export { FileSink, type FileSinkOptions } from './file.js';
+export { StdoutSink } from './stdout.js';
+export { createSyslogSink, type SyslogSinkOptions, type SyslogTransport, type SyslogTlsOptions } from './syslog.js';
+export { SyslogFormatter, SD_ID, type SyslogMessageOptions, type Facility, type Severity } from './syslog-message.js';
+
+export type SinkSpec =
+  | { type: 'stdout'; format?: Format }
+  | ({ type: 'file' } & FileSinkOptions)
+  | ({ type: 'syslog' } & SyslogSinkOptions);
+
+export function createSink(spec: SinkSpec): Sink {
+  switch (spec.type) {
+    case 'stdout':
+      return new StdoutSink({ format: spec.format });
+    case 'file':
+      return new FileSink(spec);
+    case 'syslog':
+      return createSyslogSink(spec);
+  }
+}
+
+const TRANSPORTS: readonly SyslogTransport[] = ['udp', 'tcp', 'tls', 'relp', 'relp+tls'];
+
+/** `64M`, `512K`, `1G` or plain bytes. */
+export function parseSize(what: string, text: string): number {
+  const m = /^(\d+)([KMG]?)i?B?$/i.exec(text.trim());
+  if (!m) throw new SinkSpecError(`${what}: "${text}" is not a size; write bytes or a number with K, M or G (e.g. 64M)`);
+  return Number(m[1]) * 1024 ** ' KMG'.indexOf(m[2].toUpperCase() || ' ');
+}
+
+const URL_HELP = 'stdout[:json|text|raw], file:/PATH[?format=raw|json&max=8M&num=5], or udp|tcp|tls|relp|relp+tls://HOST[:PORT][?payload=json|raw&facility=…&severity=…&spool=64M&ca=…&cert=…&key=…&verify=no]';
+
+/**
+ * A sink from the URL an operator types after `--to`:
+ *   stdout:json · file:/var/log/linux-audit/audit.log?max=8M&num=5
+ *   tcp://logs:514 · tls://logs:6514?ca=/etc/ssl/ca.pem · relp://logs:2514
+ */
+export function parseSinkUrl(text: string): SinkSpec {
+  if (text === 'stdout' || text.startsWith('stdout:')) {
+    const format = text.slice('stdout:'.length) || 'json';
+    if (!(FORMATS as readonly string[]).includes(format)) throw new SinkSpecError(`--to ${text}: stdout formats are ${FORMATS.join(', ')}`);
+    return { type: 'stdout', format: format as Format };
+  }
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new SinkSpecError(`--to ${text}: not a sink; write ${URL_HELP}`);
+  }
+  const q = url.searchParams;
+  const known = (allowed: string[]): void => {
+    for (const k of q.keys()) if (!allowed.includes(k)) throw new SinkSpecError(`--to ${text}: unknown parameter "${k}"; known: ${allowed.join(', ')}`);
+  };
+  const scheme = url.protocol.slice(0, -1);
+  if (scheme === 'file') {
+    known(['format', 'max', 'num']);
+    const format = q.get('format') ?? 'raw';
+    if (format !== 'raw' && format !== 'json') throw new SinkSpecError(`--to ${text}: file format is raw or json, not "${format}"`);
+    const num = q.get('num');
+    if (num !== null && !/^\d+$/.test(num)) throw new SinkSpecError(`--to ${text}: num wants a whole number of files`);
+    return {
+      type: 'file',
+      path: decodeURIComponent(url.pathname),
+      format,
+      maxBytes: q.get('max') !== null ? parseSize(`--to ${text}: max`, q.get('max')!) : undefined,
+      numLogs: num !== null ? Number(num) : undefined,
+    };
+  }
+  if (!(TRANSPORTS as readonly string[]).includes(scheme)) throw new SinkSpecError(`--to ${text}: unknown scheme "${scheme}"; write ${URL_HELP}`);
+  known(['payload', 'facility', 'severity', 'failure-severity', 'sd', 'spool', 'ca', 'cert', 'key', 'servername', 'verify', 'hostname']);
+  const host = url.hostname.replace(/^\[|\]$/g, '');
+  if (host === '') throw new SinkSpecError(`--to ${text}: no host`);
+  const oneOf = <T extends string>(name: string, allowed: readonly T[]): T | undefined => {
+    const v = q.get(name);
+    if (v === null) return undefined;
+    if (!(allowed as readonly string[]).includes(v)) throw new SinkSpecError(`--to ${text}: ${name} must be one of ${allowed.join(', ')}, not "${v}"`);
+    return v as T;
+  };
+  const yesNo = (name: string): boolean | undefined => {
+    const v = oneOf(name, ['yes', 'no', 'true', 'false'] as const);
+    return v === undefined ? undefined : v === 'yes' || v === 'true';
+  };
+  const facilityNames = Object.keys(FACILITIES) as Facility[];
+  const severityNames = Object.keys(SEVERITIES) as Severity[];
+  const tlsWanted = scheme === 'tls' || scheme === 'relp+tls';
+  if (!tlsWanted && ['ca', 'cert', 'key', 'servername', 'verify'].some((k) => q.has(k))) {
+    throw new SinkSpecError(`--to ${text}: TLS parameters need tls:// or relp+tls://`);
+  }
+  return {
+    type: 'syslog',
+    transport: scheme as SyslogTransport,
+    host,
+    port: url.port !== '' ? Number(url.port) : undefined,
+    payload: oneOf('payload', ['json', 'raw'] as const),
+    facility: oneOf('facility', facilityNames),
+    severity: oneOf('severity', severityNames),
+    failureSeverity: oneOf('failure-severity', severityNames),
+    structuredData: yesNo('sd'),
+    hostname: q.get('hostname') ?? undefined,
+    spoolBytes: q.get('spool') !== null ? parseSize(`--to ${text}: spool`, q.get('spool')!) : undefined,
+    tls: tlsWanted
+      ? { ca: q.get('ca') ?? undefined, cert: q.get('cert') ?? undefined, key: q.get('key') ?? undefined, servername: q.get('servername') ?? undefined, verify: yesNo('verify') }
+      : undefined,
+  };
+}

@@ -1,0 +1,57 @@
+// Standard output as a sink, for `forward --to stdout` and pipelines
+// (| jq, | vector): one event per line, at the pace the reader takes them.
+import type { AuditEvent } from '../assemble/event.js';
+import { formatEvent, type Format } from '../format/index.js';
+import { type Sink, type SinkStats, Waiters } from './sink.js';
+
+export class StdoutSink implements Sink {
+  readonly name = 'stdout';
+  private readonly format: Format;
+  private readonly stream: NodeJS.WriteStream;
+  private waiting = 0;
+  private delivered = 0;
+  private failed = 0;
+  private lastError: string | undefined;
+  private closed = false;
+  private readonly waiters = new Waiters();
+
+  constructor(options: { format?: Format; stream?: NodeJS.WriteStream } = {}) {
+    this.format = options.format ?? 'json';
+    this.stream = options.stream ?? process.stdout;
+    this.stream.on('error', (e) => (this.lastError = e.message));
+  }
+
+  write(ev: AuditEvent): void {
+    if (this.closed) return void this.failed++;
+    this.waiting++;
+    this.stream.write(formatEvent(ev, this.format, false) + '\n', (e) => {
+      this.waiting--;
+      if (e) this.failed++;
+      else this.delivered++;
+      this.waiters.wake();
+    });
+  }
+
+  flush(timeoutMs?: number): Promise<boolean> {
+    return this.waiters.wait(() => this.waiting === 0, timeoutMs);
+  }
+
+  async close(timeoutMs = 5000): Promise<void> {
+    await this.flush(timeoutMs);
+    this.closed = true;
+  }
+
+  stats(): SinkStats {
+    return {
+      name: this.name,
+      state: this.closed ? 'closed' : 'open',
+      delivered: this.delivered,
+      queued: this.waiting,
+      queuedBytes: this.stream.writableLength,
+      spoolDropped: 0,
+      failed: this.failed,
+      reconnects: 0,
+      lastError: this.lastError,
+    };
+  }
+}

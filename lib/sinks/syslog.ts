@@ -1,0 +1,401 @@
+// Syslog off the host: RFC 5424 messages over UDP, TCP or TLS (octet-counting
+// framing, RFC 6587 3.4.1), or RELP (plain or TLS) where delivery must be
+// acknowledged. Stream transports keep a bounded spool while the receiver is
+// away and reconnect with backoff; what the spool cannot hold is counted.
+import dgram from 'node:dgram';
+import fs from 'node:fs';
+import net from 'node:net';
+import tls from 'node:tls';
+import type { AuditEvent } from '../assemble/event.js';
+import { OPEN_OFFERS, RelpParser, encodeRelpFrame, responseCode } from './relp.js';
+import { type Sink, SinkSpecError, type SinkState, type SinkStats, Waiters } from './sink.js';
+import { SyslogFormatter, type SyslogMessageOptions } from './syslog-message.js';
+
+export type SyslogTransport = 'udp' | 'tcp' | 'tls' | 'relp' | 'relp+tls';
+
+export interface SyslogTlsOptions {
+  /** PEM file of the CA that signed the receiver's certificate (default: Node's CA list). */
+  ca?: string;
+  /** PEM files of our certificate and key, for receivers that ask for one. */
+  cert?: string;
+  key?: string;
+  /** Name the certificate must carry; default the host. */
+  servername?: string;
+  /** Check the receiver's certificate. Default true; false only for tests and labs. */
+  verify?: boolean;
+}
+
+export interface SyslogSinkOptions extends SyslogMessageOptions {
+  transport: SyslogTransport;
+  host: string;
+  /** Default 514 (udp, tcp), 6514 (tls), 2514 (relp). */
+  port?: number;
+  tls?: SyslogTlsOptions;
+  /** Bytes of messages held while the receiver is away or slow. Default 64 MiB. */
+  spoolBytes?: number;
+  /** First and longest wait between connection attempts. Default 250 ms and 30 s. */
+  reconnectMinMs?: number;
+  reconnectMaxMs?: number;
+  /** RELP messages sent and not yet answered. Default 128, as rsyslog's omrelp. */
+  relpWindow?: number;
+}
+
+const DEFAULT_PORT: Record<SyslogTransport, number> = { udp: 514, tcp: 514, tls: 6514, relp: 2514, 'relp+tls': 2514 };
+/** Largest UDP payload over IPv4. */
+const UDP_MAX = 65507;
+/** Bytes handed to one socket write: large enough for few syscalls, small enough to resend cheaply. */
+const WRITE_BATCH = 256 * 1024;
+
+interface Item {
+  data: Buffer;
+  /** RELP transaction number while sent and unanswered. */
+  txnr: number;
+  done: boolean;
+}
+
+function readPem(what: string, file: string | undefined): Buffer | undefined {
+  if (file === undefined) return undefined;
+  try {
+    return fs.readFileSync(file);
+  } catch (e) {
+    throw new SinkSpecError(`cannot read the TLS ${what} file ${file}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
+  }
+}
+
+export function createSyslogSink(options: SyslogSinkOptions): Sink {
+  return options.transport === 'udp' ? new UdpSyslogSink(options) : new StreamSyslogSink(options);
+}
+
+class UdpSyslogSink implements Sink {
+  readonly name: string;
+  private readonly formatter: SyslogFormatter;
+  private readonly socket: dgram.Socket;
+  private readonly port: number;
+  private readonly host: string;
+  private sending = 0;
+  private delivered = 0;
+  private failed = 0;
+  private lastError: string | undefined;
+  private closed = false;
+  private readonly waiters = new Waiters();
+
+  constructor(options: SyslogSinkOptions) {
+    this.host = options.host;
+    this.port = options.port ?? DEFAULT_PORT.udp;
+    this.name = `udp://${this.host}:${this.port}`;
+    this.formatter = new SyslogFormatter(options);
+    this.socket = dgram.createSocket(net.isIPv6(this.host) ? 'udp6' : 'udp4');
+    this.socket.on('error', (e) => (this.lastError = e.message));
+    this.socket.unref();
+  }
+
+  write(ev: AuditEvent): void {
+    if (this.closed) return void this.failed++;
+    for (const m of this.formatter.messages(ev)) {
+      const data = Buffer.from(m);
+      if (data.length > UDP_MAX) {
+        this.failed++;
+        this.lastError = `a ${data.length}-byte message does not fit a UDP datagram: use tcp, tls or relp`;
+        continue;
+      }
+      this.sending++;
+      this.socket.send(data, this.port, this.host, (e) => {
+        this.sending--;
+        if (e) {
+          this.failed++;
+          this.lastError = e.message;
+        } else this.delivered++;
+        this.waiters.wake();
+      });
+    }
+  }
+
+  flush(timeoutMs?: number): Promise<boolean> {
+    return this.waiters.wait(() => this.sending === 0, timeoutMs);
+  }
+
+  async close(timeoutMs = 5000): Promise<void> {
+    if (this.closed) return;
+    await this.flush(timeoutMs);
+    this.closed = true;
+    this.socket.close();
+  }
+
+  stats(): SinkStats {
+    return {
+      name: this.name,
+      state: this.closed ? 'closed' : 'open',
+      delivered: this.delivered,
+      queued: this.sending,
+      queuedBytes: 0,
+      spoolDropped: 0,
+      failed: this.failed,
+      reconnects: 0,
+      lastError: this.lastError,
+    };
+  }
+}
+
+class StreamSyslogSink implements Sink {
+  readonly name: string;
+  private readonly options: SyslogSinkOptions;
+  private readonly formatter: SyslogFormatter;
+  private readonly port: number;
+  private readonly relp: boolean;
+  private readonly secure: tls.ConnectionOptions | undefined;
+  private readonly spoolBytes: number;
+  private readonly window: number;
+
+  /** The spool: queue[head…] in order; the first `inflight` are on the wire. */
+  private queue: Item[] = [];
+  private head = 0;
+  private inflight = 0;
+  private queuedBytes = 0;
+
+  private socket: net.Socket | undefined;
+  private state: SinkState = 'connecting';
+  private sessionOpen = false;
+  private writing = false;
+  private txnr = 0;
+  private parser = new RelpParser();
+  private backoff: number;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private connections = 0;
+  private closing = false;
+
+  private delivered = 0;
+  private spoolDropped = 0;
+  private failed = 0;
+  private lastError: string | undefined;
+  private readonly waiters = new Waiters();
+
+  constructor(options: SyslogSinkOptions) {
+    this.options = options;
+    this.formatter = new SyslogFormatter(options);
+    this.port = options.port ?? DEFAULT_PORT[options.transport];
+    this.relp = options.transport === 'relp' || options.transport === 'relp+tls';
+    this.name = `${options.transport}://${options.host}:${this.port}`;
+    this.spoolBytes = options.spoolBytes ?? 64 * 1024 * 1024;
+    this.window = options.relpWindow ?? 128;
+    this.backoff = options.reconnectMinMs ?? 250;
+    if (options.transport === 'tls' || options.transport === 'relp+tls') {
+      const t = options.tls ?? {};
+      this.secure = {
+        ca: readPem('CA', t.ca),
+        cert: readPem('certificate', t.cert),
+        key: readPem('key', t.key),
+        servername: t.servername ?? (net.isIP(options.host) ? undefined : options.host),
+        rejectUnauthorized: t.verify ?? true,
+        // A receiver addressed by IP: check the certificate names that IP.
+        checkServerIdentity: t.servername === undefined && net.isIP(options.host) ? (_host, cert) => tls.checkServerIdentity(options.host, cert) : undefined,
+      };
+    }
+    this.connect();
+  }
+
+  write(ev: AuditEvent): void {
+    if (this.closing) return void this.failed++;
+    for (const m of this.formatter.messages(ev)) {
+      const body = Buffer.from(m);
+      // TCP and TLS: octet counting, so a message may hold any byte (RFC 6587 3.4.1).
+      const data = this.relp ? body : Buffer.concat([Buffer.from(`${body.length} `), body]);
+      if (this.queuedBytes + data.length > this.spoolBytes) {
+        this.spoolDropped++;
+        continue;
+      }
+      this.queue.push({ data, txnr: 0, done: false });
+      this.queuedBytes += data.length;
+    }
+    this.pump();
+  }
+
+  flush(timeoutMs?: number): Promise<boolean> {
+    return this.waiters.wait(() => this.queue.length - this.head === 0, timeoutMs);
+  }
+
+  async close(timeoutMs = 5000): Promise<void> {
+    if (this.closing) return;
+    await this.flush(timeoutMs);
+    this.closing = true;
+    clearTimeout(this.retryTimer);
+    const left = this.queue.length - this.head;
+    this.failed += left;
+    if (left > 0) this.lastError = `${left} messages were still waiting for ${this.name} at close`;
+    const socket = this.socket;
+    if (socket && this.relp && this.sessionOpen) {
+      // A clean RELP close: the server answers, then both sides hang up.
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, 1000);
+        socket.once('close', () => (clearTimeout(t), resolve()));
+        socket.write(encodeRelpFrame(this.nextTxnr(), 'close'));
+      });
+    }
+    socket?.destroy();
+    this.state = 'closed';
+    this.waiters.wake();
+  }
+
+  stats(): SinkStats {
+    return {
+      name: this.name,
+      state: this.state,
+      delivered: this.delivered,
+      queued: this.queue.length - this.head,
+      queuedBytes: this.queuedBytes,
+      spoolDropped: this.spoolDropped,
+      failed: this.failed,
+      reconnects: Math.max(0, this.connections - 1),
+      lastError: this.state === 'connected' ? undefined : this.lastError,
+    };
+  }
+
+  private nextTxnr(): number {
+    // RELP transaction numbers run 1…999999999 and wrap to 1.
+    this.txnr = this.txnr >= 999_999_999 ? 1 : this.txnr + 1;
+    return this.txnr;
+  }
+
+  private connect(): void {
+    if (this.closing) return;
+    this.state = 'connecting';
+    this.sessionOpen = false;
+    this.parser = new RelpParser();
+    this.txnr = 0;
+    const { host } = this.options;
+    const socket = this.secure ? tls.connect({ host, port: this.port, ...this.secure }) : net.connect({ host, port: this.port });
+    this.socket = socket;
+    socket.setNoDelay(true);
+    socket.setKeepAlive(true, 30_000);
+    socket.once(this.secure ? 'secureConnect' : 'connect', () => {
+      this.connections++;
+      this.backoff = this.options.reconnectMinMs ?? 250;
+      if (this.relp) socket.write(encodeRelpFrame(this.nextTxnr(), 'open', OPEN_OFFERS));
+      else {
+        this.state = 'connected';
+        this.sessionOpen = true;
+        this.pump();
+      }
+    });
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('drain', () => {
+      this.writing = false;
+      this.pump();
+    });
+    socket.on('error', (e) => (this.lastError = `${this.name}: ${e.message}`));
+    socket.on('close', () => this.onClose(socket));
+  }
+
+  private onClose(socket: net.Socket): void {
+    if (socket !== this.socket) return;
+    this.socket = undefined;
+    this.sessionOpen = false;
+    this.writing = false;
+    // What was on the wire and not confirmed goes again on the next connection.
+    for (let i = this.head; i < this.head + this.inflight; i++) this.queue[i].txnr = 0;
+    this.inflight = 0;
+    if (this.closing) return;
+    this.state = 'down';
+    this.lastError ??= `${this.name}: connection closed`;
+    this.retryTimer = setTimeout(() => this.connect(), this.backoff);
+    this.retryTimer.unref();
+    this.backoff = Math.min(this.backoff * 2, this.options.reconnectMaxMs ?? 30_000);
+  }
+
+  private onData(chunk: Buffer): void {
+    if (!this.relp) return; // a syslog TCP receiver says nothing
+    let frames;
+    try {
+      frames = this.parser.push(chunk);
+    } catch (e) {
+      this.lastError = `${this.name}: ${(e as Error).message}`;
+      this.socket?.destroy();
+      return;
+    }
+    for (const f of frames) {
+      if (f.command === 'serverclose') {
+        this.socket?.destroy();
+        return;
+      }
+      if (f.command !== 'rsp') continue;
+      const code = responseCode(f.data);
+      if (!this.sessionOpen) {
+        if (code !== 200) {
+          this.lastError = `${this.name}: the RELP server refused the session: ${f.data.toString('utf8').split('\n')[0]}`;
+          this.socket?.destroy();
+          return;
+        }
+        this.sessionOpen = true;
+        this.state = 'connected';
+        this.lastError = undefined;
+        continue;
+      }
+      this.acknowledge(f.txnr, code, f.data);
+    }
+    this.pump();
+  }
+
+  private acknowledge(txnr: number, code: number, data: Buffer): void {
+    for (let i = this.head; i < this.head + this.inflight; i++) {
+      const item = this.queue[i];
+      if (item.txnr !== txnr || item.done) continue;
+      item.done = true;
+      if (code === 200) this.delivered++;
+      else {
+        this.failed++;
+        this.lastError = `${this.name} refused a message: ${data.toString('utf8').split('\n')[0]}`;
+      }
+      break;
+    }
+    // Answers normally come in order; release the confirmed prefix.
+    while (this.inflight > 0 && this.queue[this.head].done) this.release(1);
+  }
+
+  /** Drop `n` items from the head of the spool. */
+  private release(n: number): void {
+    for (let k = 0; k < n; k++) {
+      this.queuedBytes -= this.queue[this.head].data.length;
+      this.head++;
+      this.inflight--;
+    }
+    if (this.head > 4096 && this.head * 2 > this.queue.length) {
+      this.queue = this.queue.slice(this.head);
+      this.head = 0;
+    }
+    this.waiters.wake();
+  }
+
+  private pump(): void {
+    const socket = this.socket;
+    if (!socket || !this.sessionOpen || this.writing) return;
+    if (this.relp) {
+      const parts: Buffer[] = [];
+      while (this.inflight < this.window && this.head + this.inflight < this.queue.length) {
+        const item = this.queue[this.head + this.inflight];
+        item.txnr = this.nextTxnr();
+        parts.push(encodeRelpFrame(item.txnr, 'syslog', item.data));
+        this.inflight++;
+      }
+      if (parts.length > 0 && !socket.write(parts.length === 1 ? parts[0] : Buffer.concat(parts))) this.writing = true;
+      return;
+    }
+    const start = this.head + this.inflight;
+    if (start >= this.queue.length) return;
+    const parts: Buffer[] = [];
+    let bytes = 0;
+    let n = 0;
+    while (start + n < this.queue.length && bytes < WRITE_BATCH) {
+      parts.push(this.queue[start + n].data);
+      bytes += this.queue[start + n].data.length;
+      n++;
+    }
+    this.inflight += n;
+    const ok = socket.write(parts.length === 1 ? parts[0] : Buffer.concat(parts), (e) => {
+      // Handed to the kernel: as far as TCP lets a sender know, delivered.
+      if (e || socket !== this.socket) return;
+      this.delivered += n;
+      this.release(n);
+      this.pump();
+    });
+    if (!ok) this.writing = true;
+  }
+}
