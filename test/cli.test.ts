@@ -155,6 +155,9 @@ describe('mistakes', () => {
     [['tail', '--mode', 'broadcast'], /--mode must be one of unicast, multicast, auto/],
     [['tail', '--preset', 'nope'], /unknown preset "nope"/],
     [['backlog'], /backlog wants one number/],
+    [['forward', '--to', 'http://logs'], /--to http:\/\/logs: unknown scheme "http"/],
+    [['forward', '--config', '/no/such/config.json'], /cannot read the config file \/no\/such\/config\.json: no such file/],
+    [['forward', '--to', 'tls://127.0.0.1:1?ca=/no/ca.pem'], /cannot read the TLS CA file \/no\/ca\.pem: no such file/],
   ];
   it.each(cases)('%j: one line on stderr, exit 2', (args, message) => {
     const r = cli(args);
@@ -180,8 +183,25 @@ describe('mistakes', () => {
     }
   });
 
+  it('a config file with a wrong key: the key, what it wants, exit 2', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'linux-audit-cli-'));
+    try {
+      const file = path.join(dir, 'config.json');
+      fs.writeFileSync(file, JSON.stringify({ mode: 'auto', sinks: [{ type: 'syslog', transport: 'relp', host: 'logs', port: 'x' }] }));
+      const r = cli(['forward', '--config', file]);
+      expect(r.code).toBe(2);
+      expect(r.stderr.trimEnd()).toBe(`linux-audit forward: ${file}.sinks[0].port: expected a whole number from 1 to 65535, got "x" (see linux-audit forward --help)`);
+      fs.writeFileSync(file, '{ "mode": ');
+      expect(cli(['forward', '--config', file]).stderr).toMatch(/config\.json is not JSON/);
+      fs.writeFileSync(file, '{}');
+      expect(cli(['forward', '--config', file]).stderr).toMatch(/forward needs somewhere to send: --to URL, or "sinks" in/);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('every command has --help', () => {
-    for (const command of ['status', 'enable', 'disable', 'backlog', 'rate', 'rules', 'tail', 'parse']) {
+    for (const command of ['status', 'enable', 'disable', 'backlog', 'rate', 'rules', 'tail', 'parse', 'forward']) {
       const r = cli([command, '--help']);
       expect(r.code, command).toBe(0);
       expect(r.stdout, command).toMatch(new RegExp(`^Usage: linux-audit ${command}`));
