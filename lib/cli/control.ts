@@ -4,12 +4,15 @@ import fs from 'node:fs';
 import { AuditClient } from '../client/client.js';
 import type { AuditStatus } from '../client/status.js';
 import { FEATURE } from '../constants/generated.js';
+import { agentLine, runningAgents } from './agents.js';
 import { EXIT, UsageError, integer, parse } from './args.js';
 
 export const STATUS_HELP = `Usage: linux-audit status [--json]
 
 The kernel's audit status, in auditctl -s's words and order, then the
-process registered as the audit daemon (pid_comm) when there is one.
+process registered as the audit daemon (pid_comm) when there is one, then a
+line per running linux-audit tail or forward with its counters: events,
+lost (kernel, socket overruns, dropped), queue, and each sink's state.
   --json   one JSON object instead`;
 
 export const SETTING_HELP = {
@@ -67,11 +70,13 @@ export async function statusCommand(args: string[], out: (line: string) => void)
     // Kernels before 3.13 have no features; status must still work there.
     const features = await client.getFeatures().catch(() => undefined);
     const comm = s.pid !== 0 ? commOf(s.pid) : undefined;
+    const agents = runningAgents();
     if (values.json) {
-      out(JSON.stringify({ ...s, pidComm: comm, loginuidImmutable: features ? (features.features >> FEATURE.LOGINUID_IMMUTABLE) & 1 : undefined }));
+      out(JSON.stringify({ ...s, pidComm: comm, loginuidImmutable: features ? (features.features >> FEATURE.LOGINUID_IMMUTABLE) & 1 : undefined, agents }));
     } else {
       for (const line of statusLines(s, features)) out(line);
       if (comm !== undefined) out(`pid_comm ${comm}`);
+      for (const a of agents) out(agentLine(a));
     }
     return EXIT.ok;
   } finally {

@@ -6,6 +6,7 @@ import { compileFilter } from '../filter/index.js';
 import { PRESETS } from '../rules/presets.js';
 import { createSink, parseSinkUrl, type Sink, type SinkStats } from '../sinks/index.js';
 import { subscribe } from '../subscribe/subscription.js';
+import { AgentReporter } from './agents.js';
 import { EXIT, UsageError, integer, list, oneOf, parse } from './args.js';
 import { EVENT_OPTIONS, filterFrom } from './events.js';
 import { heartbeat, rulesFromFile } from './tail.js';
@@ -91,8 +92,10 @@ export async function forwardCommand(args: string[], out: (line: string) => void
   process.on('SIGUSR1', health);
   const timer = healthSeconds > 0 ? setInterval(health, healthSeconds * 1000) : undefined;
   timer?.unref();
+  let reporter: AgentReporter | undefined;
   try {
     await sub.ready;
+    reporter = new AgentReporter('forward', () => ({ stats: sub.stats(), shown: forwarded, sinks: sinks.map((s) => s.stats()) }));
     for (const s of sub.rules.skipped) err(`linux-audit forward: skipped rule ${s.rule} (${s.reason})`);
     err(`linux-audit forward: receiving in ${sub.stats().mode} mode; sending to ${sinks.map((s) => s.name).join(', ')}`);
     for await (const ev of sub) {
@@ -102,6 +105,7 @@ export async function forwardCommand(args: string[], out: (line: string) => void
     }
   } finally {
     clearInterval(timer);
+    reporter?.stop();
     await sub.close();
     process.off('SIGINT', stop);
     process.off('SIGTERM', stop);

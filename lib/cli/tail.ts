@@ -4,6 +4,7 @@ import { readRuleLines } from '../rules/files.js';
 import { parseRuleLine } from '../rules/parse.js';
 import { PRESETS, type PresetName } from '../rules/presets.js';
 import { subscribe, type Subscription, type SubscriptionStats } from '../subscribe/subscription.js';
+import { AgentReporter } from './agents.js';
 import { EXIT, UsageError, integer, list, oneOf, parse } from './args.js';
 import { EVENT_OPTIONS, EVENT_OPTIONS_HELP, colorFrom, filterFrom } from './events.js';
 import { LineWriter, chooseFormat, formatEvent, wantsColor } from './output.js';
@@ -74,8 +75,10 @@ export async function tailCommand(args: string[], out: NodeJS.WriteStream, err: 
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
   process.on('SIGUSR1', beat);
+  let reporter: AgentReporter | undefined;
   try {
     await sub.ready;
+    reporter = new AgentReporter('tail', () => ({ stats: sub.stats(), shown }));
     for (const s of sub.rules.skipped) err(`linux-audit tail: skipped rule ${s.rule} (${s.reason})`);
     err(`linux-audit tail: receiving in ${sub.stats().mode} mode; Ctrl-C to stop`);
     for await (const ev of sub) {
@@ -85,6 +88,7 @@ export async function tailCommand(args: string[], out: NodeJS.WriteStream, err: 
       if (writer.closed || (count !== undefined && shown >= count)) break;
     }
   } finally {
+    reporter?.stop();
     await sub.close();
     process.off('SIGINT', stop);
     process.off('SIGTERM', stop);

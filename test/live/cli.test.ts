@@ -135,6 +135,11 @@ describeLive('the linux-audit command on the real kernel', () => {
       expect(auditctl('-l')).toContain('key=cli-tail');
       execFileSync(syscallGenerator(), ['200']);
       await tail.waitFor((p) => (p.stdout.match(/^type=SYSCALL /gm) ?? []).length >= 20, '20 getppid events');
+      // status names the daemon and shows the running tail's counters.
+      await new Promise((r) => setTimeout(r, 2500));
+      const status = cli(['status']);
+      expect(status.stdout).toMatch(/^pid_comm node$/m);
+      expect(status.stdout).toMatch(new RegExp(`^agent ${tail.child.pid} tail unicast since=\\S+ updated=\\d+s_ago events=\\d+ shown=(\\d+) lost_kernel=0 socket_overruns=0 dropped=0 queue=\\d+$`, 'm'));
       tail.child.kill('SIGUSR1');
       await tail.waitFor((p) => /linux-audit tail: unicast; \d+ events \(\d+ shown\)/.test(p.stderr), 'the heartbeat');
       tail.child.kill('SIGTERM');
@@ -142,6 +147,7 @@ describeLive('the linux-audit command on the real kernel', () => {
     } finally {
       if (tail.child.exitCode === null) tail.child.kill('SIGKILL');
     }
+    expect(cli(['status']).stdout).not.toMatch(/^agent /m);
     // Everything it added is gone, and the kernel's settings are as they were.
     expect(auditctl('-l')).toBe('No rules\n');
     const steady = (t: string) => t.split('\n').filter((l) => /^(enabled|failure|pid|rate_limit|backlog_limit) /.test(l));
