@@ -33,10 +33,25 @@ async function unavailable(): Promise<string | undefined> {
   return undefined;
 }
 
-const reason = await unavailable();
+const kernelReason = await unavailable();
 
-/** A describe() that runs against the live kernel, or skips (fails under LINUX_AUDIT_REQUIRE_LIVE=1). */
-export function describeLive(name: string, fn: () => void): void {
+/** Where a program is on PATH, or undefined. */
+function which(program: string): string | undefined {
+  for (const dir of (process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin').split(':')) {
+    const p = path.join(dir, program);
+    if (fs.existsSync(p)) return p;
+  }
+  return undefined;
+}
+
+/**
+ * A describe() that runs against the live kernel, or skips (fails under
+ * LINUX_AUDIT_REQUIRE_LIVE=1). `programs` are peers the suite also needs
+ * (rsyslogd, openssl, ausearch), with the Debian package that has them.
+ */
+export function describeLive(name: string, fn: () => void, programs: Record<string, string> = {}): void {
+  const missing = Object.entries(programs).filter(([program]) => !which(program));
+  const reason = missing.length > 0 ? `not installed: ${missing.map(([p, pkg]) => `${p} (apt-get install ${pkg})`).join(', ')}` : kernelReason;
   if (reason === undefined) describe(name, fn);
   else if (REQUIRE_LIVE) describe(name, () => it('runs against the live kernel', () => {
     throw new Error(`LINUX_AUDIT_REQUIRE_LIVE=1 but this live suite cannot run: ${reason}`);

@@ -200,4 +200,4 @@ describeLive('the linux-audit command on the real kernel', () => {
     }
     expect(auditctl('-l')).toBe('No rules\n');
   });
-});
+}, { ausearch: 'auditd' });

@@ -177,4 +177,4 @@ describeLive('forward to a real rsyslog', () => {
     // At close what was still queued is counted as failed.
     expect(p.stderr).toMatch(/closed delivered 0 queued \d+ spool-dropped [1-9]\d* failed [1-9]\d*/);
   }, 40_000);
-});
+}, { rsyslogd: 'rsyslog rsyslog-gnutls rsyslog-relp', openssl: 'openssl' });
