@@ -1,12 +1,13 @@
 // The command as a user runs it, on log files (no kernel needed): parse, its
 // formats and filters, terminal safety, and what a mistake looks like.
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { readAuditLog } from '../lib/logfile/read.js';
 import type { AuditEvent } from '../lib/assemble/event.js';
-import { cli } from './helpers/cli.js';
+import { CLI, cli } from './helpers/cli.js';
 import { corpusPath } from './helpers/corpus.js';
 import { validateEvent } from './helpers/schema.js';
 
@@ -90,6 +91,37 @@ describe('linux-audit parse', () => {
     const r = cli(['parse', '-f', 'json', '-n', '3', corpusPath(LOGS[0])]);
     expect(r.code).toBe(0);
     expect(jsonLines(r.stdout)).toHaveLength(3);
+  });
+
+  it('shows a progress bar for a big file when stderr is a terminal, and nothing otherwise', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'linux-audit-cli-'));
+    try {
+      const big = path.join(dir, 'big.log');
+      const chunk = fs.readFileSync(corpusPath('go-libaudit/auparse/audit-rhel7.log'));
+      const fd = fs.openSync(big, 'w');
+      for (let written = 0; written < 9 * 1024 * 1024; written += chunk.length) fs.writeSync(fd, chunk);
+      fs.closeSync(fd);
+      // script(1) gives the command a terminal; stdout still goes to a file.
+      const r = spawnSync('script', ['-qec', `${process.execPath} ${CLI} parse -f json ${big} > /dev/null`, '/dev/null'], { encoding: 'utf8' });
+      expect(r.status).toBe(0);
+      expect(r.stdout).toMatch(/big\.log: \[#* *\] \d+% of 9\.\d MB/);
+      expect(r.stdout.endsWith('\r\x1b[K')).toBe(true);
+      const piped = cli(['parse', '-f', 'json', big]);
+      expect(piped.code).toBe(0);
+      expect(piped.stderr).toBe('');
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('text is the default on a terminal, in colour unless NO_COLOR is set; json when piped', () => {
+    const file = corpusPath('go-libaudit/auparse/audit-rhel7.log');
+    const onTerminal = (env: string) => spawnSync('script', ['-qec', `${env} ${process.execPath} ${CLI} parse -t SYSCALL -n 1 ${file}`, '/dev/null'], { encoding: 'utf8' }).stdout;
+    expect(onTerminal('NO_COLOR=')).toContain('\x1b[1mtype=SYSCALL\x1b[0m');
+    const plain = onTerminal('NO_COLOR=1');
+    expect(plain).toMatch(/^----\r?\n/);
+    expect(plain).not.toContain('\x1b[');
+    expect(() => JSON.parse(cli(['parse', '-t', 'SYSCALL', '-n', '1', file]).stdout)).not.toThrow();
   });
 
   it('text output is readable like ausearch -i', () => {
