@@ -3,6 +3,7 @@
 // agent keeping up, and what has it lost?" without attaching to it.
 import fs from 'node:fs';
 import path from 'node:path';
+import { pidAlive } from '../proc/index.js';
 import type { SubscriptionStats } from '../subscribe/subscription.js';
 import type { SinkStats } from '../sinks/sink.js';
 
@@ -58,15 +59,6 @@ export class AgentReporter {
   }
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 /** Reports of agents still running; files left by a killed agent are removed. */
 export function runningAgents(): AgentReport[] {
   let names: string[];
@@ -79,7 +71,7 @@ export function runningAgents(): AgentReport[] {
   for (const name of names) {
     const file = path.join(AGENTS_DIR, name);
     const pid = Number(name.slice(0, -5));
-    if (!alive(pid)) {
+    if (!pidAlive(pid)) {
       fs.rmSync(file, { force: true });
       continue;
     }

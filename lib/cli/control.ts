@@ -1,9 +1,9 @@
 // status, enable, disable, backlog, rate: the kernel's audit settings, as
 // `auditctl -s`, `-e`, `-b` and `-r` show and change them.
-import fs from 'node:fs';
 import { AuditClient } from '../client/client.js';
 import type { AuditStatus } from '../client/status.js';
 import { FEATURE } from '../constants/generated.js';
+import { processName } from '../proc/index.js';
 import { agentLine, runningAgents } from './agents.js';
 import { EXIT, UsageError, integer, parse } from './args.js';
 
@@ -33,15 +33,6 @@ for the audit daemon before it loses them or makes audited tasks wait.
 Set the kernel's rate_limit (auditctl -r N): records per second, 0 for none.`,
 } as const;
 
-/** What a program's pid is running, for "who holds the audit pid". */
-function commOf(pid: number): string | undefined {
-  try {
-    return fs.readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
-  } catch {
-    return undefined;
-  }
-}
-
 export function statusLines(s: AuditStatus, features: { features: number; lock: number } | undefined): string[] {
   const lines = [
     `enabled ${s.enabled}`,
@@ -69,7 +60,7 @@ export async function statusCommand(args: string[], out: (line: string) => void)
     const s = await client.getStatus();
     // Kernels before 3.13 have no features; status must still work there.
     const features = await client.getFeatures().catch(() => undefined);
-    const comm = s.pid !== 0 ? commOf(s.pid) : undefined;
+    const comm = s.pid !== 0 ? processName(s.pid) : undefined;
     const agents = runningAgents();
     if (values.json) {
       out(JSON.stringify({ ...s, pidComm: comm, loginuidImmutable: features ? (features.features >> FEATURE.LOGINUID_IMMUTABLE) & 1 : undefined, agents }));

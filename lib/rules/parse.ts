@@ -204,7 +204,6 @@ class LineParser {
   private keysColumn = 0;
   private machine: Machine | undefined;
   private syscallAdded = false;
-  private watch = false;
   private watchPerm = -1;
   private permOrExeAdded = false;
   private readonly warnings: string[] = [];
@@ -555,7 +554,6 @@ class LineParser {
     this.op = letter === 'W' ? 'delete' : 'add';
     this.list = FILTER.EXIT;
     this.action = ACTION.ALWAYS;
-    this.watch = true;
     this.syscallAdded = true;
     this.mask.fill(0xffffffff);
     this.addField({ field: dir ? RULE_FIELD.DIR : RULE_FIELD.WATCH, op: OPERATOR.EQUAL, value: Buffer.byteLength(path), text: path }, v.column);

@@ -1,6 +1,5 @@
 // subscribe(): the kernel's audit stream as an AsyncIterable of events, with
 // bounded memory, counted loss, and every kernel setting it changed restored.
-import fs from 'node:fs';
 import { MSG, REPLACE, STATUS_MASK, SYSCALL } from '../constants/index.js';
 import { interpretValue } from '../interpret/index.js';
 import { AuditError } from '../errors.js';
@@ -13,6 +12,7 @@ import type { AuditRule } from '../rules/rule.js';
 import { encodeRuleForDelete } from '../client/rules.js';
 import { formatRule } from '../rules/format.js';
 import { presetRules, type PresetName } from '../rules/presets.js';
+import { pidAlive, processName } from '../proc/index.js';
 import { ContainerResolver } from '../enrich/container.js';
 import { ProcessTable } from '../enrich/process.js';
 import { RuntimeClient } from '../enrich/runtime.js';
@@ -140,23 +140,6 @@ interface Changes {
   backlogLimit?: number;
   /** Rules we added, in order. */
   rules: AuditRule[];
-}
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-function processName(pid: number): string {
-  try {
-    return fs.readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
-  } catch {
-    return 'unknown';
-  }
 }
 
 const TICK_MS = 250;
@@ -393,7 +376,7 @@ export class Subscription implements AsyncIterable<AuditEvent>, AsyncDisposable 
         const current = await this.client!.getStatus().catch(() => status);
         const pid = current.pid;
         throw new AuditError(
-          `another audit daemon is registered: pid ${pid} (${pid === process.pid ? 'this process: another unicast subscription' : processName(pid)}); ` +
+          `another audit daemon is registered: pid ${pid} (${pid === process.pid ? 'this process: another unicast subscription' : processName(pid) ?? 'unknown'}); ` +
             'only one process may receive the audit stream as the daemon. Stop it, or subscribe with mode "multicast" (read-only, beside it) or "auto"',
           'EEXIST',
           err.errno,
