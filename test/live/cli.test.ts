@@ -180,6 +180,32 @@ describeLive('the linux-audit command on the real kernel', () => {
     expect(compared).toBeGreaterThan(20 * 20);
   });
 
+  it('a hostile file name from the kernel: escaped in text, every byte kept in JSON and raw', async () => {
+    const watched = fs.mkdtempSync(path.join(os.tmpdir(), 'linux-audit-evil-'));
+    const name = Buffer.concat([Buffer.from('a\x1b]0;pwned\x07\x1b[2J\nb\u202Ecod.sh'), Buffer.from([0xff, 0xc3]), Buffer.from('.txt')]);
+    const rules = path.join(dir, 'evil.rules');
+    fs.writeFileSync(rules, `-w ${watched} -p wa -k cli-evil\n`);
+    const tail = new CliProcess(['tail', '--format', 'raw', '--rules', rules, '--key', 'cli-evil', '--count', '1']);
+    try {
+      await tail.waitFor((p) => p.stderr.includes('receiving in'), 'tail to start');
+      // A file whose name is those bytes, made by a child so the name goes through the kernel as bytes.
+      execFileSync('python3', ['-c', 'import os,sys; fd=os.open(os.fsencode(sys.argv[1]) + bytes.fromhex(sys.argv[2]), os.O_CREAT|os.O_WRONLY, 0o600); os.close(fd)', `${watched}/`, name.toString('hex')]);
+      expect(await tail.exited).toBe(0);
+    } finally {
+      fs.rmSync(watched, { recursive: true, force: true });
+    }
+    const raw = path.join(dir, 'evil.log');
+    fs.writeFileSync(raw, tail.stdout);
+    // raw: the kernel wrote the name as hex, so each record is still one line.
+    expect(tail.stdout.trimEnd().split('\n').every((l) => l.startsWith('type='))).toBe(true);
+    const text = cli(['parse', '-f', 'text', raw]).stdout;
+    expect(text).not.toMatch(/[\x07\x1b\u202e]/);
+    expect(text).toContain('a\\x1b]0;pwned\\x07\\x1b[2J\\nb\\u{202e}cod.sh\\xff\\xc3.txt');
+    const [ev] = cli(['parse', '-f', 'json', raw]).stdout.trim().split('\n').map((l) => JSON.parse(l));
+    const created = ev.records.find((r: { typeName: string; fields: Record<string, string> }) => r.typeName === 'PATH' && r.fields.nametype === 'CREATE');
+    expect(Buffer.from(created.hex.name, 'hex')).toEqual(Buffer.concat([Buffer.from(`${watched}/`), name]));
+  });
+
   it('tail stops after --count events, and the filter keeps only what was asked', async () => {
     const rules = path.join(dir, 'count.rules');
     fs.writeFileSync(rules, '-a always,exit -F arch=b64 -S getppid -k cli-count\n-a always,exit -F arch=b64 -S uname -k cli-other\n');
