@@ -8,6 +8,8 @@
 //         and our CPU per million records. Restores the kernel state it changed.
 // rules:  parse + encode of a 1,000-rule file, and loading it into the kernel
 //         beside `auditctl -R` on the same file (rules/s).
+// format: events/s through each output: json, text, raw, and RFC 5424 syslog
+//         messages (json and raw payloads): the ceiling of tail and forward.
 // Results go to stdout as Markdown and to bench/results/<date>-<host>.json.
 import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -20,7 +22,9 @@ const root = path.resolve(here, '..');
 const lib = (p) => import(path.join(root, 'dist', p));
 const { decodeDatagram, parseLogLine } = await lib('decode/record.js');
 const { Assembler } = await lib('assemble/assembler.js');
-const { subscribe, AuditClient, parseRules, encodeRule } = await lib('index.js');
+const { subscribe, AuditClient, parseRules, encodeRule, readAuditLog } = await lib('index.js');
+const { formatEvent } = await lib('format/index.js');
+const { SyslogFormatter } = await lib('sinks/index.js');
 
 const argv = process.argv.slice(2);
 const which = argv.filter((a) => !a.startsWith('--'));
@@ -253,6 +257,44 @@ async function rulesBench() {
   return result;
 }
 
+// --- format ---------------------------------------------------------------
+
+async function formatBench() {
+  const files = ['go-libaudit/auparse/audit-rhel7.log', 'go-libaudit/auparse/audit-ubuntu16.log', 'elastic-beats/auditbeat-auditd-testdata/sudo.log'];
+  const text = files.map((f) => fs.readFileSync(path.join(corpus, f), 'utf8')).join('\n');
+  let count = 0;
+  // Fresh events each round: an event caches its decoded fields, and a real
+  // stream formats each event once.
+  const load = async () => {
+    const out = [];
+    for (let rep = 0; rep < 40; rep++) for await (const ev of readAuditLog([text])) out.push(ev);
+    return out;
+  };
+  const json = new SyslogFormatter({ hostname: 'h' });
+  const raw = new SyslogFormatter({ hostname: 'h', payload: 'raw' });
+  const outputs = {
+    'json (tail --format json)': (ev) => formatEvent(ev, 'json'),
+    'text (tail --format text)': (ev) => formatEvent(ev, 'text'),
+    'raw (tail --format raw)': (ev) => formatEvent(ev, 'raw'),
+    'syslog, json payload (forward)': (ev) => json.messages(ev),
+    'syslog, raw payload (forward)': (ev) => raw.messages(ev),
+  };
+  const results = {};
+  for (const [name, fn] of Object.entries(outputs)) {
+    const rates = [];
+    for (let run = 0; run < 5; run++) {
+      const evs = await load();
+      count = evs.length;
+      const t0 = process.hrtime.bigint();
+      for (const ev of evs) fn(ev);
+      const dt = Number(process.hrtime.bigint() - t0) / 1e9;
+      if (run > 0) rates.push(evs.length / dt);
+    }
+    results[name] = { eventsPerSec: median(rates), min: Math.min(...rates), max: Math.max(...rates) };
+  }
+  return { events: count, results };
+}
+
 // --- report ---------------------------------------------------------------
 
 const machine = {
@@ -304,6 +346,16 @@ if (run('rules')) {
     console.log(`| auditctl -R | ${r.auditctlLoadSeconds.toFixed(3)} | ${Math.round(r.auditctlRulesPerSec).toLocaleString('en')} |`);
     console.log(`\nratio: ${(r.oursRulesPerSec / r.auditctlRulesPerSec).toFixed(2)}× auditctl\n`);
   }
+}
+
+if (run('format')) {
+  const f = (report.format = await formatBench());
+  console.log(`## format (${f.events} corpus events, decoded, interpreted and written out; one core)\n`);
+  console.log('| output | events/s (median of 4) | min–max |\n|---|---:|---:|');
+  for (const [name, r] of Object.entries(f.results)) {
+    console.log(`| ${name} | ${Math.round(r.eventsPerSec).toLocaleString('en')} | ${Math.round(r.min).toLocaleString('en')}–${Math.round(r.max).toLocaleString('en')} |`);
+  }
+  console.log('');
 }
 
 const dir = path.join(here, 'results');
