@@ -85,6 +85,18 @@ function recordJSON(r: AuditRecord): RecordJSON {
  * has U+FFFD in place of the bad bytes), as logged; undefined when none.
  */
 export function lossyHexFields(r: AuditRecord): Record<string, string> | undefined {
+  // Bytes that are not UTF-8 decode to U+FFFD: without one, nothing was lost,
+  // and the raw fields (an object per field) need not be built. Every event
+  // written out passes here.
+  const fields = r.fields;
+  let suspect = false;
+  for (const k in fields) {
+    if (fields[k].indexOf('\ufffd') >= 0) {
+      suspect = true;
+      break;
+    }
+  }
+  if (!suspect) return undefined;
   let hex: Record<string, string> | undefined;
   for (const f of r.rawFields()) {
     const encoded = r.type === EXECVE ? /^a\d+(\[\d+\])?$/.test(f.key) : HEX_ENCODED_FIELDS.has(f.key);
