@@ -8,6 +8,9 @@
 //         and our CPU per million records. Restores the kernel state it changed.
 // rules:  parse + encode of a 1,000-rule file, and loading it into the kernel
 //         beside `auditctl -R` on the same file (rules/s).
+// log:    the same large audit.log through readAuditLog and through libauparse
+//         (bench/peers/auparse-walk.c), every field, with and without
+//         interpretation: records/s and the ratio.
 // format: events/s through each output: json, text, raw, and RFC 5424 syslog
 //         messages (json and raw payloads): the ceiling of tail and forward.
 // Results go to stdout as Markdown and to bench/results/<date>-<host>.json.
@@ -123,6 +126,80 @@ function decodeBench() {
     results[name] = { recordsPerSec: median(rates), min: Math.min(...rates), max: Math.max(...rates), mbPerSec: (median(rates) * bytes) / records / 1e6 };
   }
   return { records, bytes, distinctRecords: unique.length, recordTypes: types.size, results };
+}
+
+// --- log: ours against libauparse on the same file -------------------------
+
+/**
+ * A large audit.log from the corpus mix, every event given its own serial and
+ * time (auparse groups records by them), written to a temp file.
+ */
+function generatedLog(minRecords) {
+  const files = ['go-libaudit/auparse/audit-rhel7.log', 'go-libaudit/auparse/audit-ubuntu16.log', 'laurel/record-execve-long.txt', 'laurel/record-perl-reverse-shell.txt', 'laurel/shell-proc-trace.txt', 'elastic-beats/auditbeat-auditd-testdata/sudo.log'];
+  const lines = [];
+  for (const f of files) {
+    for (const line of fs.readFileSync(path.join(corpus, f), 'utf8').split('\n')) {
+      const r = line.startsWith('type=') ? parseLogLine(line) : undefined;
+      if (r && !r.malformed && r.type !== 1320) lines.push(line);
+    }
+  }
+  const out = [];
+  let serial = 1;
+  let ms = 1_700_000_000_000;
+  let previous = '';
+  while (out.length < minRecords) {
+    for (const line of lines) {
+      const m = /audit\(\d+\.\d+:\d+\)/.exec(line);
+      if (m[0] !== previous) {
+        previous = m[0];
+        serial++;
+        ms += 3;
+      }
+      out.push(line.replace(m[0], `audit(${Math.floor(ms / 1000)}.${String(ms % 1000).padStart(3, '0')}:${serial})`));
+    }
+  }
+  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'linux-audit-bench-log-')), 'audit.log');
+  fs.writeFileSync(file, out.join('\n') + '\n');
+  return { file, records: out.length, bytes: fs.statSync(file).size };
+}
+
+async function logBench() {
+  const log = generatedLog(200_000);
+  const walker = path.join(path.dirname(log.file), 'auparse-walk');
+  execFileSync('cc', ['-O2', '-o', walker, path.join(here, 'peers', 'auparse-walk.c'), '-lauparse', '-laudit']);
+  const auparse = (mode) => {
+    const rates = [];
+    for (let run = 0; run < 5; run++) {
+      const out = execFileSync(walker, mode ? [log.file, mode] : [log.file], { encoding: 'utf8' });
+      const m = /records=(\d+) fields=(\d+) seconds=([\d.]+)/.exec(out);
+      rates.push(Number(m[1]) / Number(m[3]));
+    }
+    return rates;
+  };
+  const ours = async (interpret) => {
+    const rates = [];
+    for (let run = 0; run < 6; run++) {
+      const t0 = process.hrtime.bigint();
+      let records = 0;
+      for await (const ev of readAuditLog(fs.createReadStream(log.file, { highWaterMark: 1 << 20 }))) {
+        for (const r of ev.records) {
+          if (interpret) void r.interpreted;
+          else void r.fields;
+          records++;
+        }
+      }
+      const dt = Number(process.hrtime.bigint() - t0) / 1e9;
+      if (run > 0) rates.push(records / dt);
+    }
+    return rates;
+  };
+  const summary = (rates) => ({ recordsPerSec: median(rates), min: Math.min(...rates), max: Math.max(...rates) });
+  const results = {
+    'every field': { ours: summary(await ours(false)), auparse: summary(auparse()) },
+    'every field interpreted': { ours: summary(await ours(true)), auparse: summary(auparse('interpret')) },
+  };
+  fs.rmSync(path.dirname(log.file), { recursive: true, force: true });
+  return { records: log.records, bytes: log.bytes, results };
 }
 
 // --- live -----------------------------------------------------------------
@@ -314,6 +391,18 @@ if (run('decode')) {
   console.log('| path | records/s (median of 5) | min–max | MB/s |\n|---|---:|---:|---:|');
   for (const [name, r] of Object.entries(d.results)) {
     console.log(`| ${name} | ${Math.round(r.recordsPerSec).toLocaleString('en')} | ${Math.round(r.min).toLocaleString('en')}–${Math.round(r.max).toLocaleString('en')} | ${r.mbPerSec.toFixed(0)} |`);
+  }
+  console.log('');
+}
+
+if (run('log')) {
+  const l = (report.log = await logBench());
+  console.log(`## log: an audit.log read by us and by libauparse (${l.records.toLocaleString('en')} records, ${(l.bytes / 1e6).toFixed(1)} MB, the corpus mix with unique serials)\n`);
+  console.log('Both read the file, group records into events and walk every field of every record; ours is `readAuditLog` with `record.fields` or `record.interpreted`, theirs `bench/peers/auparse-walk.c` with `auparse_get_field_str` or `auparse_interpret_field`.\n');
+  console.log('| walk | linux-audit records/s | libauparse records/s | ratio |\n|---|---:|---:|---:|');
+  for (const [name, r] of Object.entries(l.results)) {
+    const f = (x) => `${Math.round(x.recordsPerSec).toLocaleString('en')} (${Math.round(x.min).toLocaleString('en')}–${Math.round(x.max).toLocaleString('en')})`;
+    console.log(`| ${name} | ${f(r.ours)} | ${f(r.auparse)} | ${(r.ours.recordsPerSec / r.auparse.recordsPerSec).toFixed(2)}× |`);
   }
   console.log('');
 }
