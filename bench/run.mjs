@@ -1,11 +1,18 @@
 #!/usr/bin/env node
-// npm run bench [-- decode|live|rules] [--seconds N]
+// npm run bench [-- decode|log|format|live|stall|scale|rules] [--seconds N]
 //
 // decode: records/s through the decoder (header only, header + all fields, and
 //         the whole path to events) over a realistic mix built from the corpus.
-// live:   a C generator makes audited getppid() calls as fast as it can while we
-//         subscribe in unicast mode; reports what arrived, what was lost and where,
-//         and our CPU per million records. Restores the kernel state it changed.
+// live:   a C generator makes audited getppid() calls as fast as it can while
+//         each consumer in turn is the audit daemon: our subscriber (reading
+//         events; decoding every field), the minimal C reader
+//         (bench/peers/min-reader.c, the limit) and auditd (log_format=RAW).
+//         Records/s, kernel lost, overruns, drops, CPU per event, peak RSS,
+//         the generator's slowdown, latency from syscall to JS.
+// stall:  our consumer stops 250 ms every second at full load: what is lost,
+//         and where it is counted.
+// scale:  CPU per event as the rate doubles, ours and the minimal reader; SVG plot.
+// Every live run restores the kernel state it changed.
 // rules:  parse + encode of a 1,000-rule file, and loading it into the kernel
 //         beside `auditctl -R` on the same file (rules/s).
 // log:    the same large audit.log through readAuditLog and through libauparse
@@ -14,7 +21,7 @@
 // format: events/s through each output: json, text, raw, and RFC 5424 syslog
 //         messages (json and raw payloads): the ceiling of tail and forward.
 // Results go to stdout as Markdown and to bench/results/<date>-<host>.json.
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -208,68 +215,19 @@ function auditctl(...args) {
   return execFileSync('auditctl', args, { encoding: 'utf8' });
 }
 
-/**
- * One live run: the generator at full speed for `seconds` while we subscribe in
- * unicast mode. `touchFields` decides what the consumer reads: the event only
- * (fields stay undecoded, as for an agent that filters on a few) or every field
- * of every record (an agent that ships everything).
- */
-async function liveRun(gen, touchFields) {
+/** The kernel state a live run changes, put back afterwards: rules with our key, enabled, backlog. */
+async function withAuditing(run) {
   const key = `la_bench_${process.pid}`;
   const client = await AuditClient.open();
   const before = await client.getStatus();
-  auditctl('-a', 'always,exit', '-F', 'arch=b64', '-S', 'getppid', '-F', `ppid=${process.pid}`, '-F', `key=${key}`);
-  let sub;
   try {
-    sub = subscribe({ mode: 'unicast', enable: true });
-    await sub.ready;
-    let events = 0;
-    const consume = (async () => {
-      for await (const ev of sub) {
-        if (touchFields) for (const r of ev.records) void r.fields;
-        events++;
-      }
-    })();
-    const cpu0 = process.cpuUsage();
-    const t0 = process.hrtime.bigint();
-    const genOut = await new Promise((resolve, reject) => {
-      const child = spawn(gen, ['0', String(seconds)], { stdio: ['ignore', 'pipe', 'inherit'] });
-      let out = '';
-      child.stdout.on('data', (d) => (out += d));
-      child.on('error', reject);
-      child.on('exit', () => resolve(out.trim()));
-    });
-    const calls = Number(/calls=(\d+)/.exec(genOut)[1]);
-    // Let the tail drain: the kernel backlog and our buffers.
-    const deadline = Date.now() + 15_000;
-    while (Date.now() < deadline && sub.stats().events + sub.stats().dropped / 3 < calls) await new Promise((r) => setTimeout(r, 50));
-    const wall = Number(process.hrtime.bigint() - t0) / 1e9;
-    const cpu = process.cpuUsage(cpu0);
-    await new Promise((r) => setTimeout(r, 1100)); // one more lost-counter poll
-    const s = sub.stats();
-    await sub.close();
-    await consume;
-    const cpuSec = (cpu.user + cpu.system) / 1e6;
-    return {
-      consumer: touchFields ? 'every field' : 'events only',
-      seconds,
-      generator: genOut,
-      generatorCalls: calls,
-      eventsDelivered: events,
-      records: s.records,
-      recordsPerSec: s.records / wall,
-      kernelLost: s.kernelLost,
-      socketOverruns: s.socketOverruns,
-      dropped: s.dropped,
-      incomplete: s.incomplete,
-      peakPendingMB: s.peakPendingBytes / 1e6,
-      cpuSeconds: cpuSec,
-      cpuSecondsPerMillionRecords: (cpuSec / s.records) * 1e6,
-      peakRssMB: process.resourceUsage().maxRSS / 1024,
-    };
+    if (before.pid !== 0) throw new Error(`pid ${before.pid} is registered as the audit daemon; stop it before the live benchmark`);
+    if (before.enabled === 0) await client.setEnabled(1);
+    if (before.backlogLimit < 8192) await client.setBacklogLimit(8192);
+    auditctl('-a', 'always,exit', '-F', 'arch=b64', '-S', 'getppid', '-F', `ppid=${process.pid}`, '-F', `key=${key}`);
+    return await run(client);
   } finally {
-    await sub?.close().catch(() => undefined);
-    execFileSync('auditctl', ['-D', '-k', key]);
+    spawnSync('auditctl', ['-D', '-k', key]);
     const now = await client.getStatus();
     if (now.enabled !== before.enabled && before.enabled !== 2) await client.setEnabled(before.enabled);
     if (now.backlogLimit !== before.backlogLimit) await client.setBacklogLimit(before.backlogLimit);
@@ -277,12 +235,228 @@ async function liveRun(gen, touchFields) {
   }
 }
 
-async function liveBench() {
+/** The generator for `seconds`, at full speed or `rate` calls/s; resolves with its calls and rate. */
+function generate(gen, rate) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(gen, rate ? ['0', String(seconds), String(rate)] : ['0', String(seconds)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.on('error', reject);
+    child.on('exit', () => {
+      const m = /calls=(\d+) seconds=([\d.]+) rate=(\d+)/.exec(out);
+      resolve({ calls: Number(m[1]), rate: Number(m[3]) });
+    });
+  });
+}
+
+const percentile = (xs, p) => {
+  if (xs.length === 0) return undefined;
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor(s.length * p))];
+};
+
+/**
+ * Our subscriber in unicast mode while the generator runs. `consumer` says
+ * what it does per event: 'events' (reads the event only, as an agent that
+ * filters on a few fields), 'fields' (decodes every field of every record) or
+ * 'stall' (events only, but stops for 250 ms every second).
+ */
+async function oursRun(gen, consumer, rate) {
+  return withAuditing(async (client) => {
+    const lostBefore = (await client.getStatus()).lost;
+    const sub = subscribe({ mode: 'unicast', enable: true });
+    await sub.ready;
+    let events = 0;
+    const latencies = [];
+    let nextStall = Date.now() + 1000;
+    const consume = (async () => {
+      for await (const ev of sub) {
+        if (consumer === 'fields') for (const r of ev.records) void r.fields;
+        // Every 64th event: how long from the syscall (the kernel's stamp) to here.
+        if ((events & 63) === 0) latencies.push(Date.now() - ev.time);
+        events++;
+        if (consumer === 'stall' && Date.now() >= nextStall) {
+          const until = Date.now() + 250;
+          while (Date.now() < until);
+          nextStall = Date.now() + 1000;
+        }
+      }
+    })();
+    // Peak RSS during this run (maxRSS would carry earlier runs of this process).
+    let peakRss = process.memoryUsage.rss();
+    const rssTimer = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage.rss())), 100);
+    const cpu0 = process.cpuUsage();
+    const t0 = process.hrtime.bigint();
+    const g = await generate(gen, rate);
+    // Let the tail drain: the kernel backlog and our buffers.
+    const deadline = Date.now() + 15_000;
+    while (Date.now() < deadline && sub.stats().events + sub.stats().dropped / 3 < g.calls) await new Promise((r) => setTimeout(r, 50));
+    const wall = Number(process.hrtime.bigint() - t0) / 1e9;
+    const cpu = process.cpuUsage(cpu0);
+    clearInterval(rssTimer);
+    const s = sub.stats();
+    await sub.close();
+    await consume;
+    const cpuSec = (cpu.user + cpu.system) / 1e6;
+    const kernelLost = (await client.getStatus()).lost - lostBefore;
+    return {
+      consumer: { events: 'linux-audit, reads events', fields: 'linux-audit, decodes every field', stall: 'linux-audit, stalls 250 ms/s' }[consumer],
+      generatorCalls: g.calls,
+      generatorRate: g.rate,
+      records: s.records,
+      recordsPerSec: s.records / wall,
+      kernelLost,
+      overruns: s.socketOverruns,
+      dropped: s.dropped,
+      cpuSeconds: cpuSec,
+      cpuSecondsPerMillionEvents: (cpuSec / g.calls) * 1e6,
+      peakRssMB: peakRss / 1024 / 1024,
+      peakBufferedMB: s.peakPendingBytes / 1e6,
+      latencyMs: { p50: percentile(latencies, 0.5), p99: percentile(latencies, 0.99) },
+    };
+  });
+}
+
+/** A peer process as the audit daemon while the generator runs: the minimal C reader, or auditd. */
+async function peerRun(gen, peer, rate) {
+  return withAuditing(async (client) => {
+    const lostBefore = (await client.getStatus()).lost;
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'linux-audit-bench-peer-'));
+    let child;
+    if (peer === 'min-reader') {
+      const bin = path.join(dir, 'min-reader');
+      execFileSync('cc', ['-O2', '-o', bin, path.join(here, 'peers', 'min-reader.c')]);
+      child = spawn(bin, [], { stdio: ['ignore', 'pipe', 'pipe'] });
+    } else {
+      fs.mkdirSync(path.join(dir, 'plugins.d'));
+      fs.writeFileSync(
+        path.join(dir, 'auditd.conf'),
+        [
+          `log_file = ${dir}/audit.log`, 'log_format = RAW', 'flush = INCREMENTAL_ASYNC', 'freq = 50', 'write_logs = yes', 'local_events = yes',
+          'max_log_file = 100000', 'num_logs = 2', 'max_log_file_action = IGNORE', 'space_left = 2', 'space_left_action = IGNORE',
+          'admin_space_left = 1', 'admin_space_left_action = IGNORE', 'disk_full_action = IGNORE', 'disk_error_action = IGNORE',
+          `plugin_dir = ${dir}/plugins.d`, 'name_format = NONE', '',
+        ].join('\n'),
+      );
+      // time(1) reports auditd's CPU and peak RSS when it exits.
+      child = spawn('/usr/bin/time', ['-f', 'cpu=%U+%S maxrss_kb=%M', 'auditd', '-n', '-s', 'nochange', '-c', dir], { stdio: ['ignore', 'pipe', 'pipe'] });
+    }
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (out += d));
+    const exited = new Promise((r) => child.on('exit', r));
+    const deadline = Date.now() + 10_000;
+    while ((await client.getStatus()).pid === 0) {
+      if (Date.now() > deadline) throw new Error(`${peer} did not register: ${out}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const t0 = process.hrtime.bigint();
+    const g = await generate(gen, rate);
+    // Drain: until the kernel's queue is empty.
+    const drainEnd = Date.now() + 15_000;
+    while (Date.now() < drainEnd && (await client.getStatus()).backlog > 0) await new Promise((r) => setTimeout(r, 50));
+    await new Promise((r) => setTimeout(r, 500));
+    const wall = Number(process.hrtime.bigint() - t0) / 1e9;
+    const kernelLost = (await client.getStatus()).lost - lostBefore;
+    if (peer === 'min-reader') child.kill('SIGTERM');
+    else spawnSync('pkill', ['-TERM', '-x', 'auditd']);
+    await exited;
+    let records;
+    let cpu;
+    let rssKb;
+    let overruns = 0;
+    if (peer === 'min-reader') {
+      const m = /records=(\d+) bytes=\d+ enobufs=(\d+) cpu=([\d.]+) maxrss_kb=(\d+)/.exec(out);
+      records = Number(m[1]);
+      overruns = Number(m[2]);
+      cpu = Number(m[3]);
+      rssKb = Number(m[4]);
+    } else {
+      const m = /cpu=([\d.]+)\+([\d.]+) maxrss_kb=(\d+)/.exec(out);
+      cpu = Number(m[1]) + Number(m[2]);
+      rssKb = Number(m[3]);
+      // auditd writes no EOE line: count the lines and the events' EOEs.
+      const log = fs.readFileSync(path.join(dir, 'audit.log'), 'utf8');
+      records = log.split('\n').length - 1 + g.calls;
+    }
+    fs.rmSync(dir, { recursive: true, force: true });
+    return {
+      consumer: peer === 'min-reader' ? 'minimal C reader (recvmmsg, counts)' : 'auditd 3.0 (log_format=RAW, to a file)',
+      generatorCalls: g.calls,
+      generatorRate: g.rate,
+      records,
+      recordsPerSec: records / wall,
+      kernelLost,
+      overruns,
+      dropped: 0,
+      cpuSeconds: cpu,
+      cpuSecondsPerMillionEvents: (cpu / g.calls) * 1e6,
+      peakRssMB: rssKb / 1024,
+    };
+  });
+}
+
+function buildGenerator() {
   const gen = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'linux-audit-bench-')), 'syscall-gen');
   execFileSync('cc', ['-O2', '-o', gen, path.join(here, 'gen', 'syscall-gen.c')]);
+  return gen;
+}
+
+async function liveBench() {
+  const gen = buildGenerator();
   // Generator alone, nothing audited: what the machine does without us.
-  const alone = execFileSync(gen, ['0', '3'], { encoding: 'utf8' }).trim();
-  return { generatorUnaudited: alone, runs: [await liveRun(gen, false), await liveRun(gen, true)] };
+  const alone = Number(/rate=(\d+)/.exec(execFileSync(gen, ['0', '3'], { encoding: 'utf8' }))[1]);
+  const runs = [];
+  for (const r of ['events', 'fields']) runs.push(await oursRun(gen, r));
+  runs.push(await peerRun(gen, 'min-reader'));
+  if (fs.existsSync('/usr/sbin/auditd') || fs.existsSync('/sbin/auditd')) runs.push(await peerRun(gen, 'auditd'));
+  return { generatorUnaudited: alone, runs };
+}
+
+/** The consumer stops for 250 ms every second at full load: what is lost, and where it is counted. */
+async function stallBench() {
+  return oursRun(buildGenerator(), 'stall');
+}
+
+/** Cost as the rate doubles, ours and the minimal reader, up to full speed. */
+async function scaleBench() {
+  const gen = buildGenerator();
+  const points = [];
+  for (const rate of [5_000, 10_000, 20_000, 40_000, 80_000, 160_000, 0]) {
+    const ours = await oursRun(gen, 'events', rate);
+    const reader = await peerRun(gen, 'min-reader', rate);
+    points.push({ requestedRate: rate || 'full', ours, reader });
+  }
+  return points;
+}
+
+/** CPU per event against rate, one line per consumer, as SVG. */
+function scaleSvg(points) {
+  const W = 640, H = 360, L = 70, B = 50, T = 20, R = 20;
+  const series = [
+    ['linux-audit', '#1f77b4', points.map((p) => [p.ours.generatorRate, (p.ours.cpuSeconds / p.ours.generatorCalls) * 1e6])],
+    ['minimal C reader', '#d62728', points.map((p) => [p.reader.generatorRate, (p.reader.cpuSeconds / p.reader.generatorCalls) * 1e6])],
+  ];
+  const xs = series.flatMap(([, , pts]) => pts.map(([x]) => x)).filter((x) => x > 0);
+  const ys = series.flatMap(([, , pts]) => pts.map(([, y]) => y));
+  const xMin = Math.log10(Math.min(...xs)), xMax = Math.log10(Math.max(...xs));
+  const yMax = Math.max(...ys) * 1.1;
+  const px = (x) => L + ((Math.log10(x) - xMin) / (xMax - xMin || 1)) * (W - L - R);
+  const py = (y) => H - B - (y / yMax) * (H - B - T);
+  let svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif" font-size="12">`;
+  svg += `<rect width="${W}" height="${H}" fill="white"/>`;
+  svg += `<line x1="${L}" y1="${H - B}" x2="${W - R}" y2="${H - B}" stroke="black"/><line x1="${L}" y1="${T}" x2="${L}" y2="${H - B}" stroke="black"/>`;
+  for (const x of xs) svg += `<text x="${px(x)}" y="${H - B + 16}" text-anchor="middle">${Math.round(x / 1000)}k</text>`;
+  for (let i = 0; i <= 4; i++) svg += `<text x="${L - 6}" y="${py((yMax * i) / 4) + 4}" text-anchor="end">${((yMax * i) / 4).toFixed(1)}</text>`;
+  svg += `<text x="${(L + W - R) / 2}" y="${H - 10}" text-anchor="middle">audited syscalls per second (log scale)</text>`;
+  svg += `<text x="16" y="${(T + H - B) / 2}" transform="rotate(-90 16 ${(T + H - B) / 2})" text-anchor="middle">consumer CPU µs per event</text>`;
+  series.forEach(([name, color, pts], i) => {
+    const d = pts.filter(([x]) => x > 0).map(([x, y], k) => `${k ? 'L' : 'M'}${px(x).toFixed(1)},${py(y).toFixed(1)}`).join(' ');
+    svg += `<path d="${d}" fill="none" stroke="${color}" stroke-width="2"/>`;
+    for (const [x, y] of pts) if (x > 0) svg += `<circle cx="${px(x)}" cy="${py(y)}" r="3" fill="${color}"/>`;
+    svg += `<text x="${L + 10}" y="${T + 14 + i * 16}" fill="${color}">${name}</text>`;
+  });
+  return svg + '</svg>\n';
 }
 
 // --- rules ----------------------------------------------------------------
@@ -407,21 +581,49 @@ if (run('log')) {
   console.log('');
 }
 
-if (run('live')) {
+const liveRow = (r, alone) =>
+  `| ${r.consumer} | ${Math.round(r.generatorRate).toLocaleString('en')} (${((r.generatorRate / alone) * 100).toFixed(0)}% of unaudited) | ${r.records.toLocaleString('en')} | ${Math.round(r.recordsPerSec).toLocaleString('en')} | ${r.kernelLost} | ${r.overruns} | ${r.dropped.toLocaleString('en')} | ${r.cpuSecondsPerMillionEvents.toFixed(2)} | ${r.peakRssMB.toFixed(0)} | ${r.latencyMs ? `${r.latencyMs.p50} / ${r.latencyMs.p99}` : '–'} |`;
+const LIVE_HEAD = '| consumer | generator calls/s | records | records/s | kernel lost | socket overruns | dropped (counted) | CPU s / M events | peak RSS MB | latency p50 / p99 ms |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|';
+
+if (run('live') || run('stall') || run('scale')) {
   if (process.getuid() !== 0) {
     console.log('## live\n\nskipped: needs root\n');
   } else {
-    const l = (report.live = await liveBench());
-    console.log(`## live (unicast, generator at full speed for ${seconds} s)\n`);
-    console.log(`generator with no rule: ${l.generatorUnaudited}\n`);
-    console.log('| consumer reads | generator (audited) | records | records/s | kernel lost | socket overruns | dropped (counted) | CPU s / M records | peak buffered MB | peak RSS MB |');
-    console.log('|---|---|---:|---:|---:|---:|---:|---:|---:|---:|');
-    for (const r of l.runs) {
-      console.log(
-        `| ${r.consumer} | ${r.generator} | ${r.records} | ${Math.round(r.recordsPerSec).toLocaleString('en')} | ${r.kernelLost} | ${r.socketOverruns} | ${r.dropped} | ${r.cpuSecondsPerMillionRecords.toFixed(2)} | ${r.peakPendingMB.toFixed(1)} | ${r.peakRssMB.toFixed(0)} |`,
-      );
+    let alone;
+    if (run('live')) {
+      const l = (report.live = await liveBench());
+      alone = l.generatorUnaudited;
+      console.log(`## live (unicast, getppid generator at full speed for ${seconds} s; each call is one event of 3 records)\n`);
+      console.log(`generator with no rule: ${alone.toLocaleString('en')} calls/s\n`);
+      console.log(LIVE_HEAD);
+      for (const r of l.runs) console.log(liveRow(r, alone));
+      const ours = l.runs[0];
+      const reader = l.runs.find((r) => r.consumer.startsWith('minimal'));
+      const auditd = l.runs.find((r) => r.consumer.startsWith('auditd'));
+      console.log(`\nCPU per event: ${(ours.cpuSecondsPerMillionEvents / reader.cpuSecondsPerMillionEvents).toFixed(2)}× the minimal C reader${auditd ? `, ${(ours.cpuSecondsPerMillionEvents / auditd.cpuSecondsPerMillionEvents).toFixed(2)}× auditd` : ''}.\n`);
     }
-    console.log('');
+    alone ??= Number(/rate=(\d+)/.exec(execFileSync(buildGenerator(), ['0', '3'], { encoding: 'utf8' }))[1]);
+    if (run('stall')) {
+      const r = (report.stall = await stallBench());
+      console.log(`## stall (our consumer stops 250 ms every second, generator at full speed for ${seconds} s)\n`);
+      console.log(LIVE_HEAD);
+      console.log(liveRow(r, alone));
+      console.log(`\nEvery record is accounted for: ${r.records.toLocaleString('en')} decoded + ${r.dropped.toLocaleString('en')} dropped by our bounded buffer (counted in stats().dropped) + ${r.kernelLost} lost by the kernel (stats().kernelLost) + ${r.overruns} socket overruns (stats().socketOverruns).\n`);
+    }
+    if (run('scale')) {
+      const points = (report.scale = await scaleBench());
+      console.log(`## scale (${seconds} s per point; CPU per event as the rate doubles)\n`);
+      console.log('| requested calls/s | achieved | linux-audit CPU µs/event | dropped | minimal reader CPU µs/event | ratio |\n|---:|---:|---:|---:|---:|---:|');
+      for (const p of points) {
+        const a = (p.ours.cpuSeconds / p.ours.generatorCalls) * 1e6;
+        const b = (p.reader.cpuSeconds / p.reader.generatorCalls) * 1e6;
+        console.log(`| ${p.requestedRate.toLocaleString('en')} | ${Math.round(p.ours.generatorRate).toLocaleString('en')} | ${a.toFixed(2)} | ${p.ours.dropped.toLocaleString('en')} | ${b.toFixed(2)} | ${(a / b).toFixed(2)}× |`);
+      }
+      const svg = path.join(here, 'results', `${machine.date.slice(0, 10)}-${machine.host}-scale.svg`);
+      fs.mkdirSync(path.dirname(svg), { recursive: true });
+      fs.writeFileSync(svg, scaleSvg(points));
+      console.log(`\nplot: ${path.relative(process.cwd(), svg)}\n`);
+    }
   }
 }
 

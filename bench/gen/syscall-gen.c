@@ -1,9 +1,10 @@
 // Audited-syscall load generator for the benchmark and the live tests.
 //
-//   syscall-gen COUNT [SECONDS]
+//   syscall-gen COUNT [SECONDS [RATE]]
 //
-// Calls getppid() COUNT times (0 = no limit) or for SECONDS, as fast as it can,
-// then prints "calls=N seconds=S rate=R" to stdout. getppid is cheap and never
+// Calls getppid() COUNT times (0 = no limit) or for SECONDS, as fast as it can
+// or at RATE calls per second (paced in 1 ms steps), then prints
+// "calls=N seconds=S rate=R" to stdout. getppid is cheap and never
 // fails, so the cost measured is the audit path's, and a rule such as
 //   -a always,exit -F arch=b64 -S getppid -F ppid=<parent> -k gen
 // matches exactly these calls.
@@ -22,14 +23,27 @@ static double now(void) {
 
 int main(int argc, char** argv) {
   if (argc < 2) {
-    fprintf(stderr, "usage: %s COUNT [SECONDS]\n", argv[0]);
+    fprintf(stderr, "usage: %s COUNT [SECONDS [RATE]]\n", argv[0]);
     return 2;
   }
   long count = atol(argv[1]);
   double seconds = argc > 2 ? atof(argv[2]) : 0;
+  double rate = argc > 3 ? atof(argv[3]) : 0;
   double start = now(), end = start + seconds;
   long calls = 0;
   while (count == 0 || calls < count) {
+    if (rate > 0) {
+      // Catch up to where the rate says we should be, then sleep a millisecond.
+      long due = (long)((now() - start) * rate);
+      while (calls < due && (count == 0 || calls < count)) {
+        syscall(SYS_getppid);
+        calls++;
+      }
+      if (seconds > 0 && now() >= end) break;
+      struct timespec ms = {0, 1000000};
+      nanosleep(&ms, NULL);
+      continue;
+    }
     syscall(SYS_getppid);
     calls++;
     if (seconds > 0 && (calls & 255) == 0 && now() >= end) break;
