@@ -37,8 +37,12 @@ const { formatEvent } = await lib('format/index.js');
 const { SyslogFormatter } = await lib('sinks/index.js');
 
 const argv = process.argv.slice(2);
-const which = argv.filter((a) => !a.startsWith('--'));
-const seconds = Number(argv[argv.indexOf('--seconds') + 1] || 10);
+const secondsAt = argv.indexOf('--seconds');
+const seconds = secondsAt >= 0 ? Number(argv[secondsAt + 1]) : 10;
+if (!(seconds > 0)) throw new Error(`--seconds wants a number of seconds, not "${argv[secondsAt + 1]}"`);
+const which = argv.filter((a, i) => !a.startsWith('--') && (secondsAt < 0 || i !== secondsAt + 1));
+const SCENARIOS = ['decode', 'log', 'format', 'live', 'stall', 'scale', 'rules'];
+for (const w of which) if (!SCENARIOS.includes(w)) throw new Error(`unknown scenario "${w}"; scenarios: ${SCENARIOS.join(', ')}`);
 const run = (name) => which.length === 0 || which.includes(name);
 const corpus = process.env.LINUX_AUDIT_CORPUS ?? path.resolve(root, '..', 'shared', 'corpus');
 
@@ -215,11 +219,26 @@ function auditctl(...args) {
   return execFileSync('auditctl', args, { encoding: 'utf8' });
 }
 
+/** What to put back if the benchmark is interrupted (Ctrl-C, SIGTERM) mid-run. */
+let restoreOnSignal;
+for (const signal of ['SIGINT', 'SIGTERM']) {
+  process.on(signal, () => {
+    restoreOnSignal?.();
+    process.exit(130);
+  });
+}
+
 /** The kernel state a live run changes, put back afterwards: rules with our key, enabled, backlog. */
 async function withAuditing(run) {
   const key = `la_bench_${process.pid}`;
   const client = await AuditClient.open();
   const before = await client.getStatus();
+  // Synchronous, so it can run from a signal handler: auditctl puts back what we changed.
+  restoreOnSignal = () => {
+    spawnSync('auditctl', ['-D', '-k', key]);
+    spawnSync('auditctl', ['-b', String(before.backlogLimit)]);
+    if (before.enabled !== 2) spawnSync('auditctl', ['-e', String(before.enabled)]);
+  };
   try {
     if (before.pid !== 0) throw new Error(`pid ${before.pid} is registered as the audit daemon; stop it before the live benchmark`);
     if (before.enabled === 0) await client.setEnabled(1);
@@ -227,6 +246,7 @@ async function withAuditing(run) {
     auditctl('-a', 'always,exit', '-F', 'arch=b64', '-S', 'getppid', '-F', `ppid=${process.pid}`, '-F', `key=${key}`);
     return await run(client);
   } finally {
+    restoreOnSignal = undefined;
     spawnSync('auditctl', ['-D', '-k', key]);
     const now = await client.getStatus();
     if (now.enabled !== before.enabled && before.enabled !== 2) await client.setEnabled(before.enabled);
@@ -446,7 +466,7 @@ function scaleSvg(points) {
   let svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif" font-size="12">`;
   svg += `<rect width="${W}" height="${H}" fill="white"/>`;
   svg += `<line x1="${L}" y1="${H - B}" x2="${W - R}" y2="${H - B}" stroke="black"/><line x1="${L}" y1="${T}" x2="${L}" y2="${H - B}" stroke="black"/>`;
-  for (const x of xs) svg += `<text x="${px(x)}" y="${H - B + 16}" text-anchor="middle">${Math.round(x / 1000)}k</text>`;
+  for (const [x] of series[0][2]) if (x > 0) svg += `<text x="${px(x)}" y="${H - B + 16}" text-anchor="middle">${Math.round(x / 1000)}k</text>`;
   for (let i = 0; i <= 4; i++) svg += `<text x="${L - 6}" y="${py((yMax * i) / 4) + 4}" text-anchor="end">${((yMax * i) / 4).toFixed(1)}</text>`;
   svg += `<text x="${(L + W - R) / 2}" y="${H - 10}" text-anchor="middle">audited syscalls per second (log scale)</text>`;
   svg += `<text x="16" y="${(T + H - B) / 2}" transform="rotate(-90 16 ${(T + H - B) / 2})" text-anchor="middle">consumer CPU µs per event</text>`;
