@@ -12,6 +12,8 @@
 // stall:  our consumer stops 250 ms every second at full load: what is lost,
 //         and where it is counted.
 // scale:  CPU per event as the rate doubles, ours and the minimal reader; SVG plot.
+// soak:   (only when named) full rate for --seconds, RSS sampled every 10 s:
+//         `npm run bench -- soak --seconds 600` is the 10-minute memory check.
 // Every live run restores the kernel state it changed.
 // rules:  parse + encode of a 1,000-rule file, and loading it into the kernel
 //         beside `auditctl -R` on the same file (rules/s).
@@ -41,7 +43,7 @@ const secondsAt = argv.indexOf('--seconds');
 const seconds = secondsAt >= 0 ? Number(argv[secondsAt + 1]) : 10;
 if (!(seconds > 0)) throw new Error(`--seconds wants a number of seconds, not "${argv[secondsAt + 1]}"`);
 const which = argv.filter((a, i) => !a.startsWith('--') && (secondsAt < 0 || i !== secondsAt + 1));
-const SCENARIOS = ['decode', 'log', 'format', 'live', 'stall', 'scale', 'rules'];
+const SCENARIOS = ['decode', 'log', 'format', 'live', 'stall', 'scale', 'soak', 'rules'];
 for (const w of which) if (!SCENARIOS.includes(w)) throw new Error(`unknown scenario "${w}"; scenarios: ${SCENARIOS.join(', ')}`);
 const run = (name) => which.length === 0 || which.includes(name);
 const corpus = process.env.LINUX_AUDIT_CORPUS ?? path.resolve(root, '..', 'shared', 'corpus');
@@ -281,11 +283,16 @@ const percentile = (xs, p) => {
  * filters on a few fields), 'fields' (decodes every field of every record) or
  * 'stall' (events only, but stops for 250 ms every second).
  */
-async function oursRun(gen, consumer, rate) {
+async function oursRun(gen, consumer, rate, options = {}) {
   return withAuditing(async (client) => {
     const lostBefore = (await client.getStatus()).lost;
-    const sub = subscribe({ mode: 'unicast', enable: true });
+    // Multicast is how an agent listens beside auditd: the minimal reader
+    // plays the registered daemon.
+    const daemon = options.multicast ? await startMinReader(client) : undefined;
+    const sub = subscribe({ mode: options.multicast ? 'multicast' : 'unicast', enable: true });
     await sub.ready;
+    const rssSeries = [];
+    const rssSampler = options.rssEveryMs ? setInterval(() => rssSeries.push([Date.now(), process.memoryUsage.rss()]), options.rssEveryMs) : undefined;
     let events = 0;
     const latencies = [];
     let nextStall = Date.now() + 1000;
@@ -314,13 +321,16 @@ async function oursRun(gen, consumer, rate) {
     const wall = Number(process.hrtime.bigint() - t0) / 1e9;
     const cpu = process.cpuUsage(cpu0);
     clearInterval(rssTimer);
+    clearInterval(rssSampler);
     const s = sub.stats();
     await sub.close();
     await consume;
+    if (daemon) await daemon.stop();
     const cpuSec = (cpu.user + cpu.system) / 1e6;
     const kernelLost = (await client.getStatus()).lost - lostBefore;
     return {
-      consumer: { events: 'linux-audit, reads events', fields: 'linux-audit, decodes every field', stall: 'linux-audit, stalls 250 ms/s' }[consumer],
+      consumer: { events: 'linux-audit, reads events', fields: 'linux-audit, decodes every field', stall: 'linux-audit, stalls 250 ms/s' }[consumer] + (options.multicast ? ' (multicast, beside a daemon)' : ''),
+      rssSeriesMB: rssSeries.length > 0 ? rssSeries.map(([t, rss]) => [t, rss / 1024 / 1024]) : undefined,
       generatorCalls: g.calls,
       generatorRate: g.rate,
       records: s.records,
@@ -335,6 +345,27 @@ async function oursRun(gen, consumer, rate) {
       latencyMs: { p50: percentile(latencies, 0.5), p99: percentile(latencies, 0.99) },
     };
   });
+}
+
+/** The minimal C reader as the registered daemon, for runs that listen beside one. */
+async function startMinReader(client) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'linux-audit-bench-daemon-'));
+  const bin = path.join(dir, 'min-reader');
+  execFileSync('cc', ['-O2', '-o', bin, path.join(here, 'peers', 'min-reader.c')]);
+  const child = spawn(bin, [], { stdio: 'ignore' });
+  const exited = new Promise((r) => child.on('exit', r));
+  const deadline = Date.now() + 10_000;
+  while ((await client.getStatus()).pid !== child.pid) {
+    if (Date.now() > deadline) throw new Error('the minimal reader did not register as the audit daemon');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return {
+    stop: async () => {
+      child.kill('SIGTERM');
+      await exited;
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
 }
 
 /** A peer process as the audit daemon while the generator runs: the minimal C reader, or auditd. */
@@ -428,9 +459,20 @@ async function liveBench() {
   const alone = Number(/rate=(\d+)/.exec(execFileSync(gen, ['0', '3'], { encoding: 'utf8' }))[1]);
   const runs = [];
   for (const r of ['events', 'fields']) runs.push(await oursRun(gen, r));
+  runs.push(await oursRun(gen, 'events', undefined, { multicast: true }));
   runs.push(await peerRun(gen, 'min-reader'));
   if (fs.existsSync('/usr/sbin/auditd') || fs.existsSync('/sbin/auditd')) runs.push(await peerRun(gen, 'auditd'));
   return { generatorUnaudited: alone, runs };
+}
+
+/** Full rate for `seconds` (use 600 for the 10-minute soak): RSS sampled every 10 s must stay flat. */
+async function soakBench() {
+  const r = await oursRun(buildGenerator(), 'events', undefined, { rssEveryMs: 10_000 });
+  const series = r.rssSeriesMB;
+  // Flat means: after the first minute (warm-up), within ±10% of its mean.
+  const settled = series.filter(([t]) => t - series[0][0] >= 60_000).map(([, mb]) => mb);
+  const mean = settled.reduce((a, b) => a + b, 0) / (settled.length || 1);
+  return { ...r, rssSettledMB: { mean, min: Math.min(...settled), max: Math.max(...settled), flat: settled.every((mb) => Math.abs(mb - mean) <= mean * 0.1) } };
 }
 
 /** The consumer stops for 250 ms every second at full load: what is lost, and where it is counted. */
@@ -605,7 +647,7 @@ const liveRow = (r, alone) =>
   `| ${r.consumer} | ${Math.round(r.generatorRate).toLocaleString('en')} (${((r.generatorRate / alone) * 100).toFixed(0)}% of unaudited) | ${r.records.toLocaleString('en')} | ${Math.round(r.recordsPerSec).toLocaleString('en')} | ${r.kernelLost} | ${r.overruns} | ${r.dropped.toLocaleString('en')} | ${r.cpuSecondsPerMillionEvents.toFixed(2)} | ${r.peakRssMB.toFixed(0)} | ${r.latencyMs ? `${r.latencyMs.p50} / ${r.latencyMs.p99}` : '–'} |`;
 const LIVE_HEAD = '| consumer | generator calls/s | records | records/s | kernel lost | socket overruns | dropped (counted) | CPU s / M events | peak RSS MB | latency p50 / p99 ms |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|';
 
-if (run('live') || run('stall') || run('scale')) {
+if (run('live') || run('stall') || run('scale') || (which.includes('soak'))) {
   if (process.getuid() !== 0) {
     console.log('## live\n\nskipped: needs root\n');
   } else {
@@ -629,6 +671,15 @@ if (run('live') || run('stall') || run('scale')) {
       console.log(LIVE_HEAD);
       console.log(liveRow(r, alone));
       console.log(`\nEvery record is accounted for: ${r.records.toLocaleString('en')} decoded + ${r.dropped.toLocaleString('en')} dropped by our bounded buffer (counted in stats().dropped) + ${r.kernelLost} lost by the kernel (stats().kernelLost) + ${r.overruns} socket overruns (stats().socketOverruns).\n`);
+    }
+    // soak runs only when named: it is as long as --seconds says (600 for the 10-minute run).
+    if (which.includes('soak')) {
+      const r = (report.soak = await soakBench());
+      console.log(`## soak (full rate for ${seconds} s, RSS every 10 s)\n`);
+      console.log(LIVE_HEAD);
+      console.log(liveRow(r, alone));
+      const m = r.rssSettledMB;
+      console.log(`\nRSS after the first minute: mean ${m.mean.toFixed(0)} MB, ${m.min.toFixed(0)}–${m.max.toFixed(0)} MB: ${m.flat ? 'flat (within ±10%)' : 'NOT flat (beyond ±10%)'}.\n`);
     }
     if (run('scale')) {
       const points = (report.scale = await scaleBench());
