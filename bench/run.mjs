@@ -22,7 +22,7 @@
 //         interpretation: records/s and the ratio.
 // format: events/s through each output: json, text, raw, and RFC 5424 syslog
 //         messages (json and raw payloads): the ceiling of tail and forward.
-// Results go to stdout as Markdown and to bench/results/<date>-<host>.json.
+// Results go to stdout as Markdown and to bench/results/<date>-<host>[-<scenarios>].json.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -722,6 +722,8 @@ if (run('format')) {
 
 const dir = path.join(here, 'results');
 fs.mkdirSync(dir, { recursive: true });
-const file = path.join(dir, `${machine.date.slice(0, 10)}-${machine.host}.json`);
+// A partial run gets its own file, so it does not replace the full one.
+const part = which.length > 0 ? `-${which.join('-')}${secondsAt >= 0 ? `-${seconds}s` : ''}` : '';
+const file = path.join(dir, `${machine.date.slice(0, 10)}-${machine.host}${part}.json`);
 fs.writeFileSync(file, JSON.stringify(report, null, 2) + '\n');
 console.log(`results: ${path.relative(process.cwd(), file)}`);
