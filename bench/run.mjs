@@ -41,10 +41,14 @@ const { SyslogFormatter } = await lib('sinks/index.js');
 const argv = process.argv.slice(2);
 const secondsAt = argv.indexOf('--seconds');
 const seconds = secondsAt >= 0 ? Number(argv[secondsAt + 1]) : 10;
-if (!(seconds > 0)) throw new Error(`--seconds wants a number of seconds, not "${argv[secondsAt + 1]}"`);
+const usage = (message) => {
+  console.error(`bench: ${message}`);
+  process.exit(2);
+};
+if (!(seconds > 0)) usage(`--seconds wants a number of seconds, not "${argv[secondsAt + 1]}"`);
 const which = argv.filter((a, i) => !a.startsWith('--') && (secondsAt < 0 || i !== secondsAt + 1));
 const SCENARIOS = ['decode', 'log', 'format', 'live', 'stall', 'scale', 'soak', 'rules'];
-for (const w of which) if (!SCENARIOS.includes(w)) throw new Error(`unknown scenario "${w}"; scenarios: ${SCENARIOS.join(', ')}`);
+for (const w of which) if (!SCENARIOS.includes(w)) usage(`unknown scenario "${w}"; scenarios: ${SCENARIOS.join(', ')}`);
 const run = (name) => which.length === 0 || which.includes(name);
 const corpus = process.env.LINUX_AUDIT_CORPUS ?? path.resolve(root, '..', 'shared', 'corpus');
 
@@ -626,7 +630,15 @@ const machine = {
 const report = { machine };
 console.log(`# linux-audit benchmark\n\n${machine.cpus} × ${machine.cpuModel}, Linux ${machine.kernel}, Node ${machine.node}\n`);
 
-if (run('decode')) {
+// decode, log and format read the shared corpus (a clone of the project with
+// ../shared beside it, or LINUX_AUDIT_CORPUS); an installed package has none.
+const haveCorpus = fs.existsSync(corpus);
+const needsCorpus = ['decode', 'log', 'format'].filter((n) => run(n));
+if (!haveCorpus && needsCorpus.length > 0) {
+  console.log(`## ${needsCorpus.join(', ')}\n\nskipped: no corpus at ${corpus} (set LINUX_AUDIT_CORPUS to the shared corpus directory)\n`);
+}
+
+if (haveCorpus && run('decode')) {
   const d = (report.decode = decodeBench());
   console.log(`## decode (${d.records} records, ${d.distinctRecords} distinct from the corpus, ${d.recordTypes} types, ${(d.bytes / 1e6).toFixed(1)} MB)\n`);
   console.log('| path | records/s (median of 5) | min–max | MB/s |\n|---|---:|---:|---:|');
@@ -636,7 +648,7 @@ if (run('decode')) {
   console.log('');
 }
 
-if (run('log')) {
+if (haveCorpus && run('log')) {
   const l = (report.log = await logBench());
   console.log(`## log: an audit.log read by us and by libauparse (${l.records.toLocaleString('en')} records, ${(l.bytes / 1e6).toFixed(1)} MB, the corpus mix with unique serials)\n`);
   console.log('Both read the file, group records into events and walk every field of every record; ours is `readAuditLog` with `record.fields` or `record.interpreted`, theirs `bench/peers/auparse-walk.c` with `auparse_get_field_str` or `auparse_interpret_field`.\n');
@@ -715,7 +727,7 @@ if (run('rules')) {
   }
 }
 
-if (run('format')) {
+if (haveCorpus && run('format')) {
   const f = (report.format = await formatBench());
   console.log(`## format (${f.events} corpus events, decoded, interpreted and written out; one core)\n`);
   console.log('| output | events/s (median of 4) | min–max |\n|---|---:|---:|');
@@ -725,6 +737,7 @@ if (run('format')) {
   console.log('');
 }
 
+if (Object.keys(report).length === 1) process.exit(0); // nothing ran: no results file
 const dir = path.join(here, 'results');
 fs.mkdirSync(dir, { recursive: true });
 // A partial run gets its own file, so it does not replace the full one.

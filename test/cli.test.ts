@@ -187,6 +187,8 @@ describe('mistakes', () => {
     [['tail', '--mode', 'broadcast'], /--mode must be one of unicast, multicast, auto/],
     [['tail', '--preset', 'nope'], /unknown preset "nope"/],
     [['backlog'], /backlog wants one number/],
+    [['bench', 'fastest'], /^bench: unknown scenario "fastest"; scenarios: decode, log/],
+    [['bench', 'live', '--seconds', 'x'], /^bench: --seconds wants a number of seconds, not "x"$/],
     [['forward', '--to', 'http://logs'], /--to http:\/\/logs: unknown scheme "http"/],
     [['forward', '--config', '/no/such/config.json'], /cannot read the config file \/no\/such\/config\.json: no such file/],
     [['forward', '--to', 'tls://127.0.0.1:1?ca=/no/ca.pem'], /cannot read the TLS CA file \/no\/ca\.pem: no such file/],
@@ -233,7 +235,7 @@ describe('mistakes', () => {
   });
 
   it('every command has --help', () => {
-    for (const command of ['status', 'enable', 'disable', 'backlog', 'rate', 'rules', 'tail', 'parse', 'forward']) {
+    for (const command of ['status', 'enable', 'disable', 'backlog', 'rate', 'rules', 'tail', 'parse', 'forward', 'bench']) {
       const r = cli([command, '--help']);
       expect(r.code, command).toBe(0);
       expect(r.stdout, command).toMatch(new RegExp(`^Usage: linux-audit ${command}`));
