@@ -32,7 +32,7 @@ line goes to stderr every --health seconds and on SIGUSR1.
   Filters as for tail (--key, --type, --syscall, --pid, --uid, --exe, --container, --success).`;
 
 function sinkLine(s: SinkStats): string {
-  return `${s.name} ${s.state} delivered ${s.delivered} queued ${s.queued} spool-dropped ${s.spoolDropped} failed ${s.failed}${s.lastError ? ` (${s.lastError})` : ''}`;
+  return `${s.name} ${s.state} delivered ${s.delivered} queued ${s.queued} spool-dropped ${s.spoolDropped} failed ${s.failed} reconnects ${s.reconnects}${s.lastError ? ` (${s.lastError})` : ''}`;
 }
 
 export async function forwardCommand(args: string[], out: (line: string) => void, err: (line: string) => void): Promise<number> {

@@ -2,8 +2,6 @@
 import { FORMATS, type Format } from '../format/index.js';
 import { oneOf } from './args.js';
 
-export { formatEvent, type Format } from '../format/index.js';
-
 export const FORMAT_HELP = `  --format json|text|raw   json: one event per line, the documented schema (default when
                            stdout is not a terminal); text: like ausearch -i, escaped for
                            the terminal (default on a terminal); raw: audit.log lines`;

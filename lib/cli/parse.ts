@@ -5,7 +5,8 @@ import { compileFilter } from '../filter/index.js';
 import { readAuditLog } from '../logfile/read.js';
 import { EXIT, UsageError, integer, parse } from './args.js';
 import { EVENT_OPTIONS, EVENT_OPTIONS_HELP, colorFrom, filterFrom } from './events.js';
-import { LineWriter, chooseFormat, formatEvent, wantsColor } from './output.js';
+import { formatEvent } from '../format/index.js';
+import { LineWriter, chooseFormat, wantsColor } from './output.js';
 
 export const PARSE_HELP = `Usage: linux-audit parse [options] [FILE…]
 

@@ -7,7 +7,8 @@ import { subscribe, type Subscription, type SubscriptionStats } from '../subscri
 import { AgentReporter } from './agents.js';
 import { EXIT, UsageError, integer, list, oneOf, parse } from './args.js';
 import { EVENT_OPTIONS, EVENT_OPTIONS_HELP, colorFrom, filterFrom } from './events.js';
-import { LineWriter, chooseFormat, formatEvent, wantsColor } from './output.js';
+import { formatEvent } from '../format/index.js';
+import { LineWriter, chooseFormat, wantsColor } from './output.js';
 
 export const TAIL_HELP = `Usage: linux-audit tail [options]
 

@@ -275,6 +275,7 @@ class StreamSyslogSink implements Sink {
       else {
         this.state = 'connected';
         this.sessionOpen = true;
+        this.lastError = undefined;
         this.pump();
       }
     });

@@ -9,6 +9,8 @@ import { fileURLToPath } from 'node:url';
 import { describe, it } from 'vitest';
 import { AuditClient } from '../../lib/client/client.js';
 import type { AuditStatus } from '../../lib/client/status.js';
+import type { AuditEvent } from '../../lib/assemble/event.js';
+import type { Subscription } from '../../lib/subscribe/subscription.js';
 
 export const REQUIRE_LIVE = process.env.LINUX_AUDIT_REQUIRE_LIVE === '1';
 
@@ -114,4 +116,19 @@ export function syscallGenerator(): string {
 /** Open file descriptors and threads of this process. */
 export function resources(): { fds: number; threads: number } {
   return { fds: fs.readdirSync('/proc/self/fd').length, threads: fs.readdirSync('/proc/self/task').length };
+}
+
+/** Iterate until `done` says so or the deadline passes (the subscription is then closed); returns what arrived. */
+export async function collect(sub: Subscription, done: (events: AuditEvent[]) => boolean, timeoutMs = 10_000): Promise<AuditEvent[]> {
+  const events: AuditEvent[] = [];
+  const timer = setTimeout(() => void sub.close(), timeoutMs);
+  try {
+    for await (const ev of sub) {
+      events.push(ev);
+      if (done(events)) break;
+    }
+  } finally {
+    clearTimeout(timer);
+  }
+  return events;
 }

@@ -4,24 +4,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
-import { presetRules, subscribe, type AuditEvent, type Subscription } from '../../lib/index.js';
-import { auditctl, describeLive, kernelSnapshot, restoreKernel, type KernelSnapshot } from '../helpers/live.js';
+import { presetRules, subscribe, type AuditEvent } from '../../lib/index.js';
+import { auditctl, collect, describeLive, kernelSnapshot, restoreKernel, type KernelSnapshot } from '../helpers/live.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-
-async function collect(sub: Subscription, done: (events: AuditEvent[]) => boolean, timeoutMs = 10_000): Promise<AuditEvent[]> {
-  const events: AuditEvent[] = [];
-  const timer = setTimeout(() => void sub.close(), timeoutMs);
-  try {
-    for await (const ev of sub) {
-      events.push(ev);
-      if (done(events)) break;
-    }
-  } finally {
-    clearTimeout(timer);
-  }
-  return events;
-}
 
 describeLive('presets and subscribe({ rules }) on the real kernel', () => {
   let before: KernelSnapshot;

@@ -3,27 +3,12 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
-import { subscribe, type AuditEvent, type Subscription } from '../../lib/index.js';
+import { subscribe, type AuditEvent } from '../../lib/index.js';
 import { AuditClient } from '../../lib/client/client.js';
 import { validateEvent } from '../helpers/schema.js';
-import { addRules, deleteRules, describeLive, kernelSnapshot, resources, restoreKernel, syscallGenerator, type KernelSnapshot } from '../helpers/live.js';
+import { addRules, collect, deleteRules, describeLive, kernelSnapshot, resources, restoreKernel, syscallGenerator, type KernelSnapshot } from '../helpers/live.js';
 
 const KEY = `la_live_${process.pid}`;
-
-/** Iterate until `done` says so or the deadline passes; returns what arrived. */
-async function collect(sub: Subscription, done: (events: AuditEvent[]) => boolean, timeoutMs = 10_000): Promise<AuditEvent[]> {
-  const events: AuditEvent[] = [];
-  const timer = setTimeout(() => void sub.close(), timeoutMs);
-  try {
-    for await (const ev of sub) {
-      events.push(ev);
-      if (done(events)) break;
-    }
-  } finally {
-    clearTimeout(timer);
-  }
-  return events;
-}
 
 const ours = (events: AuditEvent[]): AuditEvent[] => events.filter((e) => e.keys.includes(KEY));
 
