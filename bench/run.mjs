@@ -296,7 +296,13 @@ async function oursRun(gen, consumer, rate, options = {}) {
     const sub = subscribe({ mode: options.multicast ? 'multicast' : 'unicast', enable: true });
     await sub.ready;
     const rssSeries = [];
-    const rssSampler = options.rssEveryMs ? setInterval(() => rssSeries.push([Date.now(), process.memoryUsage.rss()]), options.rssEveryMs) : undefined;
+    // Where the memory is, not only how much: V8's heap, buffers outside it, and what the channel holds.
+    const rssSampler = options.rssEveryMs
+      ? setInterval(() => {
+          const m = process.memoryUsage();
+          rssSeries.push([Date.now(), m.rss, m.heapTotal, m.heapUsed, m.arrayBuffers, sub.stats().pendingBytes]);
+        }, options.rssEveryMs)
+      : undefined;
     let events = 0;
     const latencies = [];
     let nextStall = Date.now() + 1000;
@@ -334,7 +340,7 @@ async function oursRun(gen, consumer, rate, options = {}) {
     const kernelLost = (await client.getStatus()).lost - lostBefore;
     return {
       consumer: { events: 'linux-audit, reads events', fields: 'linux-audit, decodes every field', stall: 'linux-audit, stalls 250 ms/s' }[consumer] + (options.multicast ? ' (multicast, beside a daemon)' : ''),
-      rssSeriesMB: rssSeries.length > 0 ? rssSeries.map(([t, rss]) => [t, rss / 1024 / 1024]) : undefined,
+      rssSeriesMB: rssSeries.length > 0 ? rssSeries.map(([t, ...bytes]) => [t, ...bytes.map((b) => b / 1024 / 1024)]) : undefined,
       generatorCalls: g.calls,
       generatorRate: g.rate,
       records: s.records,
