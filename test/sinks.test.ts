@@ -70,6 +70,14 @@ describe('RFC 5424 messages', () => {
     expect(plain).toMatch(/^<14>1 \S+ \S+ linux-audit \d+ SYSCALL - \{/);
   });
 
+  it('a key with a newline and an escape sequence cannot end the message or reach a terminal (found by the property tests)', async () => {
+    const key = Buffer.from('a\nb\x1b[2Jc').toString('hex').toUpperCase();
+    const [ev] = await events([`type=SYSCALL msg=audit(1700000000.123:42): arch=c000003e syscall=59 success=yes exit=0 pid=4242 comm="x" exe="/bin/x" key=${key}`]);
+    const [m] = new SyslogFormatter({ hostname: 'h' }).messages(ev);
+    expect(m).not.toMatch(/[\n\x1b]/);
+    expect(m).toContain(' key="a\\nb\\x1b[2Jc" ');
+  });
+
   it('raw payload: one message per record, the audit.log line', async () => {
     const [ok] = await events(OK_SYSCALL);
     const msgs = new SyslogFormatter({ payload: 'raw', hostname: 'h' }).messages(ok);

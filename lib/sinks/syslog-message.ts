@@ -5,6 +5,7 @@ import os from 'node:os';
 import type { AuditEvent } from '../assemble/event.js';
 import type { AuditRecord } from '../decode/record.js';
 import { recordToRaw } from '../format/raw.js';
+import { escapeText } from '../format/escape.js';
 
 export const FACILITIES = {
   kern: 0, user: 1, mail: 2, daemon: 3, auth: 4, syslog: 5, lpr: 6, news: 7, uucp: 8, cron: 9, authpriv: 10, ftp: 11,
@@ -54,7 +55,11 @@ function headerField(value: string, max: number): string {
 
 /** A PARAM-VALUE: `"`, `\` and `]` escaped with a backslash (RFC 5424 6.3.3). */
 function paramValue(value: string): string {
-  return value.replace(/["\\\]]/g, (c) => `\\${c}`);
+  // Keys and types are attacker-chosen text: a raw newline would end the
+  // message for a receiver that frames by line, and an escape sequence would
+  // reach whoever tails the receiver's files. escapeText shows them as `\n`,
+  // `\x1b`, and already doubles backslashes as RFC 5424 asks; `"` and `]` remain.
+  return escapeText(value).replace(/["\]]/g, (c) => `\\${c}`);
 }
 
 function resultOf(ev: AuditEvent): 'success' | 'fail' | 'unknown' {

@@ -1,0 +1,293 @@
+// Property-based fuzzing of everything that reads attacker-influenced input:
+// datagrams, log lines, rule text, RELP bytes, and the escaping of what we
+// write to terminals and syslog. Seeds come from ../shared/corpus, mutated.
+//
+// CI runs a short pass with a fixed seed (reproducible: a failure prints the
+// seed and the shrunk input). `npm run fuzz` runs each property for
+// FUZZ_SECONDS with a fresh seed: FUZZ_SEED=<n> replays one.
+import fs from 'node:fs';
+import path from 'node:path';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { decodeDatagram, parseLogLine } from '../lib/decode/record.js';
+import { Assembler } from '../lib/assemble/assembler.js';
+import { AuditEvent } from '../lib/assemble/event.js';
+import { readAuditLog } from '../lib/logfile/read.js';
+import { parseRuleLine, RuleSyntaxError } from '../lib/rules/parse.js';
+import { formatRule } from '../lib/rules/format.js';
+import { encodeRule, decodeRule } from '../lib/rules/rule.js';
+import { escapeBytes, escapeText, formatEvent } from '../lib/format/index.js';
+import { RelpParser, encodeRelpFrame } from '../lib/sinks/relp.js';
+import { SyslogFormatter } from '../lib/sinks/syslog-message.js';
+import { AuditRecord } from '../lib/decode/record.js';
+import { CORPUS } from './helpers/corpus.js';
+
+const SECONDS = Number(process.env.FUZZ_SECONDS ?? 0);
+const SEED = process.env.FUZZ_SEED !== undefined ? Number(process.env.FUZZ_SEED) : SECONDS > 0 ? Date.now() % 2 ** 31 : 20261127;
+/** A fixed, short pass by default; a timed one under `npm run fuzz`. */
+const PARAMS: fc.Parameters<unknown> = SECONDS > 0 ? { seed: SEED, numRuns: 1e9, interruptAfterTimeLimit: SECONDS * 1000, markInterruptAsFailure: false } : { seed: SEED, numRuns: 300 };
+const TEST_TIMEOUT = SECONDS > 0 ? SECONDS * 1000 + 60_000 : 60_000;
+/** No single input may take longer than this: a parser that backtracks or loops fails here. */
+const PER_INPUT_MS = 250;
+
+function timed<T>(f: () => T): T {
+  const t = performance.now();
+  const r = f();
+  const ms = performance.now() - t;
+  if (ms > PER_INPUT_MS) throw new Error(`one input took ${ms.toFixed(0)} ms (bound ${PER_INPUT_MS} ms)`);
+  return r;
+}
+
+function corpusFiles(suffix: string): string[] {
+  const out: string[] = [];
+  const walk = (dir: string): void => {
+    for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+      const p = path.join(dir, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (e.name.endsWith(suffix)) out.push(p);
+    }
+  };
+  walk(CORPUS);
+  return out.sort();
+}
+
+const logLines = corpusFiles('.log').flatMap((f) => fs.readFileSync(f, 'utf8').split('\n').filter((l) => l.startsWith('type=') || l.startsWith('node=')));
+const ruleLines = corpusFiles('.rules').flatMap((f) => fs.readFileSync(f, 'utf8').split('\n').filter((l) => l.startsWith('-a') || l.startsWith('-w') || l.startsWith('-A')));
+
+/** Record text as the kernel sends it (payload of a datagram), from a log line. */
+function payloadOf(line: string): { type: number; text: string } | undefined {
+  const r = parseLogLine(line);
+  return r && r.malformed === undefined ? { type: r.type, text: r.text } : undefined;
+}
+const payloads = logLines.map(payloadOf).filter((p): p is { type: number; text: string } => p !== undefined);
+
+function datagram(type: number, body: Uint8Array): Buffer {
+  const msg = Buffer.alloc(16 + body.length);
+  msg.writeUInt32LE(body.length, 0);
+  msg.writeUInt16LE(type, 4);
+  Buffer.from(body).copy(msg, 16);
+  return msg;
+}
+
+/** A corpus string with a few bytes changed, inserted or cut: near-valid input finds more than noise does. */
+function mutated(seeds: string[]): fc.Arbitrary<string> {
+  return fc
+    .tuple(
+      fc.constantFrom(...seeds),
+      fc.array(fc.tuple(fc.nat(), fc.nat({ max: 3 }), fc.string({ unit: 'binary', maxLength: 8 })), { maxLength: 6 }),
+    )
+    .map(([seed, edits]) => {
+      let s = seed;
+      for (const [at, kind, text] of edits) {
+        const i = s.length === 0 ? 0 : at % (s.length + 1);
+        if (kind === 0) s = s.slice(0, i) + text + s.slice(i);
+        else if (kind === 1) s = s.slice(0, i) + s.slice(i + text.length + 1);
+        else if (kind === 2) s = s.slice(0, i) + text + s.slice(i + text.length);
+        else s = s.slice(0, i) + s.slice(i).replace(/[="' ]/, text);
+      }
+      return s;
+    });
+}
+
+/** Every part of a record a consumer may touch. */
+function touch(r: AuditRecord): void {
+  void r.typeName;
+  void r.fields;
+  JSON.stringify(r);
+}
+
+describe('property: decoding never throws and names what it could not read', () => {
+  it('any bytes in a datagram', { timeout: TEST_TIMEOUT }, () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1000, max: 2999 }), fc.uint8Array({ maxLength: 2048 }), (type, body) => {
+        const msg = datagram(type, body);
+        const r = timed(() => decodeDatagram(msg, 0, msg.length, type));
+        timed(() => touch(r));
+        if (r.malformed !== undefined) expect(r.malformed.length).toBeGreaterThan(0);
+      }),
+      PARAMS,
+    );
+  });
+
+  it('corpus records, mutated', { timeout: TEST_TIMEOUT }, () => {
+    fc.assert(
+      fc.property(fc.constantFrom(...payloads), mutated(payloads.map((p) => p.text)), (p, text) => {
+        const msg = datagram(p.type, Buffer.from(text, 'latin1'));
+        const r = timed(() => decodeDatagram(msg, 0, msg.length, p.type));
+        timed(() => touch(r));
+        // A header that still reads gives a real time and serial; one that does not says so.
+        if (r.serial === 0 && r.time === 0) expect(r.malformed).toBeDefined();
+      }),
+      PARAMS,
+    );
+  });
+
+  it('unmutated corpus records decode with no malformed mark', () => {
+    for (const p of payloads) {
+      const msg = datagram(p.type, Buffer.from(p.text, 'utf8'));
+      expect(decodeDatagram(msg, 0, msg.length, p.type).malformed, p.text).toBeUndefined();
+    }
+  });
+
+  it('log lines, mutated, and the log reader over them', { timeout: TEST_TIMEOUT }, async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(mutated(logLines), { maxLength: 40 }), fc.nat({ max: 64 }), async (lines, cut) => {
+        for (const l of lines) {
+          const r = timed(() => parseLogLine(l));
+          if (r) timed(() => touch(r));
+        }
+        // Fed in pieces cut anywhere (inside a line, inside a UTF-8 sequence): every line is read once.
+        const bytes = Buffer.from(lines.join('\n') + '\n', 'latin1');
+        const step = cut + 1;
+        const chunks: Buffer[] = [];
+        for (let i = 0; i < bytes.length; i += step) chunks.push(bytes.subarray(i, i + step));
+        let records = 0;
+        for await (const ev of readAuditLog(chunks)) {
+          for (const r of ev.records) touch(r);
+          records += ev.records.length;
+        }
+        const wanted = Buffer.from(lines.join('\n') + '\n', 'latin1')
+          .toString('utf8')
+          .split('\n')
+          .filter((l) => l.trim() !== '' && parseLogLine(l) !== undefined).length;
+        expect(records).toBe(wanted);
+      }),
+      PARAMS,
+    );
+  });
+});
+
+describe('property: the assembler hands out every record once and holds a bounded number', () => {
+  it('records of interleaved events, with and without their EOE, in any order', { timeout: TEST_TIMEOUT }, () => {
+    const record = fc.record({ serial: fc.integer({ min: 1, max: 40 }), type: fc.constantFrom(1300, 1302, 1307, 1327, 1320, 1112, 1305, 1400) });
+    fc.assert(
+      fc.property(fc.array(record, { maxLength: 300 }), fc.integer({ min: 1, max: 20 }), (records, maxInFlight) => {
+        const out: AuditEvent[] = [];
+        const a = new Assembler((ev) => out.push(ev), { maxInFlight, timeoutMs: 50 });
+        let pushed = 0;
+        let now = 1000;
+        for (const { serial, type } of records) {
+          a.push(AuditRecord.fromText(type, `audit(1700000000.000:${serial}): x=1`), (now += 7));
+          if (type !== 1320) pushed++;
+          expect(a.pending).toBeLessThanOrEqual(maxInFlight);
+          if (serial % 7 === 0) a.expire(now);
+        }
+        a.flush();
+        expect(out.reduce((n, ev) => n + ev.records.length, 0)).toBe(pushed);
+        expect(a.stats.events).toBe(out.length);
+        for (const ev of out) expect(ev.records.every((r) => r.serial === ev.records[0].serial)).toBe(true);
+      }),
+      PARAMS,
+    );
+  });
+});
+
+describe('property: rule text', () => {
+  it('anything: parsed, or refused with a RuleSyntaxError that says where', { timeout: TEST_TIMEOUT }, () => {
+    fc.assert(
+      fc.property(fc.oneof(mutated(ruleLines), fc.string({ maxLength: 200 })), (line) => {
+        try {
+          timed(() => parseRuleLine(line, { file: 'fuzz', line: 1 }));
+        } catch (e) {
+          expect(e).toBeInstanceOf(RuleSyntaxError);
+          expect((e as Error).message).toMatch(/^fuzz:1:\d+: /);
+        }
+      }),
+      PARAMS,
+    );
+  });
+
+  it('a rule that parses encodes, decodes and formats back to the same rule', { timeout: TEST_TIMEOUT }, () => {
+    fc.assert(
+      fc.property(mutated(ruleLines), (line) => {
+        let c;
+        try {
+          c = parseRuleLine(line);
+        } catch {
+          return; // refused: the property above covers it
+        }
+        if (!c || c.kind !== 'add') return;
+        const bytes = encodeRule(c.rule);
+        const again = decodeRule(bytes);
+        expect(encodeRule(again)).toEqual(bytes);
+        // What we list is what the kernel would be given if it were loaded again.
+        const relisted = parseRuleLine(formatRule(again));
+        expect(relisted && relisted.kind === 'add' ? encodeRule(relisted.rule) : undefined).toEqual(bytes);
+      }),
+      PARAMS,
+    );
+  });
+});
+
+const HIDDEN = /[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029\ufeff\ufffd]/u;
+
+describe('property: what reaches a terminal or a receiver cannot forge or hide anything', () => {
+  it('escapeText and escapeBytes leave no control, bidi or invisible character', { timeout: TEST_TIMEOUT }, () => {
+    fc.assert(
+      fc.property(fc.string({ unit: 'binary', maxLength: 300 }), fc.uint8Array({ maxLength: 300 }), (text, bytes) => {
+        expect(escapeText(text)).not.toMatch(HIDDEN);
+        expect(escapeBytes(bytes)).not.toMatch(HIDDEN);
+        // Plain text stays as it is.
+        const plain = text.replace(/[^\x20-\x5b\x5d-\x7e]/g, '');
+        expect(escapeText(plain)).toBe(plain);
+      }),
+      PARAMS,
+    );
+  });
+
+  it('an event with hostile field values: text as many lines as a benign one, one raw line per record, JSON that parses back, syslog with no raw newline', { timeout: TEST_TIMEOUT }, () => {
+    const syslog = new SyslogFormatter({ hostname: 'h', payload: 'json' });
+    const syslogRaw = new SyslogFormatter({ hostname: 'h', payload: 'raw' });
+    const hostile = fc.string({ unit: 'binary', maxLength: 60 });
+    fc.assert(
+      fc.property(hostile, hostile, (name, comm) => {
+        const hex = (s: string): string => Buffer.from(s, 'utf8').toString('hex').toUpperCase();
+        const event = (name: string, comm: string): AuditEvent => {
+          const ev = new AuditEvent(AuditRecord.fromText(1300, `audit(1700000000.000:9): arch=c000003e syscall=257 success=yes exit=3 pid=1 comm=${hex(comm)} exe="/bin/x" key=${hex(name)}`));
+          ev.records.push(AuditRecord.fromText(1302, `audit(1700000000.000:9): item=0 name=${hex(name)} nametype=NORMAL`));
+          return ev;
+        };
+        const ev = event(name, comm);
+        const text = formatEvent(ev, 'text').split('\n');
+        expect(text).toHaveLength(formatEvent(event('n', 'c'), 'text').split('\n').length);
+        for (const line of text) expect(line).not.toMatch(/[\r\u001b\u009b]/);
+        const raw = formatEvent(ev, 'raw').split('\n');
+        expect(raw).toHaveLength(2);
+        const json = JSON.parse(formatEvent(ev, 'json')) as { paths?: Array<{ name?: string }> };
+        expect(json.paths?.[0]?.name ?? Buffer.from(hex(name), 'hex').toString('utf8')).toBe(Buffer.from(hex(name), 'hex').toString('utf8'));
+        for (const m of [...syslog.messages(ev), ...syslogRaw.messages(ev)]) expect(m).not.toMatch(/[\n\r]/);
+      }),
+      PARAMS,
+    );
+  });
+
+  it('RELP: frames read the same however the stream is cut; bytes that are not RELP are refused, never looped on', { timeout: TEST_TIMEOUT }, () => {
+    const frame = fc.record({ txnr: fc.integer({ min: 1, max: 999_999_999 }), command: fc.constantFrom('rsp', 'syslog', 'open', 'close', 'serverclose'), data: fc.uint8Array({ maxLength: 300 }) });
+    fc.assert(
+      fc.property(fc.array(frame, { maxLength: 20 }), fc.array(fc.nat({ max: 50 }), { minLength: 1, maxLength: 10 }), (frames, cuts) => {
+        const stream = Buffer.concat(frames.map((f) => encodeRelpFrame(f.txnr, f.command, f.data.length > 0 ? Buffer.from(f.data) : undefined)));
+        const p = new RelpParser();
+        const got = [];
+        let at = 0;
+        for (let i = 0; at < stream.length; i++) {
+          const n = cuts[i % cuts.length] + 1;
+          got.push(...p.push(stream.subarray(at, at + n)));
+          at += n;
+        }
+        expect(got.map((f) => [f.txnr, f.command, f.data.toString('hex')])).toEqual(frames.map((f) => [f.txnr, f.command, Buffer.from(f.data).toString('hex')]));
+      }),
+      PARAMS,
+    );
+    fc.assert(
+      fc.property(fc.array(fc.uint8Array({ maxLength: 100 }), { maxLength: 10 }), (chunks) => {
+        const p = new RelpParser();
+        try {
+          for (const c of chunks) timed(() => p.push(Buffer.from(c)));
+        } catch (e) {
+          expect((e as Error).message).toMatch(/RELP/);
+        }
+      }),
+      PARAMS,
+    );
+  });
+});
