@@ -22,6 +22,7 @@
 #include <deque>
 #include <mutex>
 #include <new>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -118,6 +119,7 @@ class AuditSocket : public Napi::ObjectWrap<AuditSocket> {
                            InstanceMethod<&AuditSocket::Ref>("ref"),
                            InstanceMethod<&AuditSocket::Unref>("unref"),
                            InstanceMethod<&AuditSocket::SetReceiveBuffer>("setReceiveBuffer"),
+                           InstanceMethod<&AuditSocket::SetFarewell>("setFarewell"),
                            InstanceMethod<&AuditSocket::Close>("close"),
                            InstanceAccessor<&AuditSocket::PortId>("portId"),
                            InstanceAccessor<&AuditSocket::Closed>("closed"),
@@ -178,7 +180,65 @@ class AuditSocket : public Napi::ObjectWrap<AuditSocket> {
     // thread before the memory it writes to is torn down.
     self->cleanupHookAdded_ = false;
     self->StopReader();
+    self->SendFarewell();
     self->CloseFd();
+  }
+
+  // setFarewell([message, …], fileToRemove?): what to send the kernel, and a
+  // file to unlink, if the environment goes away with the socket still open.
+  // A worker thread that is terminated runs no more JS, not even 'exit'
+  // listeners: this is how a subscription in one still undoes its kernel
+  // changes (the messages are built in lib/, this only replays bytes). close()
+  // forgets them: JS has restored what it changed by then.
+  Napi::Value SetFarewell(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!info[0].IsArray()) {
+      Napi::TypeError::New(env, "setFarewell() takes an array of Buffers").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    Napi::Array list = info[0].As<Napi::Array>();
+    std::vector<std::vector<uint8_t>> messages;
+    for (uint32_t i = 0; i < list.Length(); i++) {
+      Napi::Value v = list.Get(i);
+      if (!v.IsTypedArray()) {
+        Napi::TypeError::New(env, "setFarewell() takes an array of Buffers").ThrowAsJavaScriptException();
+        return env.Undefined();
+      }
+      Napi::Uint8Array m = v.As<Napi::Uint8Array>();
+      messages.emplace_back(m.Data(), m.Data() + m.ByteLength());
+    }
+    farewell_ = std::move(messages);
+    farewellFile_ = info.Length() > 1 && info[1].IsString() ? info[1].As<Napi::String>().Utf8Value() : std::string();
+    return env.Undefined();
+  }
+
+  void SendFarewell() {
+    if (fd_ >= 0) {
+      sockaddr_nl to{};
+      to.nl_family = AF_NETLINK;
+      for (const auto& m : farewell_) {
+        ssize_t n;
+        do {
+          n = ::sendto(fd_, m.data(), m.size(), 0, reinterpret_cast<sockaddr*>(&to), sizeof to);
+        } while (n < 0 && errno == EINTR);
+      }
+    }
+    if (!farewellFile_.empty()) ::unlink(farewellFile_.c_str());
+    farewell_.clear();
+    farewellFile_.clear();
+  }
+
+  // Calls onReadable() through the C API. node-addon-api's own call turns a
+  // failure into a C++ exception, and building that Error needs a working
+  // environment: in a worker being terminated it has none, and the failure
+  // became a fatal error that took the whole process down. A failed call
+  // here means the environment is going away; the cleanup hook does the rest.
+  static void CallOnReadable(Napi::Env env, Napi::Function onReadable) {
+    if (env == nullptr || onReadable.IsEmpty()) return;
+    napi_value recv;
+    napi_value result;
+    if (napi_get_undefined(env, &recv) != napi_ok) return;
+    napi_call_function(env, recv, onReadable, 0, nullptr, &result);
   }
 
   Napi::Value PortId(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), portId_); }
@@ -283,7 +343,7 @@ class AuditSocket : public Napi::ObjectWrap<AuditSocket> {
         notify = !notified_;
         notified_ = true;
       }
-      if (notify) tsfn_.NonBlockingCall();
+      if (notify) tsfn_.NonBlockingCall(CallOnReadable);
     }
   }
 
@@ -414,6 +474,8 @@ class AuditSocket : public Napi::ObjectWrap<AuditSocket> {
   }
 
   Napi::Value Close(const Napi::CallbackInfo& info) {
+    farewell_.clear();
+    farewellFile_.clear();
     StopReader();
     CloseFd();
     RemoveCleanupHook();
@@ -488,7 +550,7 @@ class AuditSocket : public Napi::ObjectWrap<AuditSocket> {
         notify = !notified_;
         notified_ = true;
       }
-      if (notify) tsfn_.NonBlockingCall();
+      if (notify) tsfn_.NonBlockingCall(CallOnReadable);
       index.clear();
       index.reserve(1024);
       batchStart = chunk->used;
@@ -504,7 +566,7 @@ class AuditSocket : public Napi::ObjectWrap<AuditSocket> {
         notify = !notified_;
         notified_ = true;
       }
-      if (notify) tsfn_.NonBlockingCall();
+      if (notify) tsfn_.NonBlockingCall(CallOnReadable);
     };
 
     while (true) {
@@ -663,6 +725,8 @@ class AuditSocket : public Napi::ObjectWrap<AuditSocket> {
   size_t chunkBytes_ = 4 << 20;
   bool dropOnOverflow_ = false;
   bool cleanupHookAdded_ = false;
+  std::vector<std::vector<uint8_t>> farewell_;
+  std::string farewellFile_;
   napi_env env_ = nullptr;
 
   std::thread reader_;

@@ -4,10 +4,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { pidAlive } from '../proc/index.js';
+import { runDir } from '../journal/journal.js';
 import type { SubscriptionStats } from '../subscribe/subscription.js';
 import type { SinkStats } from '../sinks/sink.js';
 
-export const AGENTS_DIR = process.env.LINUX_AUDIT_RUN_DIR ?? '/run/linux-audit';
 
 export interface AgentReport {
   pid: number;
@@ -32,7 +32,7 @@ export class AgentReporter {
     private readonly collect: () => Pick<AgentReport, 'stats' | 'shown' | 'sinks'>,
     intervalMs = 2000,
   ) {
-    this.file = path.join(AGENTS_DIR, `${process.pid}.json`);
+    this.file = path.join(runDir(), `${process.pid}.json`);
     this.write();
     this.timer = setInterval(() => this.write(), intervalMs);
     this.timer.unref();
@@ -41,7 +41,7 @@ export class AgentReporter {
   private write(): void {
     if (this.failed) return;
     try {
-      fs.mkdirSync(AGENTS_DIR, { recursive: true, mode: 0o700 });
+      fs.mkdirSync(runDir(), { recursive: true, mode: 0o700 });
       const report: AgentReport = { pid: process.pid, command: this.command, startedAt: this.startedAt, updatedAt: new Date().toISOString(), ...this.collect() };
       const tmp = `${this.file}.tmp`;
       fs.writeFileSync(tmp, JSON.stringify(report), { mode: 0o600 });
@@ -63,13 +63,13 @@ export class AgentReporter {
 export function runningAgents(): AgentReport[] {
   let names: string[];
   try {
-    names = fs.readdirSync(AGENTS_DIR).filter((n) => /^\d+\.json$/.test(n));
+    names = fs.readdirSync(runDir()).filter((n) => /^\d+\.json$/.test(n));
   } catch {
     return [];
   }
   const out: AgentReport[] = [];
   for (const name of names) {
-    const file = path.join(AGENTS_DIR, name);
+    const file = path.join(runDir(), name);
     const pid = Number(name.slice(0, -5));
     if (!pidAlive(pid)) {
       fs.rmSync(file, { force: true });

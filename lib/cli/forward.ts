@@ -96,6 +96,7 @@ export async function forwardCommand(args: string[], out: (line: string) => void
   try {
     await sub.ready;
     reporter = new AgentReporter('forward', () => ({ stats: sub.stats(), shown: forwarded, sinks: sinks.map((s) => s.stats()) }));
+    for (const r of sub.recovered) err(`linux-audit forward: ${r.message}`);
     for (const s of sub.rules.skipped) err(`linux-audit forward: skipped rule ${s.rule} (${s.reason})`);
     err(`linux-audit forward: receiving in ${sub.stats().mode} mode; sending to ${sinks.map((s) => s.name).join(', ')}`);
     for await (const ev of sub) {

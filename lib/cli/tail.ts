@@ -80,6 +80,7 @@ export async function tailCommand(args: string[], out: NodeJS.WriteStream, err: 
   try {
     await sub.ready;
     reporter = new AgentReporter('tail', () => ({ stats: sub.stats(), shown }));
+    for (const r of sub.recovered) err(`linux-audit tail: ${r.message}`);
     for (const s of sub.rules.skipped) err(`linux-audit tail: skipped rule ${s.rule} (${s.reason})`);
     err(`linux-audit tail: receiving in ${sub.stats().mode} mode; Ctrl-C to stop`);
     for await (const ev of sub) {

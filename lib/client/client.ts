@@ -213,6 +213,11 @@ export class AuditClient {
     void this.channel.request(type, payload, { noAck: true }).catch(() => undefined);
   }
 
+  /** See AuditChannel.setFarewell: what to undo if this thread is torn down with the client open. */
+  setFarewell(requests: Array<{ type: number; payload: Uint8Array }>, fileToRemove?: string): void {
+    this.channel.setFarewell(requests, fileToRemove);
+  }
+
   close(): void {
     this.channel.close();
   }

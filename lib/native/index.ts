@@ -46,6 +46,8 @@ export interface NativeSocket {
   take(maxBytes?: number): { batches: Array<Buffer | Uint32Array>; sendErrors: number[] };
   stats(): NativeSocketStats;
   setReceiveBuffer(bytes: number): number;
+  /** Messages to send, and a file to unlink, if the environment is torn down (worker terminated, exit) with the socket open. close() forgets them. */
+  setFarewell(messages: Uint8Array[], fileToRemove?: string): void;
   ref(): void;
   unref(): void;
   close(): void;

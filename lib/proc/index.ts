@@ -19,3 +19,20 @@ export function processName(pid: number): string | undefined {
     return undefined;
   }
 }
+
+/**
+ * When a process started, in clock ticks since boot (/proc/PID/stat, field 22),
+ * or undefined when it is gone. With the pid it names one process for good: a
+ * pid the kernel reuses comes with a later start time.
+ */
+export function processStartTime(pid: number): string | undefined {
+  let stat: string;
+  try {
+    stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return undefined;
+  }
+  // The command name (field 2) may hold spaces and parentheses: count fields after its last ')'.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return fields[19];
+}

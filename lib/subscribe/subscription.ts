@@ -19,6 +19,7 @@ import { RuntimeClient } from '../enrich/runtime.js';
 import type { Enrichment } from '../assemble/event.js';
 import { Assembler } from '../assemble/assembler.js';
 import type { AuditEvent } from '../assemble/event.js';
+import { ChangeJournal, recoverOrphans, type Recovery } from '../journal/journal.js';
 
 export type SubscribeMode = 'auto' | 'unicast' | 'multicast';
 
@@ -64,6 +65,12 @@ export interface SubscribeOptions {
   rules?: string[];
   /** Named rule sets to install the same way: docker, time-change, network, identity, privilege, modules. */
   presets?: PresetName[];
+  /**
+   * Undo, before starting, what subscribers that died without closing left in
+   * the kernel (their journals in /run/linux-audit/journal); see
+   * `Subscription.recovered`. Default true.
+   */
+  recover?: boolean;
   /** Where /proc is, for `event.container` and `event.ancestry` (a host's /proc seen from a container: /host/proc). Default /proc. */
   procRoot?: string;
   /**
@@ -151,6 +158,12 @@ export class Subscription implements AsyncIterable<AuditEvent>, AsyncDisposable 
   readonly ready: Promise<void>;
   /** The rules given in the options, once ready. */
   readonly rules: SubscriptionRules = { installed: [], present: [], skipped: [] };
+  /**
+   * What this start undid of changes left by subscribers that died without
+   * closing (SIGKILL, OOM), from their journals; empty almost always. Each
+   * item's `message` is the line to show an operator.
+   */
+  readonly recovered: Recovery[] = [];
   private readonly options: SubscribeOptions;
   private readonly queueLimit: number;
   private readonly assembler: Assembler;
@@ -159,6 +172,8 @@ export class Subscription implements AsyncIterable<AuditEvent>, AsyncDisposable 
   private channel: AuditChannel | undefined;
   private mode: 'unicast' | 'multicast' | undefined;
   private changes: Changes = { registered: false, rules: [] };
+  /** Each change written down before it is made, for the next start if we are killed. */
+  private readonly journal = new ChangeJournal();
   private readonly queue: AuditEvent[] = [];
   private head = 0;
   private inARow = 0;
@@ -277,6 +292,13 @@ export class Subscription implements AsyncIterable<AuditEvent>, AsyncDisposable 
       this.startTimer();
       return;
     }
+    if (o.recover !== false) {
+      const recovered = await recoverOrphans(client);
+      if (recovered.length > 0) {
+        this.recovered.push(...recovered);
+        status = await client.getStatus();
+      }
+    }
     this.lastStatus = status;
     this.lastLost = status.lost;
     let mode: 'unicast' | 'multicast' = o.mode === 'multicast' ? 'multicast' : 'unicast';
@@ -296,13 +318,19 @@ export class Subscription implements AsyncIterable<AuditEvent>, AsyncDisposable 
     if (mode === 'unicast') {
       const want = o.backlogLimit ?? 8192;
       if (status.enabled !== 2 && status.backlogLimit < want) {
+        this.journal.entry.backlogLimit = { before: status.backlogLimit, set: want };
+        this.journal.save();
         await client.setBacklogLimit(want);
         this.changes.backlogLimit = status.backlogLimit;
+        this.updateFarewell();
       }
     }
     if (o.enable && status.enabled === 0) {
+      this.journal.entry.enabled = { before: 0, set: 1 };
+      this.journal.save();
       await client.setEnabled(1);
       this.changes.enabled = 0;
+      this.updateFarewell();
     }
     if (wanted.length > 0) await this.installRules(client, wanted);
     this.startTimer();
@@ -327,14 +355,22 @@ export class Subscription implements AsyncIterable<AuditEvent>, AsyncDisposable 
   }
 
   private async installRules(client: AuditClient, wanted: AuditRule[]): Promise<void> {
+    const journaled = this.journal.entry.rules;
     for (const rule of wanted) {
+      const text = formatRule(rule);
+      journaled.push(text);
+      this.journal.save();
       try {
         await client.addRule(rule);
         this.changes.rules.push(rule);
-        this.rules.installed.push(formatRule(rule));
+        this.updateFarewell();
+        this.rules.installed.push(text);
       } catch (e) {
+        // Not ours to delete, now or after a crash.
+        journaled.pop();
+        this.journal.save();
         if ((e as AuditError).code !== 'EEXIST') throw e;
-        this.rules.present.push(formatRule(rule));
+        this.rules.present.push(text);
       }
     }
   }
@@ -366,6 +402,7 @@ export class Subscription implements AsyncIterable<AuditEvent>, AsyncDisposable 
     try {
       await channel.request(MSG.SET, encodeStatus(STATUS_MASK.PID, { pid: process.pid }));
       this.changes.registered = true;
+      this.updateFarewell();
       return true;
     } catch (e) {
       channel.close();
@@ -540,7 +577,10 @@ export class Subscription implements AsyncIterable<AuditEvent>, AsyncDisposable 
     } catch {
       // stats keep the last polled numbers
     }
+    if (errors.length === 0) this.journal.remove();
+    client.setFarewell([]);
     if (errors.length > 0) {
+      // The journal stays: once this process is gone, the next start retries.
       throw new AuditError(
         `closing the subscription could not restore every kernel audit setting it changed: ${errors.map((e) => (e as Error).message).join('; ')}. Check with \`auditctl -s\``,
         (errors[0] as AuditError).code ?? 'ERR_RESTORE',
@@ -551,17 +591,28 @@ export class Subscription implements AsyncIterable<AuditEvent>, AsyncDisposable 
     }
   }
 
+  /** The requests that undo our changes, newest first. */
+  private undoRequests(): Array<{ type: number; payload: Uint8Array }> {
+    const c = this.changes;
+    const out: Array<{ type: number; payload: Uint8Array }> = [...c.rules].reverse().map((rule) => ({ type: MSG.DEL_RULE, payload: encodeRuleForDelete(rule) }));
+    if (c.registered) out.push({ type: MSG.SET, payload: encodeStatus(STATUS_MASK.PID, { pid: 0 }) });
+    if (c.enabled !== undefined) out.push({ type: MSG.SET, payload: encodeStatus(STATUS_MASK.ENABLED, { enabled: c.enabled }) });
+    if (c.backlogLimit !== undefined) out.push({ type: MSG.SET, payload: encodeStatus(STATUS_MASK.BACKLOG_LIMIT, { backlogLimit: c.backlogLimit }) });
+    return out;
+  }
+
+  /** Kept current with every change, for a worker terminated mid-stream (see AuditChannel.setFarewell). */
+  private updateFarewell(): void {
+    this.client?.setFarewell(this.undoRequests(), this.journal.file);
+  }
+
   /** At process exit there is no event loop: send the restoring requests without waiting for answers. */
   private restoreAtExit(): void {
-    const c = this.changes;
     const client = this.client;
     if (!client) return;
-    for (const rule of [...c.rules].reverse()) client.sendNow(MSG.DEL_RULE, encodeRuleForDelete(rule));
-    if (c.registered) client.sendNow(MSG.SET, encodeStatus(STATUS_MASK.PID, { pid: 0 }));
-    if (c.enabled !== undefined) client.sendNow(MSG.SET, encodeStatus(STATUS_MASK.ENABLED, { enabled: c.enabled }));
-    if (c.backlogLimit !== undefined) {
-      client.sendNow(MSG.SET, encodeStatus(STATUS_MASK.BACKLOG_LIMIT, { backlogLimit: c.backlogLimit }));
-    }
+    for (const r of this.undoRequests()) client.sendNow(r.type, r.payload);
+    this.journal.remove();
+    client.setFarewell([]);
   }
 }
 

@@ -114,6 +114,18 @@ export class AuditChannel {
     }
   }
 
+  /**
+   * Requests (type, payload) to send without acknowledgement, and a file to
+   * remove, if this thread's environment is torn down while the socket is
+   * open: a terminated worker runs no JS, not even 'exit' listeners.
+   */
+  setFarewell(requests: Array<{ type: number; payload: Uint8Array }>, fileToRemove?: string): void {
+    this.socket.setFarewell(
+      requests.map((r) => encodeMessage(r.type, 0, r.payload, NLM_F_REQUEST)),
+      fileToRemove,
+    );
+  }
+
   nativeStats(): NativeSocketStats {
     return this.socket.stats();
   }

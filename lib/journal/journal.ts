@@ -1,0 +1,171 @@
+// A subscription changes global kernel state (the daemon pid, enabled, the
+// backlog limit, rules) and undoes it on close, on abort and at exit. SIGKILL,
+// an OOM kill or a power cut leave no chance to: so every change is written
+// down before it is made, in /run/linux-audit/journal/<pid>-<n>.json, and the
+// next subscription to start undoes what a dead process's journal says it left.
+import fs from 'node:fs';
+import path from 'node:path';
+import { processStartTime } from '../proc/index.js';
+import type { AuditClient } from '../client/client.js';
+
+/**
+ * Where running agents and subscriptions leave files for each other: a tmpfs,
+ * gone at reboot as the kernel state is. LINUX_AUDIT_RUN_DIR moves it (tests, containers).
+ */
+export function runDir(): string {
+  return process.env.LINUX_AUDIT_RUN_DIR ?? '/run/linux-audit';
+}
+
+const journalDir = (): string => path.join(runDir(), 'journal');
+const VERSION = 1;
+
+/** A setting changed from `before` to `set`. */
+export interface SettingChange {
+  before: number;
+  set: number;
+}
+
+/** What one subscription has changed (or is about to change) in the kernel. */
+export interface JournalEntry {
+  version: number;
+  pid: number;
+  /** The process's start time (see processStartTime): a reused pid is not the same process. */
+  startTime: string | undefined;
+  command: string;
+  enabled?: SettingChange;
+  backlogLimit?: SettingChange;
+  /** Rules added, in auditctl syntax, in the order added. */
+  rules: string[];
+}
+
+let sequence = 0;
+
+/** One subscription's journal. Writing is best effort: without a writable /run, a SIGKILL leaves what it leaves, as before. */
+export class ChangeJournal {
+  readonly entry: JournalEntry;
+  private readonly path = path.join(journalDir(), `${process.pid}-${++sequence}.json`);
+  private written = false;
+
+  constructor() {
+    this.entry = {
+      version: VERSION,
+      pid: process.pid,
+      startTime: processStartTime(process.pid),
+      command: (process.argv.slice(1).map((a) => path.basename(a)).join(' ') || path.basename(process.execPath)).slice(0, 200),
+      rules: [],
+    };
+  }
+
+  /** Write the entry as it now stands: call before making the change it records. */
+  save(): void {
+    try {
+      fs.mkdirSync(path.dirname(this.path), { recursive: true, mode: 0o700 });
+      const tmp = `${this.path}.tmp`;
+      fs.writeFileSync(tmp, JSON.stringify(this.entry), { mode: 0o600 });
+      fs.renameSync(tmp, this.path);
+      this.written = true;
+    } catch {
+      // Not root or no /run: the subscription works; only crash recovery is lost.
+    }
+  }
+
+  /** The journal's file, once written. */
+  get file(): string | undefined {
+    return this.written ? this.path : undefined;
+  }
+
+  /** Everything is undone (or was never done). */
+  remove(): void {
+    if (this.written) fs.rmSync(this.path, { force: true });
+    this.written = false;
+  }
+}
+
+/** A journal left by a process that is gone. */
+export interface Orphan {
+  file: string;
+  entry: JournalEntry;
+}
+
+/** Journals whose process is gone (dead, or its pid now names another process). */
+export function findOrphans(): Orphan[] {
+  let names: string[];
+  try {
+    names = fs.readdirSync(journalDir());
+  } catch {
+    return [];
+  }
+  const out: Orphan[] = [];
+  for (const name of names) {
+    const m = /^(\d+)-\d+\.json$/.exec(name);
+    if (!m) continue;
+    const file = path.join(journalDir(), name);
+    let entry: JournalEntry;
+    try {
+      entry = JSON.parse(fs.readFileSync(file, 'utf8')) as JournalEntry;
+    } catch {
+      continue; // being written this instant (rename is atomic), or not ours to judge
+    }
+    if (entry.version !== VERSION || entry.pid !== Number(m[1])) continue;
+    const alive = processStartTime(entry.pid);
+    if (alive !== undefined && alive === entry.startTime) continue;
+    out.push({ file, entry });
+  }
+  return out;
+}
+
+/** What a start found and undid of a dead subscriber's changes. */
+export interface Recovery {
+  pid: number;
+  command: string;
+  /** What was undone, one item per change, e.g. 'deleted rule -a always,exit …'. */
+  undone: string[];
+  /** Changes that could not be undone, with the reason. */
+  failed: string[];
+  /** One line for a person. */
+  message: string;
+}
+
+/**
+ * Undo what dead subscribers left, newest change first. A setting is put back
+ * only if it still holds the value the dead process set: if someone changed
+ * it since, theirs stands. A dead daemon's registration needs nothing: the
+ * kernel forgets it at the first record it cannot deliver, and a new
+ * registration replaces it.
+ */
+export async function recoverOrphans(client: AuditClient): Promise<Recovery[]> {
+  const out: Recovery[] = [];
+  for (const { file, entry } of findOrphans()) {
+    const undone: string[] = [];
+    const failed: string[] = [];
+    for (const rule of [...entry.rules].reverse()) {
+      try {
+        await client.deleteRule(rule);
+        undone.push(`deleted rule ${rule}`);
+      } catch (e) {
+        // The change may never have been made (killed between journal and kernel).
+        if ((e as { code?: string }).code !== 'ENOENT') failed.push(`rule ${rule}: ${(e as Error).message}`);
+      }
+    }
+    try {
+      const status = await client.getStatus();
+      if (entry.enabled && status.enabled === entry.enabled.set && status.enabled !== 2) {
+        await client.setEnabled(entry.enabled.before as 0 | 1);
+        undone.push(`enabled ${entry.enabled.set} -> ${entry.enabled.before}`);
+      }
+      if (entry.backlogLimit && status.backlogLimit === entry.backlogLimit.set) {
+        await client.setBacklogLimit(entry.backlogLimit.before);
+        undone.push(`backlog_limit ${entry.backlogLimit.set} -> ${entry.backlogLimit.before}`);
+      }
+    } catch (e) {
+      failed.push((e as Error).message);
+    }
+    fs.rmSync(file, { force: true });
+    const who = `pid ${entry.pid}${entry.command ? ` (${entry.command})` : ''}`;
+    const message =
+      `cleaned up after ${who}, which ended without closing its subscription: ${undone.length > 0 ? undone.join('; ') : 'nothing was left'}` +
+      (failed.length > 0 ? `; could not undo: ${failed.join('; ')}. Check with \`auditctl -s\` and \`auditctl -l\`` : '');
+    out.push({ pid: entry.pid, command: entry.command, undone, failed, message });
+  }
+  return out;
+}
