@@ -1,4 +1,5 @@
 {
+  "variables": { "sanitize%": 0 },
   "targets": [
     {
       "target_name": "linux_audit",
@@ -11,7 +12,12 @@
       "cflags_cc": ["-std=c++17", "-Wall", "-Wextra", "-fvisibility=hidden", "-fexceptions"],
       "ldflags": ["-pthread"],
       "conditions": [
-        ["OS!='linux'", { "type": "none" }]
+        ["OS!='linux'", { "type": "none" }],
+        ["sanitize==1", {
+          "cflags": ["-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-fno-omit-frame-pointer", "-g", "-O1"],
+          "cflags_cc": ["-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-fno-omit-frame-pointer", "-g", "-O1"],
+          "ldflags": ["-fsanitize=address,undefined"]
+        }]
       ]
     }
   ]

@@ -26,6 +26,7 @@ export interface RuntimeClientOptions {
 }
 
 const DEFAULT_SOCKETS = ['/var/run/docker.sock', '/run/podman/podman.sock'];
+const MAX_ANSWER_CHARS = 1 << 20;
 
 interface Inspect {
   Name?: string;
@@ -125,7 +126,11 @@ export class RuntimeClient {
       const req = http.get({ socketPath, path, timeout: this.timeoutMs, headers: { host: 'localhost' } }, (res) => {
         let body = '';
         res.setEncoding('utf8');
-        res.on('data', (d: string) => (body += d));
+        res.on('data', (d: string) => {
+          body += d;
+          // A container's inspect answer is a few KiB; a socket that streams without end must not grow our memory.
+          if (body.length > MAX_ANSWER_CHARS) req.destroy(new Error(`the answer from ${socketPath} exceeds ${MAX_ANSWER_CHARS} characters`));
+        });
         res.on('end', () => resolve(res.statusCode === 200 ? body : undefined));
         res.on('error', reject);
       });
