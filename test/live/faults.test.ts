@@ -277,6 +277,17 @@ describeLive('faults on the real kernel', () => {
     expect(resources().threads).toBeLessThanOrEqual(base.threads);
   });
 
+  it('without any audit capability, multicast fails with EPERM and says which capability it needs', async () => {
+    const script = `
+      const a = await import(${JSON.stringify(DIST)});
+      const s = a.subscribe({ mode: 'multicast' });
+      try { await s.ready; console.log(JSON.stringify({ mode: s.stats().mode })); }
+      catch (e) { console.log(JSON.stringify({ code: e.code, errno: e.errno, message: e.message })); }`;
+    const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all', '--bounding-set=-all', process.execPath, '--input-type=module', '-e', script], { encoding: 'utf8' });
+    expect(r.stderr).toBe('');
+    expect(JSON.parse(r.stdout)).toEqual({ code: 'EPERM', errno: -1, message: expect.stringMatching(/CAP_AUDIT_READ/) });
+  });
+
   it('control requests are answered while events flood the event socket', async () => {
     const { key, rule: loadRule } = ruleFor('control');
     const sub = subscribe({ mode: 'unicast', enable: true, rules: [loadRule] });
