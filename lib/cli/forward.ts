@@ -31,7 +31,7 @@ line goes to stderr every --health seconds and on SIGUSR1.
       --health SECONDS   health line interval (default 60; 0: only on SIGUSR1)
   Filters as for tail (--key, --type, --syscall, --pid, --uid, --exe, --container, --success).`;
 
-function sinkLine(s: SinkStats): string {
+export function sinkLine(s: SinkStats): string {
   return `${s.name} ${s.state} delivered ${s.delivered} queued ${s.queued} spool-dropped ${s.spoolDropped} failed ${s.failed} reconnects ${s.reconnects}${s.lastError ? ` (${s.lastError})` : ''}`;
 }
 

@@ -10,6 +10,7 @@ import { parseCommand } from './parse.js';
 import { rulesCommand } from './rules.js';
 import { tailCommand } from './tail.js';
 import { forwardCommand } from './forward.js';
+import { watchCommand } from './watch.js';
 import { benchCommand } from './bench.js';
 import { ConfigError } from '../config/index.js';
 import { SinkSpecError } from '../sinks/index.js';
@@ -24,6 +25,7 @@ const HELP = `Usage: linux-audit <command> [options]     (linux-audit <command> 
   tail                     live events: filters, --format json|text|raw
   parse [FILE…]            events from audit.log files or stdin, same filters and formats
   forward                  the agent: events to syslog (udp, tcp, tls, relp), files, stdout
+  watch                    alerts when a container does what it has never done, or what is never acceptable
   bench [SCENARIO…]        the benchmark harness (npm run bench), against auditd and a C reader
 
 Exit codes: 0 done; 1 the operation failed (the kernel refused, a file could
@@ -58,10 +60,12 @@ async function run(argv: string[]): Promise<number> {
       return parseCommand(args, process.stdout, process.stderr);
     case 'forward':
       return forwardCommand(args, out, err);
+    case 'watch':
+      return watchCommand(args, out, err);
     case 'bench':
       return benchCommand(args);
     default:
-      throw new UsageError(`unknown command "${command}"; commands: status, enable, disable, backlog, rate, rules, tail, parse, forward, bench`);
+      throw new UsageError(`unknown command "${command}"; commands: status, enable, disable, backlog, rate, rules, tail, parse, forward, watch, bench`);
   }
 }
 

@@ -106,20 +106,23 @@ export class ContainerResolver {
   /**
    * The container of `pid`, null for a host process, undefined when neither
    * it nor `ppid` (tried when the process is already gone) can be read.
+   * `fresh` reads /proc now instead of trusting an answer up to revalidateMs
+   * old: a process moved to another cgroup since (a runtime placing a
+   * process it started) is seen where it is. The container watch asks so.
    */
-  lookup(pid: number, ppid?: number): ContainerInfo | null | undefined {
-    let info = this.lookupOne(pid);
-    if (info === undefined && ppid !== undefined) info = this.lookupOne(ppid);
+  lookup(pid: number, ppid?: number, fresh = false): ContainerInfo | null | undefined {
+    let info = this.lookupOne(pid, fresh);
+    if (info === undefined && ppid !== undefined) info = this.lookupOne(ppid, fresh);
     if (!info || !this.runtime) return info;
     // Names and images when the runtime has already told us; else it is asked now, for later events.
     const details = this.runtime.details(info.id);
     return details ? { ...info, ...details } : info;
   }
 
-  private lookupOne(pid: number): ContainerInfo | null | undefined {
+  private lookupOne(pid: number, fresh: boolean): ContainerInfo | null | undefined {
     if (!Number.isInteger(pid) || pid <= 0) return undefined;
     const now = Date.now();
-    const hit = this.cache.get(pid);
+    const hit = fresh ? undefined : this.cache.get(pid);
     if (hit && now - hit.checkedAt < this.revalidateMs) {
       this.touch(pid, hit);
       return hit.info;

@@ -162,8 +162,11 @@ export async function recoverOrphans(client: AuditClient): Promise<Recovery[]> {
     }
     fs.rmSync(file, { force: true });
     const who = `pid ${entry.pid}${entry.command ? ` (${entry.command})` : ''}`;
+    // A watch installs dozens of rules: name a few, count the rest, so the line stays readable.
+    const rules = undone.filter((u) => u.startsWith('deleted rule '));
+    const said = rules.length <= 3 ? undone : [`deleted ${rules.length} rules it had added (${rules.slice(0, 2).map((r) => r.slice('deleted rule '.length)).join('; ')}; …)`, ...undone.filter((u) => !u.startsWith('deleted rule '))];
     const message =
-      `cleaned up after ${who}, which ended without closing its subscription: ${undone.length > 0 ? undone.join('; ') : 'nothing was left'}` +
+      `cleaned up after ${who}, which ended without closing its subscription: ${said.length > 0 ? said.join('; ') : 'nothing was left'}` +
       (failed.length > 0 ? `; could not undo: ${failed.join('; ')}. Check with \`auditctl -s\` and \`auditctl -l\`` : '');
     out.push({ pid: entry.pid, command: entry.command, undone, failed, message });
   }

@@ -131,6 +131,11 @@ function archs(host: Machine): Array<[string, Machine]> {
 export function presetRules(name: PresetName, options: PresetOptions = {}): PresetRules {
   const preset: Preset | undefined = PRESETS[name];
   if (!preset) throw new Error(`unknown preset "${String(name)}"; presets: ${Object.keys(PRESETS).join(', ')}`);
+  return expandRuleLines(preset.lines, options);
+}
+
+/** Rule lines written with arch=ARCH and host paths, made ready for this host as presetRules makes a preset's. */
+export function expandRuleLines(lines: readonly string[], options: PresetOptions = {}): PresetRules {
   const host = (options.machine !== undefined ? machineByName(options.machine) : undefined) ?? hostMachine();
   const dirExists =
     options.directoryExists ??
@@ -143,7 +148,7 @@ export function presetRules(name: PresetName, options: PresetOptions = {}): Pres
     });
   const out: PresetRules = { rules: [], skipped: [] };
   const root = options.root?.replace(/\/+$/, '') ?? '';
-  for (const template of preset.lines) {
+  for (const template of lines) {
     const line = root ? template.replace(/(^-w |-F (?:path|dir)=)\//, `$1${root}/`) : template;
     const watched = /^-w (\S+)/.exec(line)?.[1] ?? /-F (?:path|dir)=(\S+)/.exec(line)?.[1];
     if (watched && !dirExists(path.dirname(watched))) {

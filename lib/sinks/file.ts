@@ -6,6 +6,7 @@ import path from 'node:path';
 import type { AuditEvent } from '../assemble/event.js';
 import { eventToRaw } from '../format/raw.js';
 import { type Sink, type SinkStats, Waiters } from './sink.js';
+import { alertToJSON, type Alert } from '../watch/alert.js';
 
 export interface FileSinkOptions {
   path: string;
@@ -64,8 +65,17 @@ export class FileSink implements Sink {
   }
 
   write(ev: AuditEvent): void {
+    this.append(this.format === 'json' ? JSON.stringify(ev) : eventToRaw(ev));
+  }
+
+  /** Alerts are JSON lines whatever the format: no audit.log line can say what they say. */
+  writeAlert(alert: Alert): void {
+    this.append(JSON.stringify(alertToJSON(alert)));
+  }
+
+  private append(line: string): void {
     if (this.closed) return void this.failed++;
-    this.pending.push(this.format === 'json' ? JSON.stringify(ev) : eventToRaw(ev));
+    this.pending.push(line);
     this.pendingCount++;
     if (!this.writing) {
       this.writing = true;

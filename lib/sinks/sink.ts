@@ -2,6 +2,7 @@
 // without blocking the stream (it queues), counts what it could not deliver,
 // and says when everything queued has been delivered.
 import type { AuditEvent } from '../assemble/event.js';
+import type { Alert } from '../watch/alert.js';
 
 /** A wrong sink description; the message says which part and what would do. */
 export class SinkSpecError extends Error {
@@ -37,6 +38,8 @@ export interface Sink {
   readonly name: string;
   /** Queue an event; returns at once. */
   write(ev: AuditEvent): void;
+  /** Queue a watch alert (one message, JSON, with its own syslog severity); returns at once. */
+  writeAlert(alert: Alert): void;
   /** Resolves true when everything queued so far is delivered, false if `timeoutMs` passes first. */
   flush(timeoutMs?: number): Promise<boolean>;
   /** Flush (bounded by `timeoutMs`), then release the connection or file. What is still queued is counted as failed. */

@@ -2,6 +2,7 @@
 // (| jq, | vector): one event per line, at the pace the reader takes them.
 import type { AuditEvent } from '../assemble/event.js';
 import { formatEvent, type Format } from '../format/index.js';
+import { alertToJSON, alertToText, type Alert } from '../watch/alert.js';
 import { type Sink, type SinkStats, Waiters } from './sink.js';
 
 export class StdoutSink implements Sink {
@@ -22,9 +23,17 @@ export class StdoutSink implements Sink {
   }
 
   write(ev: AuditEvent): void {
+    this.line(formatEvent(ev, this.format, false));
+  }
+
+  writeAlert(alert: Alert): void {
+    this.line(this.format === 'text' ? alertToText(alert) : JSON.stringify(alertToJSON(alert)));
+  }
+
+  private line(text: string): void {
     if (this.closed) return void this.failed++;
     this.waiting++;
-    this.stream.write(formatEvent(ev, this.format, false) + '\n', (e) => {
+    this.stream.write(text + '\n', (e) => {
       this.waiting--;
       if (e) this.failed++;
       else this.delivered++;

@@ -3,6 +3,7 @@
 // carries the fields a router needs without parsing the JSON).
 import os from 'node:os';
 import type { AuditEvent } from '../assemble/event.js';
+import { alertToJSON, syslogSeverity, type Alert } from '../watch/alert.js';
 import type { AuditRecord } from '../decode/record.js';
 import { recordToRaw } from '../format/raw.js';
 import { escapeText } from '../format/escape.js';
@@ -42,6 +43,8 @@ export interface SyslogMessageOptions {
  * number RFC 5612 reserves for documentation and examples.
  */
 export const SD_ID = 'linux-audit@32473';
+/** The structured data of a watch alert. */
+export const ALERT_SD_ID = 'linux-audit-alert@32473';
 
 /** Header fields are printable US-ASCII without spaces, at most `max` long; '-' when empty. */
 function headerField(value: string, max: number): string {
@@ -109,6 +112,22 @@ export class SyslogFormatter {
         ']';
     }
     return [`${this.header(pri, ev.time, ev.node, first?.typeName ?? '-')} ${sd} ${JSON.stringify(ev)}`];
+  }
+
+  /**
+   * The message for a watch alert: severity from the alert's (low notice,
+   * medium warning, high err, critical crit), MSGID its kind, MSG its JSON.
+   */
+  alertMessage(a: Alert): string {
+    const pri = this.facility * 8 + SEVERITIES[syslogSeverity(a.severity)];
+    const c = a.container;
+    const sd = this.structuredData
+      ? `[${ALERT_SD_ID} kind="${a.kind}" severity="${a.severity}" container="${c === undefined ? 'unknown' : c === null ? 'host' : paramValue(c.id)}"` +
+        (a.item !== undefined ? ` item="${paramValue(a.item)}"` : '') +
+        (a.process.pid !== undefined ? ` pid="${a.process.pid}"` : '') +
+        ']'
+      : '-';
+    return `${this.header(pri, a.event.time, a.event.node, a.kind)} ${sd} ${JSON.stringify(alertToJSON(a))}`;
   }
 
   private header(pri: number, time: number, node: string | undefined, msgId: string): string {

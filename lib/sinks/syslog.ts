@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import tls from 'node:tls';
 import type { AuditEvent } from '../assemble/event.js';
+import type { Alert } from '../watch/alert.js';
 import { OPEN_OFFERS, RelpParser, encodeRelpFrame, responseCode } from './relp.js';
 import { type Sink, SinkSpecError, type SinkState, type SinkStats, Waiters } from './sink.js';
 import { SyslogFormatter, type SyslogMessageOptions } from './syslog-message.js';
@@ -94,8 +95,16 @@ class UdpSyslogSink implements Sink {
   }
 
   write(ev: AuditEvent): void {
+    this.send(this.formatter.messages(ev));
+  }
+
+  writeAlert(alert: Alert): void {
+    this.send([this.formatter.alertMessage(alert)]);
+  }
+
+  private send(messages: string[]): void {
     if (this.closed) return void this.failed++;
-    for (const m of this.formatter.messages(ev)) {
+    for (const m of messages) {
       const data = Buffer.from(m);
       if (data.length > UDP_MAX) {
         this.failed++;
@@ -198,8 +207,16 @@ class StreamSyslogSink implements Sink {
   }
 
   write(ev: AuditEvent): void {
+    this.enqueue(this.formatter.messages(ev));
+  }
+
+  writeAlert(alert: Alert): void {
+    this.enqueue([this.formatter.alertMessage(alert)]);
+  }
+
+  private enqueue(messages: string[]): void {
     if (this.closing) return void this.failed++;
-    for (const m of this.formatter.messages(ev)) {
+    for (const m of messages) {
       const bytes = Buffer.byteLength(m);
       if (this.queuedBytes + bytes > this.spoolBytes) {
         this.spoolDropped++;

@@ -60,7 +60,7 @@ export class Rsyslog {
 module(load="imtcp")
 module(load="imudp")
 module(load="imrelp")
-template(name="parts" type="string" string="%msgid% %structured-data% %msg%\\n")
+template(name="parts" type="string" string="%syslogseverity-text% %msgid% %structured-data% %msg%\\n")
 ruleset(name="out") { action(type="omfile" file="${this.out}" template="parts" flushOnTXEnd="on") }
 input(type="imtcp" port="${this.ports.tcp}" address="127.0.0.1" ruleset="out")
 input(type="imtcp" port="${this.ports.tls}" address="127.0.0.1" ruleset="out" streamDriver.name="gtls" streamDriver.mode="1" streamDriver.authMode="anon")
@@ -94,14 +94,17 @@ input(type="imudp" port="${this.ports.udp}" address="127.0.0.1" ruleset="out")
     this.child = undefined;
   }
 
-  /** The lines written so far: MSGID, STRUCTURED-DATA and MSG of each message. */
-  lines(): Array<{ msgid: string; sd: string; msg: string }> {
+  /** The lines written so far: the severity rsyslog read from PRI, MSGID, STRUCTURED-DATA and MSG of each message. */
+  lines(): Array<{ severity: string; msgid: string; sd: string; msg: string }> {
     if (!fs.existsSync(this.out)) return [];
     return fs
       .readFileSync(this.out, 'utf8')
       .split('\n')
       .filter((l) => l !== '')
-      .map((l) => {
+      .map((line) => {
+        const space = line.indexOf(' ');
+        const severity = line.slice(0, space);
+        const l = line.slice(space + 1);
         const first = l.indexOf(' ');
         const msgid = l.slice(0, first);
         let rest = l.slice(first + 1);
@@ -118,7 +121,7 @@ input(type="imudp" port="${this.ports.udp}" address="127.0.0.1" ruleset="out")
           sd = rest.slice(0, i + 1);
           rest = rest.slice(i + 2);
         } else rest = rest.slice(2);
-        return { msgid, sd, msg: rest.trimStart() };
+        return { severity, msgid, sd, msg: rest.trimStart() };
       });
   }
 

@@ -1,0 +1,139 @@
+// watch: the container watch as an agent. Alerts (not events) to the same
+// sinks as forward; profiles kept in a state file across restarts.
+import { createSink, parseSinkUrl, type Sink } from '../sinks/index.js';
+import { forgetProfiles, watch, type Watch } from '../watch/watch.js';
+import { AgentReporter } from './agents.js';
+import { EXIT, UsageError, integer, list, oneOf, parse } from './args.js';
+import { sinkLine } from './forward.js';
+import { heartbeat } from './tail.js';
+
+export const DEFAULT_STATE_PATH = '/var/lib/linux-audit/watch.json';
+
+export const WATCH_HELP = `Usage: linux-audit watch [--to URL]… [--learn DURATION] [--state FILE] [options]
+       linux-audit watch --reset [CONTAINER] [--state FILE]
+
+Alert when a container (or the host) does what it has never done: runs a new
+program, listens on a new port, connects somewhere new, runs as a new user;
+and, always, when it sets the clock, loads a kernel module, mounts, attaches
+with ptrace, changes namespaces, touches Docker's configuration or socket, or
+runs a program from /tmp, /dev/shm or memory. Each container learns for
+--learn after it is first seen. Until SIGINT or SIGTERM; SIGUSR1 prints a
+summary of containers, profile sizes and alerts. See docs/watch.md.
+
+      --to URL            where alerts go, as for forward (default stdout:text);
+                          syslog severity follows the alert's: low notice,
+                          medium warning, high err, critical crit
+      --learn DURATION    how long each container learns: 90s, 10m, 2h (default 10m)
+      --learn-events N    …or until N of its events, if sooner
+      --state FILE        profiles kept across restarts (default ${DEFAULT_STATE_PATH})
+      --reset [CONTAINER] forget one container's profile (id, or 12+ characters of it), or all; then exit
+      --mode unicast|multicast|auto   as for tail
+      --health SECONDS    summary interval on stderr (default 0: only on SIGUSR1)`;
+
+/** "90s", "10m", "2h", "500ms", or plain seconds. */
+export function parseDuration(flag: string, text: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(text.trim());
+  if (!m) throw new UsageError(`${flag} ${text}: not a duration; write e.g. 90s, 10m or 2h`);
+  const n = Number(m[1]);
+  return Math.round(n * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[(m[2] ?? 's') as 'ms' | 's' | 'm' | 'h']);
+}
+
+function summaryLines(w: Watch, alerts: number): string[] {
+  const s = w.stats();
+  const kinds = Object.entries(s.alerts)
+    .map(([k, n]) => `${k} ${n}`)
+    .join(', ');
+  const lines = [
+    `linux-audit watch: ${s.containers} profiles (${s.learning} learning), ${s.watched} watched events, ${alerts} alerts${kinds ? ` (${kinds})` : ''}; ` +
+      `unattributed ${s.unattributed}, over cap ${s.overCap}, untracked ${s.untracked}; ${heartbeat('watch', s.subscription, alerts).replace(/^linux-audit watch: /, '')}`,
+  ];
+  for (const c of w.summary()) {
+    const items = Object.entries(c.items)
+      .map(([k, n]) => `${k} ${n}`)
+      .join(', ');
+    lines.push(`  ${c.id === 'host' ? 'host' : `${c.runtime} ${c.id.slice(0, 12)}`}${c.name ? ` ${c.name}` : ''}: ${c.learning ? `learning until ${c.learnUntil}` : 'watching'}; ${items}`);
+  }
+  return lines;
+}
+
+export async function watchCommand(args: string[], out: (line: string) => void, err: (line: string) => void): Promise<number> {
+  const { values, positionals } = parse(
+    args,
+    {
+      to: { type: 'string', multiple: true },
+      learn: { type: 'string' },
+      'learn-events': { type: 'string' },
+      state: { type: 'string' },
+      reset: { type: 'boolean' },
+      mode: { type: 'string' },
+      health: { type: 'string' },
+    },
+    true,
+  );
+  if (values.help) return out(WATCH_HELP), EXIT.ok;
+  const statePath = (values.state as string | undefined) ?? DEFAULT_STATE_PATH;
+  if (values.reset) {
+    if (positionals.length > 1) throw new UsageError('--reset takes at most one container id');
+    const id = positionals[0];
+    if (id !== undefined && id.length < 12) throw new UsageError(`--reset ${id}: give the container id, or at least 12 characters of it`);
+    const gone = forgetProfiles(statePath, id);
+    out(gone.length === 0 ? `no profile matched ${id ?? '(all)'} in ${statePath}` : `forgot ${gone.length} profile${gone.length === 1 ? '' : 's'}: ${gone.join(', ')}`);
+    return EXIT.ok;
+  }
+  if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}" (a container id goes with --reset)`);
+  const learnMs = values.learn !== undefined ? parseDuration('--learn', values.learn as string) : undefined;
+  const learnEvents = integer('--learn-events', values['learn-events'] as string | undefined, 1, Number.MAX_SAFE_INTEGER);
+  const mode = oneOf('mode', values.mode as string | undefined, ['unicast', 'multicast', 'auto'] as const);
+  const healthSeconds = integer('--health', values.health as string | undefined, 0, 86_400) ?? 0;
+  const specs = list(values.to).map(parseSinkUrl);
+  if (specs.length === 0) specs.push(parseSinkUrl('stdout:text'));
+
+  const sinks: Sink[] = [];
+  try {
+    for (const spec of specs) sinks.push(createSink(spec));
+  } catch (e) {
+    await Promise.all(sinks.map((s) => s.close(0)));
+    throw e;
+  }
+  let w: Watch;
+  try {
+    w = watch({ statePath, learn: { ms: learnMs, events: learnEvents }, subscribe: { mode } });
+  } catch (e) {
+    await Promise.all(sinks.map((s) => s.close(0)));
+    throw e;
+  }
+  let alerts = 0;
+  const summary = (): void => {
+    for (const line of summaryLines(w, alerts)) err(line);
+    for (const s of sinks) err(`  ${sinkLine(s.stats())}`);
+  };
+  const stop = (): void => void w.close();
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+  process.on('SIGUSR1', summary);
+  const timer = healthSeconds > 0 ? setInterval(summary, healthSeconds * 1000) : undefined;
+  timer?.unref();
+  let reporter: AgentReporter | undefined;
+  try {
+    await w.ready;
+    const sub = w.subscription;
+    reporter = new AgentReporter('watch', () => ({ stats: sub.stats(), shown: alerts, sinks: sinks.map((s) => s.stats()) }));
+    for (const r of sub.recovered) err(`linux-audit watch: ${r.message}`);
+    for (const s of w.stats().skippedRules) err(`linux-audit watch: skipped rule ${s.rule} (${s.reason})`);
+    err(`linux-audit watch: watching in ${sub.stats().mode} mode; ${w.stats().containers} profiles from ${statePath}; alerts to ${sinks.map((s) => s.name).join(', ')}`);
+    for await (const a of w) {
+      for (const s of sinks) s.writeAlert(a);
+      alerts++;
+    }
+  } finally {
+    clearInterval(timer);
+    reporter?.stop();
+    await w.close();
+    process.off('SIGINT', stop);
+    process.off('SIGTERM', stop);
+    process.off('SIGUSR1', summary);
+    await Promise.all(sinks.map((s) => s.close(10_000)));
+  }
+  summary();
+  return EXIT.ok;
+}

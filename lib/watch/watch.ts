@@ -1,0 +1,163 @@
+// watch(): alerts, not events. Installs the detectors' rules for its lifetime
+// (on top of subscribe(), which restores everything it changed), learns each
+// container's profile, and yields what is new or never acceptable.
+import type { AuditEvent } from '../assemble/event.js';
+import { ContainerResolver } from '../enrich/container.js';
+import { RuntimeClient } from '../enrich/runtime.js';
+import { subscribe, type SubscribeOptions, type Subscription, type SubscriptionStats } from '../subscribe/subscription.js';
+import type { Alert } from './alert.js';
+import { Detector, type DetectStats } from './detect.js';
+import { PROFILE_KINDS, Profiles, type ProfileKind, type ProfileOptions } from './profile.js';
+import { watchRules } from './rules.js';
+
+export interface WatchOptions extends ProfileOptions {
+  /**
+   * Where profiles are kept across restarts (JSON, written atomically, mode
+   * 0600). Without it, profiles live in memory and a restart learns again.
+   */
+  statePath?: string;
+  /** How often changed profiles are written to statePath. Default 5000 ms (and always at close). */
+  saveIntervalMs?: number;
+  /** Ends the watch (and restores the kernel) when aborted. */
+  signal?: AbortSignal;
+  /**
+   * Passed to subscribe(): mode, procRoot, runtimeSockets… The watch adds its
+   * own rules and turns auditing on for its lifetime unless `enable: false`.
+   */
+  subscribe?: Omit<SubscribeOptions, 'rules' | 'presets' | 'signal'> & { rules?: string[] };
+}
+
+export interface ContainerSummary {
+  id: string;
+  runtime: string;
+  name?: string;
+  learning: boolean;
+  /** When learning ends (or ended), ISO 8601. */
+  learnUntil: string;
+  items: Record<ProfileKind, number>;
+}
+
+export interface WatchStats extends DetectStats {
+  containers: number;
+  learning: number;
+  /** Profile items not kept because a container's cap was reached. */
+  overCap: number;
+  /** Containers not profiled because maxContainers was reached. */
+  untracked: number;
+  /** Rules of the watch this host could not take (a missing directory), and why. */
+  skippedRules: Array<{ rule: string; reason: string }>;
+  subscription: SubscriptionStats;
+}
+
+export class Watch implements AsyncIterable<Alert>, AsyncDisposable {
+  /** Settles when the rules are in and events flow (rejects if the subscription cannot start). */
+  readonly ready: Promise<void>;
+  readonly subscription: Subscription;
+  private readonly detector: Detector;
+  private readonly profiles: Profiles;
+  private readonly options: WatchOptions;
+  private readonly skipped: Array<{ rule: string; reason: string }>;
+  private readonly saver: NodeJS.Timeout | undefined;
+  private iterating = false;
+
+  constructor(options: WatchOptions = {}) {
+    this.options = options;
+    this.profiles = new Profiles(options);
+    // A state file that cannot be read stops the watch before the kernel is touched.
+    if (options.statePath) this.profiles.load(options.statePath);
+    const s = options.subscribe ?? {};
+    // Its own resolver, asked fresh for every watched event: an alert must name
+    // the cgroup the process is in now, not where it was seconds ago.
+    const resolver = new ContainerResolver({
+      procRoot: s.procRoot,
+      runtime: s.runtimeSockets === false ? undefined : new RuntimeClient({ sockets: s.runtimeSockets }),
+    });
+    this.detector = new Detector(this.profiles, (ev) => {
+      const pid = ev.pid;
+      return pid === undefined ? undefined : resolver.lookup(pid, ev.ppid, true);
+    });
+    const rules = watchRules();
+    this.skipped = rules.skipped;
+    this.subscription = subscribe({ enable: true, ...s, rules: [...rules.rules, ...(s.rules ?? [])], signal: options.signal });
+    this.ready = this.subscription.ready;
+    if (options.statePath) {
+      this.saver = setInterval(() => this.save(), options.saveIntervalMs ?? 5000);
+      this.saver.unref();
+    }
+  }
+
+  async *[Symbol.asyncIterator](): AsyncGenerator<Alert> {
+    if (this.iterating) throw new Error('a watch can be iterated once; make another watch() for a second consumer');
+    this.iterating = true;
+    try {
+      for await (const ev of this.subscription) {
+        const alerts = this.inspect(ev);
+        for (const a of alerts) yield a;
+      }
+    } finally {
+      await this.close();
+    }
+  }
+
+  /** The alerts one event raises (what the iterator does with each event; for replaying logs through a watch's profiles). */
+  inspect(ev: AuditEvent): Alert[] {
+    return this.detector.inspect(ev);
+  }
+
+  stats(): WatchStats {
+    let learning = 0;
+    for (const id of this.profiles.ids()) if (this.profiles.get(id)!.learning) learning++;
+    return {
+      ...this.detector.stats,
+      alerts: { ...this.detector.stats.alerts },
+      containers: this.profiles.size,
+      learning,
+      overCap: this.profiles.counts.overCap,
+      untracked: this.profiles.counts.untracked,
+      skippedRules: this.skipped,
+      subscription: this.subscription.stats(),
+    };
+  }
+
+  /** Each profiled container (the host as id "host"): learning or not, and how much its profile holds. */
+  summary(): ContainerSummary[] {
+    return this.profiles.ids().map((id) => {
+      const p = this.profiles.get(id)!;
+      const items = Object.fromEntries(PROFILE_KINDS.map((k) => [k, p.items[k].size])) as Record<ProfileKind, number>;
+      return { id, runtime: p.runtime, ...(p.name !== undefined && { name: p.name }), learning: p.learning, learnUntil: new Date(p.learnUntil).toISOString(), items };
+    });
+  }
+
+  /** Write the profiles now, if there is a state file and they changed. */
+  save(): void {
+    if (this.options.statePath && this.profiles.changed) this.profiles.save(this.options.statePath);
+  }
+
+  /** Stop: remove the rules, restore the kernel, write the profiles. Idempotent. */
+  async close(): Promise<void> {
+    if (this.saver) clearInterval(this.saver);
+    try {
+      await this.subscription.close();
+    } finally {
+      this.save();
+    }
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+}
+
+/** Watch containers (and the host) for what they have never done, and for what is never acceptable. See docs/watch.md. */
+export function watch(options: WatchOptions = {}): Watch {
+  return new Watch(options);
+}
+
+/** Forget profiles in a state file: one container (full id, or a prefix of 12+ characters) or all. Returns the ids forgotten. */
+export function forgetProfiles(statePath: string, id?: string): string[] {
+  const profiles = new Profiles({ maxItemsPerKind: Infinity });
+  profiles.load(statePath);
+  const gone = profiles.forget(id);
+  if (gone.length > 0) profiles.save(statePath);
+  return gone;
+}

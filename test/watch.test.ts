@@ -1,0 +1,161 @@
+// The watch's detectors and profiles without a kernel: events made from
+// audit.log lines as the kernel writes them, the container given by the test.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { AuditEvent } from '../lib/assemble/event.js';
+import { AuditRecord, parseLogLine } from '../lib/decode/record.js';
+import type { ContainerInfo } from '../lib/enrich/container.js';
+import { Detector } from '../lib/watch/detect.js';
+import { Profiles, WatchStateError } from '../lib/watch/profile.js';
+import { watchRules } from '../lib/watch/rules.js';
+import { parseRuleLine } from '../lib/rules/parse.js';
+import { SyslogFormatter } from '../lib/sinks/syslog-message.js';
+import { alertToText } from '../lib/watch/alert.js';
+
+const CID = 'ab'.repeat(32);
+const DOCKER: ContainerInfo = { id: CID, runtime: 'docker', cgroup: `/system.slice/docker-${CID}.scope` };
+const hex = (s: string): string => Buffer.from(s).toString('hex').toUpperCase();
+
+let serial = 100;
+/** An event of the records given as audit.log bodies (after `msg=audit(…):`), at `t` seconds. */
+function event(t: number, ...records: Array<[string, string]>): AuditEvent {
+  serial++;
+  const rs = records.map(([type, body]) => parseLogLine(`type=${type} msg=audit(${1700000000 + t}.000:${serial}): ${body}`)!);
+  const ev = new AuditEvent(rs[0]);
+  ev.records.push(...rs.slice(1));
+  return ev;
+}
+
+function syscall(t: number, nr: number, key: string, extra = '', success = 'yes', exit = '0', exe = '/usr/bin/app', comm = 'app'): [string, string] {
+  return ['SYSCALL', `arch=c000003e syscall=${nr} success=${success} exit=${exit} a0=10 a1=4d2 a2=0 a3=0 items=0 ppid=1 pid=4242 auid=4294967295 uid=0 gid=0 euid=0 suid=0 fsuid=0 egid=0 sgid=0 fsgid=0 tty=(none) ses=4294967295 comm="${comm}" exe="${exe}"${extra} key="${key}"`];
+}
+
+const inet = (port: number, addr = [0, 0, 0, 0]): string => `0200${port.toString(16).padStart(4, '0')}${addr.map((b) => b.toString(16).padStart(2, '0')).join('')}0000000000000000`;
+
+function detector(container: ContainerInfo | null | undefined, options: ConstructorParameters<typeof Profiles>[0] = { learn: { ms: 10_000 } }): Detector {
+  return new Detector(new Profiles(options), () => container);
+}
+
+describe('container watch: detectors', () => {
+  it('learns, then alerts once per new listening port; a known one stays quiet', () => {
+    const d = detector(DOCKER);
+    const bind = (t: number, port: number): AuditEvent => event(t, syscall(t, 49, 'la-watch-bind'), ['SOCKADDR', `saddr=${inet(port)}`]);
+    expect(d.inspect(bind(0, 80))).toEqual([]); // learning
+    expect(d.inspect(bind(20, 80))).toEqual([]); // known
+    const [a] = d.inspect(bind(21, 8080));
+    expect(a).toMatchObject({ kind: 'new-listening-port', severity: 'medium', item: 'ipv4 0.0.0.0:8080', container: { id: CID, runtime: 'docker' }, process: { pid: 4242, comm: 'app', uid: 0 } });
+    expect(d.inspect(bind(22, 8080))).toEqual([]);
+    expect(d.stats.alerts).toEqual({ 'new-listening-port': 1 });
+  });
+
+  it('learning ends by event count when that comes first', () => {
+    const d = detector(DOCKER, { learn: { ms: 3_600_000, events: 2 } });
+    const exec = (t: number, exe: string): AuditEvent => event(t, syscall(t, 59, 'la-watch-exec', '', 'yes', '0', exe));
+    d.inspect(exec(0, '/bin/a'));
+    d.inspect(exec(1, '/bin/b'));
+    expect(d.inspect(exec(2, '/bin/c')).map((a) => [a.kind, a.item])).toEqual([['new-program', '/bin/c']]);
+  });
+
+  it('always-alerts: clock set (even failed), adjtimex only when it set something, modules, exec from /tmp and memfd', () => {
+    const d = detector(DOCKER);
+    const kinds = (ev: AuditEvent): string[] => d.inspect(ev).map((a) => a.kind);
+    expect(kinds(event(0, syscall(0, 227, 'la-watch-time', '', 'no', '-1')))).toEqual(['clock-change']);
+    // adjtimex that only read the clock (no TIME_* record): nothing.
+    expect(kinds(event(1, syscall(1, 159, 'la-watch-time')))).toEqual([]);
+    expect(kinds(event(2, syscall(2, 159, 'la-watch-time'), ['TIME_ADJNTPVAL', 'op=offset old=0 new=1']))).toEqual(['clock-change']);
+    expect(d.inspect(event(3, syscall(3, 313, 'la-watch-module')))[0]).toMatchObject({ kind: 'kernel-module', severity: 'critical' });
+    expect(kinds(event(4, syscall(4, 59, 'la-watch-exec', '', 'yes', '0', '/tmp/x')))).toEqual(['exec-from-writable-dir']);
+    expect(kinds(event(5, syscall(5, 59, 'la-watch-exec', '', 'yes', '0', '/memfd:payload (deleted)')))).toEqual(['exec-from-writable-dir']);
+  });
+
+  it('escape signs count only from inside a container; the host does these all day', () => {
+    const inside = detector(DOCKER);
+    const host = detector(null);
+    for (const [nr, key, kind] of [
+      [308, 'la-watch-ns', 'namespace-change'],
+      [42, 'la-watch-docker-sock', 'docker-socket-access'],
+    ] as const) {
+      expect(inside.inspect(event(0, syscall(0, nr, key))).map((a) => a.kind)).toEqual([kind]);
+      expect(host.inspect(event(0, syscall(0, nr, key)))).toEqual([]);
+    }
+    expect(host.inspect(event(0, syscall(0, 165, 'la-watch-mount')))[0]).toMatchObject({ kind: 'mount', severity: 'medium', container: null });
+    expect(inside.inspect(event(0, syscall(0, 165, 'la-watch-mount')))[0]).toMatchObject({ kind: 'mount', severity: 'high' });
+  });
+
+  it('events not asked for by the watch are passed over; an unknown container is not profiled but still alerts', () => {
+    const d = detector(undefined);
+    expect(d.inspect(event(0, syscall(0, 59, 'some-other-key')))).toEqual([]);
+    expect(d.stats.watched).toBe(0);
+    const [a] = d.inspect(event(1, syscall(1, 227, 'la-watch-time')));
+    expect(a.kind).toBe('clock-change');
+    expect('container' in a).toBe(false);
+    expect(d.stats.unattributed).toBe(1);
+    expect(d.profiles.size).toBe(0);
+  });
+
+  it('a full profile says so once, then counts', () => {
+    const d = detector(DOCKER, { learn: { ms: 0 }, maxItemsPerKind: 2 });
+    const kinds = (t: number, exe: string): string[] => d.inspect(event(t, syscall(t, 59, 'la-watch-exec', '', 'yes', '0', exe))).map((a) => a.kind);
+    expect(kinds(0, '/bin/a')).toEqual(['new-program', 'new-user']);
+    expect(kinds(1, '/bin/b')).toEqual(['new-program']);
+    expect(kinds(2, '/bin/c')).toEqual(['profile-full']);
+    expect(kinds(3, '/bin/d')).toEqual([]);
+    expect(d.profiles.counts.overCap).toBe(2);
+  });
+
+  it('hostile names reach the reason escaped on a terminal, and syslog gets the mapped severity', () => {
+    const d = detector(DOCKER, { learn: { ms: 0 } });
+    const ev = event(0, ['SYSCALL', `arch=c000003e syscall=59 success=yes exit=0 a0=0 a1=0 a2=0 a3=0 items=0 ppid=1 pid=7 auid=0 uid=0 gid=0 euid=0 suid=0 fsuid=0 egid=0 sgid=0 fsgid=0 tty=(none) ses=1 comm=${hex('x\x1b[2J')} exe=${hex('/tmp/a\nb')} key="la-watch-exec"`]);
+    const alerts = d.inspect(ev);
+    const text = alerts.map(alertToText).join('\n');
+    expect(text.split('\n')).toHaveLength(alerts.length);
+    expect(text).not.toMatch(/\x1b/);
+    expect(text).toContain('/tmp/a\\nb');
+    const f = new SyslogFormatter({ hostname: 'h' });
+    const writable = alerts.find((a) => a.kind === 'exec-from-writable-dir')!;
+    expect(f.alertMessage(writable)).toMatch(/^<11>1 \S+ h linux-audit \d+ exec-from-writable-dir \[linux-audit-alert@32473 kind="exec-from-writable-dir" severity="high" container="[0-9a-f]{64}" item="\/tmp\/a\\nb" pid="7"\] \{/);
+  });
+});
+
+describe('container watch: profiles on disk', () => {
+  it('saves atomically with mode 0600 and reads back; a foreign version is refused with what to do', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'la-watch-unit-'));
+    try {
+      const file = path.join(dir, 'sub', 'state.json');
+      const p = new Profiles({ learn: { ms: 0 } });
+      const prof = p.see(CID, 'docker', 'web', 1000)!;
+      p.note(prof, 'listening', 'ipv4 0.0.0.0:80');
+      p.save(file);
+      expect(fs.statSync(file).mode & 0o777).toBe(0o600);
+      const q = new Profiles();
+      q.load(file);
+      expect(q.get(CID)).toMatchObject({ runtime: 'docker', name: 'web', learning: false });
+      expect([...q.get(CID)!.items.listening]).toEqual(['ipv4 0.0.0.0:80']);
+      fs.writeFileSync(file, JSON.stringify({ version: 99, containers: {} }));
+      expect(() => new Profiles().load(file)).toThrow(WatchStateError);
+      expect(() => new Profiles().load(file)).toThrow(/version 99, this linux-audit reads version 1; move it aside/);
+      fs.writeFileSync(file, '{not json');
+      expect(() => new Profiles().load(file)).toThrow(/is not JSON/);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('the watch rules all parse, each detector has its key, and a missing directory is skipped with the reason', () => {
+    const { rules, skipped } = watchRules({ machine: 'x86_64', directoryExists: (d) => d !== '/etc/sysconfig' });
+    for (const r of rules) expect(parseRuleLine(r)?.kind).toBe('add');
+    for (const key of ['exec', 'bind', 'connect', 'time', 'module', 'mount', 'ptrace', 'ns', 'docker-config', 'docker-sock']) {
+      expect(rules.some((r) => r.endsWith(`la-watch-${key}`))).toBe(true);
+    }
+    expect(skipped).toEqual([{ rule: '-w /etc/sysconfig/docker -p wa -k la-watch-docker-config', reason: expect.stringContaining('/etc/sysconfig does not exist') }]);
+  });
+
+  it('a record that is not the SYSCALL record first still finds the key', () => {
+    const d = detector(DOCKER, { learn: { ms: 0 } });
+    const ev = new AuditEvent(AuditRecord.fromText(1302, `audit(1700000000.000:9): item=0 name="/tmp/x" nametype=NORMAL`));
+    ev.records.push(parseLogLine(`type=SYSCALL msg=audit(1700000000.000:9): ${syscall(0, 59, 'la-watch-exec', '', 'yes', '0', '/tmp/x')[1]}`)!);
+    expect(d.inspect(ev).map((a) => a.kind)).toContain('exec-from-writable-dir');
+  });
+});
