@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// npm run bench [-- decode|log|format|live|stall|scale|rules] [--seconds N]
+// npm run bench [-- decode|log|format|live|stall|scale|rules|watch|soak] [--seconds N]
 //
 // decode: records/s through the decoder (header only, header + all fields, and
 //         the whole path to events) over a realistic mix built from the corpus.
@@ -22,6 +22,8 @@
 //         interpretation: records/s and the ratio.
 // format: events/s through each output: json, text, raw, and RFC 5424 syslog
 //         messages (json and raw payloads): the ceiling of tail and forward.
+// watch:  CPU per event of watch() against subscribe() on the same events (the
+//         watch's rules, a generator binding a port as fast as it can).
 // Results go to stdout as Markdown and to bench/results/<date>-<host>[-<scenarios>].json.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -34,7 +36,8 @@ const root = path.resolve(here, '..');
 const lib = (p) => import(path.join(root, 'dist', p));
 const { decodeDatagram, parseLogLine } = await lib('decode/record.js');
 const { Assembler } = await lib('assemble/assembler.js');
-const { subscribe, AuditClient, parseRules, encodeRule, readAuditLog } = await lib('index.js');
+const { subscribe, watch, AuditClient, parseRules, encodeRule, readAuditLog } = await lib('index.js');
+const { watchRules } = await lib('watch/rules.js');
 const { formatEvent } = await lib('format/index.js');
 const { SyslogFormatter } = await lib('sinks/index.js');
 
@@ -47,7 +50,7 @@ const usage = (message) => {
 };
 if (!(seconds > 0)) usage(`--seconds wants a number of seconds, not "${argv[secondsAt + 1]}"`);
 const which = argv.filter((a, i) => !a.startsWith('--') && (secondsAt < 0 || i !== secondsAt + 1));
-const SCENARIOS = ['decode', 'log', 'format', 'live', 'stall', 'scale', 'soak', 'rules'];
+const SCENARIOS = ['decode', 'log', 'format', 'live', 'stall', 'scale', 'soak', 'rules', 'watch'];
 for (const w of which) if (!SCENARIOS.includes(w)) usage(`unknown scenario "${w}"; scenarios: ${SCENARIOS.join(', ')}`);
 const run = (name) => which.length === 0 || which.includes(name);
 const corpus = process.env.LINUX_AUDIT_CORPUS ?? path.resolve(root, '..', 'shared', 'corpus');
@@ -490,6 +493,56 @@ async function soakBench() {
   return { ...r, rssSettledMB: { mean, min: Math.min(...settled), max: Math.max(...settled), flat: settled.every((mb) => Math.abs(mb - mean) <= mean * 0.1) } };
 }
 
+/**
+ * What watching costs over plain subscribe(), per event, on the same events:
+ * the watch's own rules in both runs, and a generator that binds a port as
+ * fast as it can (socket, bind, close), each bind an event the watch
+ * inspects in full (fields, socket address, a fresh container lookup, the
+ * profile). The plain consumer reads each event, as the live scenario's does.
+ */
+async function watchBench() {
+  const gen = buildGenerator();
+  const runs = [];
+  // Alternating, three of each: the generator, kauditd and we share two cores, and one run is noisy.
+  for (const consumer of ['subscribe', 'watch', 'subscribe', 'watch', 'subscribe', 'watch']) {
+    runs.push(
+      await withAuditing(async () => {
+        const w = consumer === 'watch' ? watch({ learn: { ms: 0 }, subscribe: { mode: 'unicast' } }) : undefined;
+        const sub = w ? w.subscription : subscribe({ mode: 'unicast', enable: true, rules: watchRules().rules });
+        await sub.ready;
+        let alerts = 0;
+        const consume = w
+          ? (async () => {
+              for await (const _ of w) alerts++;
+            })()
+          : (async () => {
+              for await (const ev of sub) void ev.keys;
+            })();
+        const cpu0 = process.cpuUsage();
+        const g = await new Promise((resolve, reject) => {
+          const child = spawn(gen, ['0', String(seconds)], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, GEN_CALL: 'bind' } });
+          let out = '';
+          child.stdout.on('data', (d) => (out += d));
+          child.on('error', reject);
+          child.on('exit', () => resolve({ calls: Number(/calls=(\d+)/.exec(out)[1]), rate: Number(/rate=(\d+)/.exec(out)[1]) }));
+        });
+        const deadline = Date.now() + 15_000;
+        while (Date.now() < deadline && sub.stats().events + sub.stats().dropped / 4 < g.calls) await new Promise((r) => setTimeout(r, 50));
+        const cpu = process.cpuUsage(cpu0);
+        const s = sub.stats();
+        const watched = w?.stats().watched;
+        if (w) await w.close();
+        else await sub.close();
+        await consume;
+        const cpuSeconds = (cpu.user + cpu.system) / 1e6;
+        return { consumer, generatorCalls: g.calls, generatorRate: g.rate, events: s.events, dropped: s.dropped, kernelLost: s.kernelLost, watched, alerts, cpuSeconds, cpuUsPerEvent: (cpuSeconds / s.events) * 1e6 };
+      }),
+    );
+  }
+  const medianOf = (c) => median(runs.filter((r) => r.consumer === c).map((r) => r.cpuUsPerEvent));
+  return { runs, subscribeUsPerEvent: medianOf('subscribe'), watchUsPerEvent: medianOf('watch'), ratio: medianOf('watch') / medianOf('subscribe') };
+}
+
 /** The consumer stops for 250 ms every second at full load: what is lost, and where it is counted. */
 async function stallBench() {
   return oursRun(buildGenerator(), 'stall');
@@ -731,6 +784,14 @@ if (run('rules')) {
     console.log(`| auditctl -R | ${r.auditctlLoadSeconds.toFixed(3)} | ${Math.round(r.auditctlRulesPerSec).toLocaleString('en')} |`);
     console.log(`\nratio: ${(r.oursRulesPerSec / r.auditctlRulesPerSec).toFixed(2)}× auditctl\n`);
   }
+}
+
+if (run('watch')) {
+  const r = (report.watch = await watchBench());
+  console.log(`## watch (${seconds} s of bind() as fast as the generator can; the watch's rules in both runs)\n`);
+  console.log('| consumer | binds/s | events | dropped | kernel lost | CPU µs / event |\n|---|---:|---:|---:|---:|---:|');
+  for (const x of r.runs) console.log(`| ${x.consumer === 'watch' ? 'watch() (inspects every event)' : 'subscribe() (reads every event)'} | ${x.generatorRate.toLocaleString('en')} | ${x.events.toLocaleString('en')} | ${x.dropped.toLocaleString('en')} | ${x.kernelLost} | ${x.cpuUsPerEvent.toFixed(2)} |`);
+  console.log(`\nmedians: subscribe() ${r.subscribeUsPerEvent.toFixed(2)} µs/event, watch() ${r.watchUsPerEvent.toFixed(2)} µs/event: watching costs ${((r.ratio - 1) * 100).toFixed(0)}% more CPU per event (target: at most 20%)\n`);
 }
 
 if (haveCorpus && run('format')) {

@@ -68,13 +68,18 @@ describe('ContainerResolver', () => {
     expect(r.reads).toBe(reads);
   });
 
-  it('notices a reused pid by its start time', () => {
+  it('sees a reused pid, or a process moved to another cgroup, once the answer is revalidateMs old; at once when asked fresh', () => {
     const proc = fakeProc();
-    proc.setProcess(100, 5000, `0::/docker/${ID}\n`);
-    const r = new ContainerResolver({ procRoot: proc.root, revalidateMs: 0 });
-    expect(r.lookup(100)?.runtime).toBe('docker');
-    proc.setProcess(100, 9000, '0::/system.slice/cron.service\n');
+    proc.setProcess(100, 5000, '0::/system.slice/cron.service\n');
+    const r = new ContainerResolver({ procRoot: proc.root, revalidateMs: 60_000 });
     expect(r.lookup(100)).toBeNull();
+    proc.setProcess(100, 5000, `0::/docker/${ID}\n`);
+    expect(r.lookup(100)).toBeNull(); // trusted for a minute
+    expect(r.lookup(100, undefined, true)?.runtime).toBe('docker');
+    const soon = new ContainerResolver({ procRoot: proc.root, revalidateMs: 0 });
+    expect(soon.lookup(100)?.runtime).toBe('docker');
+    proc.setProcess(100, 9000, '0::/system.slice/cron.service\n');
+    expect(soon.lookup(100)).toBeNull();
   });
 
   it('falls back to the parent when the process is gone', () => {

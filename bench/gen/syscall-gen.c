@@ -8,12 +8,39 @@
 // fails, so the cost measured is the audit path's, and a rule such as
 //   -a always,exit -F arch=b64 -S getppid -F ppid=<parent> -k gen
 // matches exactly these calls.
+//
+// GEN_CALL=bind makes each call a bind() of a TCP socket to 127.0.0.1:47999
+// (socket, SO_REUSEADDR, bind, close; only the bind is meant to be audited):
+// an event with a SOCKADDR record, the kind the container watch inspects.
 #define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
 #include <stdlib.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
+
+static int bind_mode;
+
+static void call(void) {
+  if (!bind_mode) {
+    syscall(SYS_getppid);
+    return;
+  }
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  int one = 1;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  struct sockaddr_in a;
+  memset(&a, 0, sizeof a);
+  a.sin_family = AF_INET;
+  a.sin_port = htons(47999);
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bind(fd, (struct sockaddr*)&a, sizeof a);
+  close(fd);
+}
 
 static double now(void) {
   struct timespec ts;
@@ -26,6 +53,8 @@ int main(int argc, char** argv) {
     fprintf(stderr, "usage: %s COUNT [SECONDS [RATE]]\n", argv[0]);
     return 2;
   }
+  const char* mode = getenv("GEN_CALL");
+  bind_mode = mode != NULL && strcmp(mode, "bind") == 0;
   long count = atol(argv[1]);
   double seconds = argc > 2 ? atof(argv[2]) : 0;
   double rate = argc > 3 ? atof(argv[3]) : 0;
@@ -36,7 +65,7 @@ int main(int argc, char** argv) {
       // Catch up to where the rate says we should be, then sleep a millisecond.
       long due = (long)((now() - start) * rate);
       while (calls < due && (count == 0 || calls < count)) {
-        syscall(SYS_getppid);
+        call();
         calls++;
       }
       if (seconds > 0 && now() >= end) break;
@@ -44,7 +73,7 @@ int main(int argc, char** argv) {
       nanosleep(&ms, NULL);
       continue;
     }
-    syscall(SYS_getppid);
+    call();
     calls++;
     if (seconds > 0 && (calls & 255) == 0 && now() >= end) break;
   }

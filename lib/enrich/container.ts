@@ -69,23 +69,22 @@ export interface ContainerResolverOptions {
   procRoot?: string;
   /** Processes remembered. Default 4096. */
   maxEntries?: number;
-  /** How long an answer is trusted before the process's start time is checked again. Default 5000 ms. */
+  /** How long an answer is trusted before the process's cgroup is read again. Default 5000 ms. */
   revalidateMs?: number;
   /** Asks the container runtime for names, images and pods (in the background). */
   runtime?: RuntimeClient;
 }
 
 interface Entry {
-  startTime: string;
   info: ContainerInfo | null;
   checkedAt: number;
 }
 
 /**
- * Container lookups by pid, cached in a bounded LRU. A pid can be reused by a
- * new process: each answer records the process's start time, checked again
- * after revalidateMs, so a busy process costs one /proc read when first seen
- * and one small read every few seconds, not one per event.
+ * Container lookups by pid, cached in a bounded LRU. An answer is trusted for
+ * revalidateMs, then the cgroup is read again: a pid reused by a new process,
+ * or a process a runtime moved into a container, is seen as it is now. A busy
+ * process costs one small /proc read every few seconds, not one per event.
  */
 export class ContainerResolver {
   private readonly procRoot: string;
@@ -127,24 +126,15 @@ export class ContainerResolver {
       this.touch(pid, hit);
       return hit.info;
     }
-    const startTime = this.startTime(pid);
-    if (startTime === undefined) {
-      this.cache.delete(pid);
-      return undefined;
-    }
-    if (hit && hit.startTime === startTime) {
-      hit.checkedAt = now;
-      this.touch(pid, hit);
-      return hit.info;
-    }
     let text: string;
     try {
       this.reads++;
       text = fs.readFileSync(path.join(this.procRoot, String(pid), 'cgroup'), 'utf8');
     } catch {
+      this.cache.delete(pid);
       return undefined;
     }
-    const entry: Entry = { startTime, info: containerFromCgroup(text) ?? null, checkedAt: now };
+    const entry: Entry = { info: containerFromCgroup(text) ?? null, checkedAt: now };
     this.touch(pid, entry);
     return entry.info;
   }
@@ -155,15 +145,4 @@ export class ContainerResolver {
     if (this.cache.size > this.maxEntries) this.cache.delete(this.cache.keys().next().value!);
   }
 
-  /** Field 22 of /proc/<pid>/stat, after the command name (which may hold spaces and parentheses). */
-  private startTime(pid: number): string | undefined {
-    try {
-      this.reads++;
-      const stat = fs.readFileSync(path.join(this.procRoot, String(pid), 'stat'), 'latin1');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      return fields[19];
-    } catch {
-      return undefined;
-    }
-  }
 }

@@ -1,8 +1,10 @@
 // From an event the watch's rules asked for to the alerts it raises: the
 // always-alerts (each documented in docs/watch.md with what it reads and its
 // false positives) and the new-against-the-profile ones.
-import { SYSCALL } from '../constants/index.js';
+import { RECORD_TYPES, SYSCALL } from '../constants/index.js';
+import { parseSockaddr } from '../interpret/index.js';
 import type { AuditEvent } from '../assemble/event.js';
+import type { AuditRecord } from '../decode/record.js';
 import type { ContainerInfo } from '../enrich/container.js';
 import { processOf } from '../shape/json.js';
 import type { Alert, AlertContainer, AlertKind, AlertSeverity } from './alert.js';
@@ -16,6 +18,9 @@ const KEY_MARK = ` key="${WATCH_KEY_PREFIX}`;
 const WRITABLE_DIRS = ['/tmp/', '/var/tmp/', '/dev/shm/', '/run/shm/'];
 
 const CLOCK_SETTERS = new Set(['settimeofday', 'clock_settime', 'stime']);
+const SOCKADDR = RECORD_TYPES.SOCKADDR;
+/** Addresses remembered per kind before the memo starts over. */
+const ADDRESS_MEMO = 4096;
 /** Records the kernel writes only when adjtimex/clock_adjtime changed something. */
 const CLOCK_ADJUSTED = ['TIME_ADJNTPVAL', 'TIME_INJOFFSET'];
 
@@ -27,13 +32,26 @@ export interface DetectStats {
   alerts: Partial<Record<AlertKind, number>>;
 }
 
+/**
+ * Which container an event is from. `fresh`: read the process's cgroup now,
+ * asked for the rare always-alert events, whose attribution must be exact;
+ * the frequent profile events (exec, bind, connect) may use an answer a
+ * moment old.
+ */
+export type ContainerOf = (ev: AuditEvent, fresh: boolean) => ContainerInfo | null | undefined;
+
+/** Keys whose events feed profiles and come often; the rest are always-alerts, rare by nature. */
+const PROFILE_KEYS: ReadonlySet<string> = new Set([WATCH_KEYS.exec, WATCH_KEYS.bind, WATCH_KEYS.connect]);
+
 export class Detector {
   readonly profiles: Profiles;
   readonly stats: DetectStats = { watched: 0, unattributed: 0, alerts: {} };
-  private readonly containerOf: (ev: AuditEvent) => ContainerInfo | null | undefined;
+  private readonly containerOf: ContainerOf;
+  private readonly bindItems = new Map<string, string | undefined>();
+  private readonly connectItems = new Map<string, string | undefined>();
 
   /** `containerOf` says which container an event is from (default: `event.container`, from its cgroup). */
-  constructor(profiles: Profiles, containerOf?: (ev: AuditEvent) => ContainerInfo | null | undefined) {
+  constructor(profiles: Profiles, containerOf?: ContainerOf) {
     this.profiles = profiles;
     this.containerOf = containerOf ?? ((ev) => ev.container);
   }
@@ -42,132 +60,163 @@ export class Detector {
   inspect(ev: AuditEvent): Alert[] {
     const sc = ev.record(SYSCALL);
     // Cheapest first: one substring search rejects everything else in the stream.
-    if (sc === undefined || !sc.text.includes(KEY_MARK)) return [];
-    const key = ev.keys.find((k) => k.startsWith(WATCH_KEY_PREFIX));
-    if (key === undefined) return [];
-    this.stats.watched++;
+    if (sc === undefined || !sc.text.includes(KEY_MARK)) return NONE;
+    // The hot path (exec, bind, connect at the host's rate) reads raw fields
+    // and allocates nothing unless it raises an alert: interpreting a record
+    // names every id and number in it, and most of these events raise nothing.
     const f = sc.fields;
-    const syscall = sc.interpreted.syscall;
-    const success = f.success === 'yes';
-    const info = this.containerOf(ev);
+    const key = ourKey(f.key);
+    if (key === undefined) return NONE;
+    this.stats.watched++;
+    const info = this.containerOf(ev, !PROFILE_KEYS.has(key));
     if (info === undefined) this.stats.unattributed++;
-    const container: AlertContainer | null | undefined = info ? containerOfInfo(info) : info;
-    const base = new AlertBase(ev, container, f.uid, sc.interpreted.uid);
-    const out: Alert[] = [];
-    const raise = (kind: AlertKind, severity: AlertSeverity, reason: string, item?: string): void => {
-      out.push(base.alert(kind, severity, reason, item));
-      this.stats.alerts[kind] = (this.stats.alerts[kind] ?? 0) + 1;
-    };
-    const where = container ? `container ${container.name ?? container.id.slice(0, 12)} (${container.runtime})` : container === null ? 'the host' : 'an unknown container or the host';
-    const who = `${f.comm ?? '?'} (pid ${f.pid ?? '?'}) in ${where}`;
+    // One profile per event: learning counts events, not items.
+    const profile = info === undefined ? undefined : info === null ? this.profiles.see(HOST_ID, 'host', undefined, ev.time) : this.profiles.see(info.id, info.runtime, info.name, ev.time);
+    const a = new Alerts(this.stats, ev, sc, info);
+    const success = f.success === 'yes';
 
     switch (key) {
       case WATCH_KEYS.exec: {
         const exe = f.exe ?? '';
         if (WRITABLE_DIRS.some((d) => exe.startsWith(d)) || exe.startsWith('/memfd:')) {
-          raise('exec-from-writable-dir', 'high', `${who} ran ${exe}, a program in a directory anyone may write to (or in memory only)`, exe);
+          a.raise('exec-from-writable-dir', 'high', `${a.who()} ran ${exe}, a program in a directory anyone may write to (or in memory only)`, exe);
         }
-        this.profile(ev, container, 'programs', exe, (item) => raise('new-program', 'medium', `${who} ran ${item}, which ${where} had never run`, item), raise);
+        if (this.isNew(a, profile, 'programs', exe)) a.raise('new-program', 'medium', `${a.who()} ran ${exe}, which ${a.where()} had never run`, exe);
         break;
       }
       case WATCH_KEYS.bind: {
-        const a = ev.sockets.find((s) => (s.family === 'inet' || s.family === 'inet6') && s.port !== undefined && s.port > 0);
-        if (a) {
-          const item = `${a.family === 'inet' ? 'ipv4' : 'ipv6'} ${a.family === 'inet6' ? `[${a.addr}]` : a.addr}:${a.port}`;
-          this.profile(ev, container, 'listening', item, (i) => raise('new-listening-port', 'medium', `${who} bound ${i}, a port ${where} had never bound`, i), raise);
-        }
+        const item = this.addressItem(ev, true);
+        if (item !== undefined && this.isNew(a, profile, 'listening', item)) a.raise('new-listening-port', 'medium', `${a.who()} bound ${item}, a port ${a.where()} had never bound`, item);
         break;
       }
       case WATCH_KEYS.connect: {
-        const a = ev.sockets.find((s) => (s.family === 'inet' || s.family === 'inet6') && s.port !== undefined);
-        if (a) {
-          const item = `${a.family === 'inet6' ? `[${a.addr}]` : a.addr}:${a.port}`;
-          this.profile(ev, container, 'destinations', item, (i) => raise('new-destination', 'low', `${who} connected to ${i}, where ${where} had never connected`, i), raise);
-        }
+        const item = this.addressItem(ev, false);
+        if (item !== undefined && this.isNew(a, profile, 'destinations', item)) a.raise('new-destination', 'low', `${a.who()} connected to ${item}, where ${a.where()} had never connected`, item);
         break;
       }
       case WATCH_KEYS.time: {
+        const syscall = sc.interpreted.syscall;
         const adjusted = ev.records.some((r) => CLOCK_ADJUSTED.includes(r.typeName));
         if (CLOCK_SETTERS.has(syscall) || adjusted) {
           const how = success ? 'set' : `tried to set (${syscall} failed: ${sc.interpreted.exit ?? f.exit})`;
-          raise('clock-change', 'high', `${who} ${how} the system clock with ${syscall}; every container shares the host's clock`);
+          a.raise('clock-change', 'high', `${a.who()} ${how} the system clock with ${syscall}; every container shares the host's clock`);
         }
         break;
       }
-      case WATCH_KEYS.module:
-        raise('kernel-module', success ? 'critical' : 'high', `${who} ${success ? '' : 'tried to '}${syscall === 'delete_module' ? 'unload' : 'load'} a kernel module (${syscall})`);
+      case WATCH_KEYS.module: {
+        const syscall = sc.interpreted.syscall;
+        a.raise('kernel-module', success ? 'critical' : 'high', `${a.who()} ${success ? '' : 'tried to '}${syscall === 'delete_module' ? 'unload' : 'load'} a kernel module (${syscall})`);
         break;
+      }
       case WATCH_KEYS.mount:
-        raise('mount', container ? 'high' : 'medium', `${who} ${success ? 'called' : 'tried'} ${syscall}${pathText(ev)}`);
+        a.raise('mount', info ? 'high' : 'medium', `${a.who()} ${success ? 'called' : 'tried'} ${sc.interpreted.syscall}${pathText(ev)}`);
         break;
       case WATCH_KEYS.ptrace:
-        raise('ptrace-attach', 'high', `${who} ${success ? 'attached to' : 'tried to attach to'} process ${hexToDecimal(f.a1)} with ptrace`);
+        a.raise('ptrace-attach', 'high', `${a.who()} ${success ? 'attached to' : 'tried to attach to'} process ${hexToDecimal(f.a1)} with ptrace`);
         break;
       case WATCH_KEYS.namespace:
         // On the host, runtimes and systemd do this all day; from inside a container it is how one leaves it.
-        if (container) raise('namespace-change', 'high', `${who} ${success ? 'called' : 'tried'} ${syscall}, a way out of its namespaces`);
+        if (info) a.raise('namespace-change', 'high', `${a.who()} ${success ? 'called' : 'tried'} ${sc.interpreted.syscall}, a way out of its namespaces`);
         break;
       case WATCH_KEYS.dockerConfig:
-        raise('docker-config-change', 'high', `${who} changed${pathText(ev)}, part of the container engine's configuration or binaries`);
+        a.raise('docker-config-change', 'high', `${a.who()} changed${pathText(ev)}, part of the container engine's configuration or binaries`);
         break;
       case WATCH_KEYS.dockerSocket:
         // The docker CLI on the host uses the socket all the time; a container that can reach it controls the host.
-        if (container) raise('docker-socket-access', 'critical', `${who} opened the Docker API socket, which gives control of the host`);
+        if (info) a.raise('docker-socket-access', 'critical', `${a.who()} opened the Docker API socket, which gives control of the host`);
         break;
     }
-    // Every watched event says which user the container's process ran as.
-    if (f.uid !== undefined) {
-      const user = sc.interpreted.uid ?? f.uid;
-      this.profile(ev, container, 'users', user, (u) => raise('new-user', 'medium', `${who} ran as user ${u}, which ${where} had never used`, u), raise);
+    // Every watched event says which user the container's process ran as: by
+    // number, since a container's /etc/passwd is not the host's.
+    const uid = f.uid;
+    if (uid !== undefined && this.isNew(a, profile, 'users', `uid ${uid}`)) {
+      a.raise('new-user', 'medium', `${a.who()} ran as uid ${uid} (${sc.interpreted.uid} on the host), which ${a.where()} had never used`, `uid ${uid}`);
     }
-    return out;
+    return a.list;
   }
 
-  /** Note `item` in the container's profile; `onNew` when it is new after learning. */
-  private profile(
-    ev: AuditEvent,
-    container: AlertContainer | null | undefined,
-    kind: ProfileKind,
-    item: string,
-    onNew: (item: string) => void,
-    raise: (kind: AlertKind, severity: AlertSeverity, reason: string, item?: string) => void,
-  ): void {
-    if (container === undefined || item === '') return;
-    const id = container === null ? HOST_ID : container.id;
-    const p: Profile | undefined = this.profiles.see(id, container === null ? 'host' : container.runtime, container?.name, ev.time);
-    if (p === undefined) return;
-    switch (this.profiles.note(p, kind, item)) {
-      case 'new':
-        onNew(item);
-        break;
-      case 'full':
-        raise('profile-full', 'low', `the ${kind} profile of ${container === null ? 'the host' : `container ${container.id.slice(0, 12)}`} is full; what it does beyond it is counted, not alerted`);
-        break;
+  /** Note `item` in the profile: whether it is new after learning. A profile that just filled says so, once. */
+  private isNew(a: Alerts, p: Profile | undefined, kind: ProfileKind, item: string): boolean {
+    if (p === undefined || item === '') return false;
+    const verdict = this.profiles.note(p, kind, item);
+    if (verdict === 'full') a.raise('profile-full', 'low', `the ${kind} profile of ${a.where()} is full; what it does beyond it is counted, not alerted`);
+    return verdict === 'new';
+  }
+
+  /**
+   * The profile item of the event's IPv4/IPv6 address: `ipv4 0.0.0.0:80` for
+   * a bind (port 0, a kernel-chosen port, is none), `10.0.0.5:443` for a
+   * connect. Servers bind and clients connect to the same few addresses over
+   * and over: the answer is remembered by the raw sockaddr, so the hex is
+   * parsed once per address, not once per event.
+   */
+  private addressItem(ev: AuditEvent, bind: boolean): string | undefined {
+    const raw = ev.record(SOCKADDR)?.fields.saddr;
+    if (raw === undefined) return undefined;
+    const memo = bind ? this.bindItems : this.connectItems;
+    let item = memo.get(raw);
+    if (item === undefined && !memo.has(raw)) {
+      const a = parseSockaddr(raw);
+      const inet = a !== undefined && (a.family === 'inet' || a.family === 'inet6') && a.port !== undefined;
+      const host = inet ? (a.family === 'inet6' ? `[${a.addr}]` : a.addr) : '';
+      item = !inet ? undefined : bind ? (a.port! > 0 ? `${a.family === 'inet' ? 'ipv4' : 'ipv6'} ${host}:${a.port}` : undefined) : `${host}:${a.port}`;
+      if (memo.size >= ADDRESS_MEMO) memo.clear();
+      memo.set(raw, item);
     }
+    return item;
   }
 }
 
-/** What every alert of one event shares. */
-class AlertBase {
+const NONE: Alert[] = [];
+
+/** Our key among the record's keys (several are joined by \x01). */
+function ourKey(raw: string | undefined): string | undefined {
+  if (raw === undefined) return undefined;
+  if (raw.startsWith(WATCH_KEY_PREFIX) && !raw.includes('\x01')) return raw;
+  return raw.split('\x01').find((k) => k.startsWith(WATCH_KEY_PREFIX));
+}
+
+/** The alerts of one event, and the words and parts they share, made only when one is raised. */
+class Alerts {
+  list: Alert[] = NONE;
+  private container: AlertContainer | null | undefined;
+
   constructor(
+    private readonly stats: DetectStats,
     private readonly ev: AuditEvent,
-    private readonly container: AlertContainer | null | undefined,
-    private readonly uid: string | undefined,
-    private readonly user: string | undefined,
+    private readonly sc: AuditRecord,
+    private readonly info: ContainerInfo | null | undefined,
   ) {}
 
-  alert(kind: AlertKind, severity: AlertSeverity, reason: string, item?: string): Alert {
-    const uid = this.uid !== undefined && /^\d+$/.test(this.uid) ? Number(this.uid) : undefined;
-    return {
+  where(): string {
+    const c = this.info;
+    return c ? `container ${c.name ?? c.id.slice(0, 12)} (${c.runtime})` : c === null ? 'the host' : 'an unknown container or the host';
+  }
+
+  who(): string {
+    const f = this.sc.fields;
+    return `${f.comm ?? '?'} (pid ${f.pid ?? '?'}) in ${this.where()}`;
+  }
+
+  raise(kind: AlertKind, severity: AlertSeverity, reason: string, item?: string): void {
+    if (this.list === NONE) {
+      this.list = [];
+      this.container = this.info ? containerOfInfo(this.info) : this.info;
+    }
+    const raw = this.sc.fields.uid;
+    const uid = raw !== undefined && /^\d+$/.test(raw) ? Number(raw) : undefined;
+    const user = this.sc.interpreted.uid;
+    this.list.push({
       kind,
       severity,
       reason,
       time: new Date(this.ev.time).toISOString(),
       ...(this.container !== undefined && { container: this.container }),
-      process: { ...processOf(this.ev), ...(uid !== undefined && { uid }), ...(this.user !== undefined && { user: this.user }) },
+      process: { ...processOf(this.ev), ...(uid !== undefined && { uid }), ...(user !== undefined && { user }) },
       ...(item !== undefined && { item }),
       event: this.ev,
-    };
+    });
+    this.stats.alerts[kind] = (this.stats.alerts[kind] ?? 0) + 1;
   }
 }
 

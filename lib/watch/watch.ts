@@ -66,15 +66,20 @@ export class Watch implements AsyncIterable<Alert>, AsyncDisposable {
     // A state file that cannot be read stops the watch before the kernel is touched.
     if (options.statePath) this.profiles.load(options.statePath);
     const s = options.subscribe ?? {};
-    // Its own resolver, asked fresh for every watched event: an alert must name
-    // the cgroup the process is in now, not where it was seconds ago.
+    // Its own resolver: always-alerts read the cgroup at once; profile events
+    // trust an answer up to a second old (reading /proc for each bind of a
+    // busy server would cost more than everything else the watch does), so a
+    // process moved into a container is seen there within a second.
     const resolver = new ContainerResolver({
       procRoot: s.procRoot,
+      revalidateMs: 1000,
       runtime: s.runtimeSockets === false ? undefined : new RuntimeClient({ sockets: s.runtimeSockets }),
     });
-    this.detector = new Detector(this.profiles, (ev) => {
-      const pid = ev.pid;
-      return pid === undefined ? undefined : resolver.lookup(pid, ev.ppid, true);
+    this.detector = new Detector(this.profiles, (ev, fresh) => {
+      // The SYSCALL record's own pid and ppid: every watched event has one.
+      const f = ev.syscall;
+      const pid = Number(f?.pid);
+      return pid > 0 ? resolver.lookup(pid, Number(f!.ppid) || undefined, fresh) : undefined;
     });
     const rules = watchRules();
     this.skipped = rules.skipped;

@@ -165,7 +165,12 @@ describeLive(
       const a = new Actor();
       actors.push(a);
       await a.ready();
-      if (layout) fs.writeFileSync(path.join(container(layout), 'cgroup.procs'), String(a.pid));
+      if (layout) {
+        fs.writeFileSync(path.join(container(layout), 'cgroup.procs'), String(a.pid));
+        // The watch may have seen this pid on the host (its exec): profile
+        // events trust that answer up to a second (docs/watch.md).
+        await new Promise((r) => setTimeout(r, 1100));
+      }
       return a;
     }
 
