@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// npm run bench [-- decode|log|format|live|stall|scale|rules|watch|soak] [--seconds N]
+// npm run bench [-- decode|log|format|live|stall|scale|rules|watch|soak|churn] [--seconds N] [--runs N]
 //
 // decode: records/s through the decoder (header only, header + all fields, and
 //         the whole path to events) over a realistic mix built from the corpus.
@@ -14,6 +14,9 @@
 // scale:  CPU per event as the rate doubles, ours and the minimal reader; SVG plot.
 // soak:   (only when named) full rate for --seconds, RSS sampled every 10 s:
 //         `npm run bench -- soak --seconds 600` is the 10-minute memory check.
+// churn:  (only when named) full rate for --seconds while rules are added and
+//         deleted and multicast subscribers come and go: every call accounted
+//         for, descriptors, threads and RSS start→end.
 // Every live run restores the kernel state it changed.
 // rules:  parse + encode of a 1,000-rule file, and loading it into the kernel
 //         beside `auditctl -R` on the same file (rules/s).
@@ -49,8 +52,11 @@ const usage = (message) => {
   process.exit(2);
 };
 if (!(seconds > 0)) usage(`--seconds wants a number of seconds, not "${argv[secondsAt + 1]}"`);
-const which = argv.filter((a, i) => !a.startsWith('--') && (secondsAt < 0 || i !== secondsAt + 1));
-const SCENARIOS = ['decode', 'log', 'format', 'live', 'stall', 'scale', 'soak', 'rules', 'watch'];
+const roundsAt = argv.indexOf('--runs');
+const rounds = roundsAt >= 0 ? Number(argv[roundsAt + 1]) : 1;
+if (!(Number.isInteger(rounds) && rounds > 0)) usage(`--runs wants a whole number of rounds, not "${argv[roundsAt + 1]}"`);
+const which = argv.filter((a, i) => !a.startsWith('--') && (secondsAt < 0 || i !== secondsAt + 1) && (roundsAt < 0 || i !== roundsAt + 1));
+const SCENARIOS = ['decode', 'log', 'format', 'live', 'stall', 'scale', 'soak', 'churn', 'rules', 'watch'];
 for (const w of which) if (!SCENARIOS.includes(w)) usage(`unknown scenario "${w}"; scenarios: ${SCENARIOS.join(', ')}`);
 const run = (name) => which.length === 0 || which.includes(name);
 const corpus = process.env.LINUX_AUDIT_CORPUS ?? path.resolve(root, '..', 'shared', 'corpus');
@@ -476,11 +482,21 @@ async function liveBench() {
   // Generator alone, nothing audited: what the machine does without us.
   const alone = Number(/rate=(\d+)/.exec(execFileSync(gen, ['0', '3'], { encoding: 'utf8' }))[1]);
   const runs = [];
-  for (const r of ['events', 'fields']) runs.push(await oursRun(gen, r));
-  runs.push(await oursRun(gen, 'events', undefined, { multicast: true }));
-  runs.push(await peerRun(gen, 'min-reader'));
-  if (fs.existsSync('/usr/sbin/auditd') || fs.existsSync('/sbin/auditd')) runs.push(await peerRun(gen, 'auditd'));
-  return { generatorUnaudited: alone, runs };
+  // --runs N: N rounds of every consumer, one after another, for medians and min–max.
+  for (let round = 0; round < rounds; round++) {
+    for (const r of ['events', 'fields']) runs.push(await oursRun(gen, r));
+    runs.push(await oursRun(gen, 'events', undefined, { multicast: true }));
+    runs.push(await peerRun(gen, 'min-reader'));
+    if (fs.existsSync('/usr/sbin/auditd') || fs.existsSync('/sbin/auditd')) runs.push(await peerRun(gen, 'auditd'));
+  }
+  const consumers = [...new Set(runs.map((r) => r.consumer))];
+  const cpu = Object.fromEntries(
+    consumers.map((c) => {
+      const xs = runs.filter((r) => r.consumer === c).map((r) => r.cpuSecondsPerMillionEvents);
+      return [c, { median: median(xs), min: Math.min(...xs), max: Math.max(...xs), runs: xs.length }];
+    }),
+  );
+  return { generatorUnaudited: alone, rounds, runs, cpuSecondsPerMillionEvents: cpu };
 }
 
 /** Full rate for `seconds` (use 600 for the 10-minute soak): RSS sampled every 10 s must stay flat. */
@@ -541,6 +557,77 @@ async function watchBench() {
   }
   const medianOf = (c) => median(runs.filter((r) => r.consumer === c).map((r) => r.cpuUsPerEvent));
   return { runs, subscribeUsPerEvent: medianOf('subscribe'), watchUsPerEvent: medianOf('watch'), ratio: medianOf('watch') / medianOf('subscribe') };
+}
+
+/**
+ * Full rate for --seconds with the kernel's state churning: every second a
+ * rule is added and deleted, every fifth a multicast subscriber comes, reads
+ * for half a second and goes. Every generator call must be accounted for
+ * (received, dropped and counted, or lost by the kernel and counted), and the
+ * process's descriptors, threads and RSS must not grow.
+ */
+async function churnBench() {
+  const gen = buildGenerator();
+  return withAuditing(async (client) => {
+    const key = `la_bench_${process.pid}`;
+    const lostBefore = (await client.getStatus()).lost;
+    const res = () => ({ fds: fs.readdirSync('/proc/self/fd').length, threads: fs.readdirSync('/proc/self/task').length, rssMB: process.memoryUsage.rss() / 1024 / 1024 });
+    const base = res();
+    const sub = subscribe({ mode: 'unicast', enable: true });
+    await sub.ready;
+    let received = 0;
+    const consume = (async () => {
+      for await (const ev of sub) if (ev.syscall !== undefined && ev.keys.includes(key)) received++;
+    })();
+    const samples = [];
+    const sampler = setInterval(() => samples.push({ t: Date.now(), ...res() }), 10_000);
+    let stop = false;
+    let churns = 0;
+    let visitors = 0;
+    let visitorEvents = 0;
+    const churn = (async () => {
+      while (!stop) {
+        const rule = `-a always,exit -F arch=b64 -S getpid -F key=la_churn_${process.pid}`;
+        await client.addRule(rule);
+        await client.deleteRule(rule);
+        churns++;
+        if (churns % 5 === 0) {
+          const v = subscribe({ mode: 'multicast' });
+          await v.ready;
+          const until = Date.now() + 500;
+          for await (const _ of v) {
+            visitorEvents++;
+            if (Date.now() > until) break;
+          }
+          visitors++;
+        }
+        await new Promise((r) => setTimeout(r, 1000));
+      }
+    })();
+    const g = await generate(gen);
+    stop = true;
+    await churn;
+    const deadline = Date.now() + 15_000;
+    // Drained: every call in (a dropped event is three datagrams), or nothing new for two seconds.
+    let last = -1;
+    let still = Date.now();
+    while (Date.now() < deadline && received + sub.stats().dropped / 3 < g.calls && Date.now() - still < 2000) {
+      const n = sub.stats().records;
+      if (n !== last) (last = n), (still = Date.now());
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    clearInterval(sampler);
+    const s = sub.stats();
+    await sub.close();
+    await consume;
+    const kernelLost = (await client.getStatus()).lost - lostBefore;
+    // dropped, overruns and the kernel's lost count records, not calls: a call
+    // whose SYSCALL record was among them is missing from received (its
+    // PROCTITLE may have arrived alone). What the counters cannot cover is
+    // unaccounted.
+    const unaccounted = Math.max(0, g.calls - received - s.dropped - kernelLost - s.socketOverruns);
+    return { seconds, generatorCalls: g.calls, generatorRate: g.rate, received, dropped: s.dropped, kernelLost, overruns: s.socketOverruns, unaccounted, churns, visitors, visitorEvents, base, end: res(), samples };
+  });
 }
 
 /** The consumer stops for 250 ms every second at full load: what is lost, and where it is counted. */
@@ -723,7 +810,7 @@ const liveRow = (r, alone) =>
   `| ${r.consumer} | ${Math.round(r.generatorRate).toLocaleString('en')} (${((r.generatorRate / alone) * 100).toFixed(0)}% of unaudited) | ${r.records.toLocaleString('en')} | ${Math.round(r.recordsPerSec).toLocaleString('en')} | ${r.kernelLost} | ${r.overruns} | ${r.dropped.toLocaleString('en')} | ${r.cpuSecondsPerMillionEvents.toFixed(2)} | ${r.peakRssMB.toFixed(0)} | ${r.latencyMs ? `${r.latencyMs.p50} / ${r.latencyMs.p99}` : '–'} |`;
 const LIVE_HEAD = '| consumer | generator calls/s | records | records/s | kernel lost | socket overruns | dropped (counted) | CPU s / M events | peak RSS MB | latency p50 / p99 ms |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|';
 
-if (run('live') || run('stall') || run('scale') || (which.includes('soak'))) {
+if (run('live') || run('stall') || run('scale') || which.includes('soak') || which.includes('churn')) {
   if (process.getuid() !== 0) {
     console.log('## live\n\nskipped: needs root\n');
   } else {
@@ -735,10 +822,15 @@ if (run('live') || run('stall') || run('scale') || (which.includes('soak'))) {
       console.log(`generator with no rule: ${alone.toLocaleString('en')} calls/s\n`);
       console.log(LIVE_HEAD);
       for (const r of l.runs) console.log(liveRow(r, alone));
-      const ours = l.runs[0];
-      const reader = l.runs.find((r) => r.consumer.startsWith('minimal'));
-      const auditd = l.runs.find((r) => r.consumer.startsWith('auditd'));
-      console.log(`\nCPU per event: ${(ours.cpuSecondsPerMillionEvents / reader.cpuSecondsPerMillionEvents).toFixed(2)}× the minimal C reader${auditd ? `, ${(ours.cpuSecondsPerMillionEvents / auditd.cpuSecondsPerMillionEvents).toFixed(2)}× auditd` : ''}.\n`);
+      const cpu = l.cpuSecondsPerMillionEvents;
+      if (l.rounds > 1) {
+        console.log(`\nCPU s per million events over ${l.rounds} rounds:\n\n| consumer | median | min–max |\n|---|---:|---:|`);
+        for (const [c, x] of Object.entries(cpu)) console.log(`| ${c} | ${x.median.toFixed(2)} | ${x.min.toFixed(2)}–${x.max.toFixed(2)} |`);
+      }
+      const ours = cpu[l.runs[0].consumer].median;
+      const reader = Object.entries(cpu).find(([c]) => c.startsWith('minimal'))[1].median;
+      const auditd = Object.entries(cpu).find(([c]) => c.startsWith('auditd'))?.[1].median;
+      console.log(`\nCPU per event${l.rounds > 1 ? ' (medians)' : ''}: ${(ours / reader).toFixed(2)}× the minimal C reader${auditd ? `, ${(ours / auditd).toFixed(2)}× auditd` : ''}.\n`);
     }
     alone ??= Number(/rate=(\d+)/.exec(execFileSync(buildGenerator(), ['0', '3'], { encoding: 'utf8' }))[1]);
     if (run('stall')) {
@@ -747,6 +839,13 @@ if (run('live') || run('stall') || run('scale') || (which.includes('soak'))) {
       console.log(LIVE_HEAD);
       console.log(liveRow(r, alone));
       console.log(`\nEvery record is accounted for: ${r.records.toLocaleString('en')} decoded + ${r.dropped.toLocaleString('en')} dropped by our bounded buffer (counted in stats().dropped) + ${r.kernelLost} lost by the kernel (stats().kernelLost) + ${r.overruns} socket overruns (stats().socketOverruns).\n`);
+    }
+    if (which.includes('churn')) {
+      const r = (report.churn = await churnBench());
+      console.log(`## churn (full rate for ${seconds} s; a rule added and deleted every second, a multicast subscriber every five)\n`);
+      console.log('| generator calls | received | dropped (counted) | kernel lost | overruns | unaccounted | rule churns | visitors | fds start→end | threads start→end | RSS MB start→end (min–max) |\n|---:|---:|---:|---:|---:|---:|---:|---:|---|---|---|');
+      const rss = r.samples.map((x) => x.rssMB);
+      console.log(`| ${r.generatorCalls.toLocaleString('en')} | ${r.received.toLocaleString('en')} | ${r.dropped.toLocaleString('en')} | ${r.kernelLost} | ${r.overruns} | ${r.unaccounted} | ${r.churns} | ${r.visitors} | ${r.base.fds}→${r.end.fds} | ${r.base.threads}→${r.end.threads} | ${r.base.rssMB.toFixed(0)}→${r.end.rssMB.toFixed(0)} (${Math.min(...rss).toFixed(0)}–${Math.max(...rss).toFixed(0)}) |\n`);
     }
     // soak runs only when named: it is as long as --seconds says (600 for the 10-minute run).
     if (which.includes('soak')) {
@@ -808,7 +907,7 @@ if (Object.keys(report).length === 1) process.exit(0); // nothing ran: no result
 const dir = path.join(here, 'results');
 fs.mkdirSync(dir, { recursive: true });
 // A partial run gets its own file, so it does not replace the full one.
-const part = which.length > 0 ? `-${which.join('-')}${secondsAt >= 0 ? `-${seconds}s` : ''}` : '';
+const part = which.length > 0 ? `-${which.join('-')}${secondsAt >= 0 ? `-${seconds}s` : ''}${rounds > 1 ? `-x${rounds}` : ''}` : '';
 const file = path.join(dir, `${machine.date.slice(0, 10)}-${machine.host}${part}.json`);
 fs.writeFileSync(file, JSON.stringify(report, null, 2) + '\n');
 console.log(`results: ${path.relative(process.cwd(), file)}`);

@@ -192,6 +192,12 @@ describe('mistakes', () => {
     [['forward', '--to', 'http://logs'], /--to http:\/\/logs: unknown scheme "http"/],
     [['forward', '--config', '/no/such/config.json'], /cannot read the config file \/no\/such\/config\.json: no such file/],
     [['forward', '--to', 'tls://127.0.0.1:1?ca=/no/ca.pem'], /cannot read the TLS CA file \/no\/ca\.pem: no such file/],
+    [['watch', '--learn', '10x'], /^linux-audit watch: --learn 10x: not a duration; write e\.g\. 90s, 10m or 2h/],
+    [['watch', '--learn-events', '0'], /--learn-events/],
+    [['watch', 'abc'], /unexpected argument "abc" \(a container id goes with --reset\)/],
+    [['watch', '--reset', 'abc'], /--reset abc: give the container id, or at least 12 characters of it/],
+    [['watch', '--to', 'gopher://x'], /--to gopher:\/\/x: unknown scheme "gopher"/],
+    [['bench', 'live', '--runs', '0'], /^bench: --runs wants a whole number of rounds, not "0"$/],
   ];
   it.each(cases)('%j: one line on stderr, exit 2', (args, message) => {
     const r = cli(args);

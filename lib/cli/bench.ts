@@ -8,14 +8,17 @@ import { EXIT, UsageError } from './args.js';
 
 const HARNESS = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'bench', 'run.mjs');
 
-export const BENCH_HELP = `Usage: linux-audit bench [SCENARIO…] [--seconds N]
+export const BENCH_HELP = `Usage: linux-audit bench [SCENARIO…] [--seconds N] [--runs N]
 
-Runs the benchmark harness; with no scenario, all but soak. Scenarios:
-  live     our subscriber, the minimal C reader and auditd at full rate (root)
+Runs the benchmark harness; with no scenario, all but soak and churn. Scenarios:
+  live     our subscriber, the minimal C reader and auditd at full rate (root);
+           --runs N repeats every consumer N times for medians and min–max
   stall    our consumer stops 250 ms every second (root)
   scale    CPU per event as the rate doubles, with an SVG plot (root)
   soak     full rate for --seconds (600: the 10-minute memory check) (root)
+  churn    full rate while rules and multicast subscribers come and go (root)
   rules    loading 1,000 rules, beside auditctl -R (root)
+  watch    the container watch's CPU per event against subscribe() (root)
   decode, log, format   decoder and output throughput, against libauparse
            (need the project's corpus: LINUX_AUDIT_CORPUS=DIR)
 Needs cc (and libauparse-dev for log, auditd for live). Every run puts back

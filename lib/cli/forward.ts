@@ -4,7 +4,8 @@ import fs from 'node:fs';
 import { DEFAULT_CONFIG_PATH, checkConfig, readConfig, type AgentConfig } from '../config/index.js';
 import { compileFilter } from '../filter/index.js';
 import { PRESETS } from '../rules/presets.js';
-import { createSink, parseSinkUrl, type Sink, type SinkStats } from '../sinks/index.js';
+import { parseSinkUrl, type SinkStats } from '../sinks/index.js';
+import { openSinks, withAgentSignals } from './agent.js';
 import { subscribe } from '../subscribe/subscription.js';
 import { AgentReporter } from './agents.js';
 import { EXIT, UsageError, integer, list, oneOf, parse } from './args.js';
@@ -59,14 +60,7 @@ export async function forwardCommand(args: string[], out: (line: string) => void
   const presets = [...config.presets, ...list(values.preset)];
   for (const p of presets) if (!Object.hasOwn(PRESETS, p)) throw new UsageError(`unknown preset "${p}"; presets: ${Object.keys(PRESETS).join(', ')}`);
 
-  const sinks: Sink[] = [];
-  try {
-    for (const spec of sinkSpecs) sinks.push(createSink(spec));
-  } catch (e) {
-    // Sinks already made hold sockets that would keep the process alive.
-    await Promise.all(sinks.map((s) => s.close(0)));
-    throw e;
-  }
+  const sinks = await openSinks(sinkSpecs);
   const sub = subscribe({
     mode,
     enable: true,
@@ -86,31 +80,23 @@ export async function forwardCommand(args: string[], out: (line: string) => void
     lastAt = now;
     err(`${heartbeat('forward', sub.stats(), forwarded)}; ${rate.toFixed(0)} events/s; ${sinks.map((s) => sinkLine(s.stats())).join('; ')}`);
   };
-  const stop = (): void => void sub.close();
-  process.on('SIGINT', stop);
-  process.on('SIGTERM', stop);
-  process.on('SIGUSR1', health);
-  const timer = healthSeconds > 0 ? setInterval(health, healthSeconds * 1000) : undefined;
-  timer?.unref();
   let reporter: AgentReporter | undefined;
   try {
-    await sub.ready;
-    reporter = new AgentReporter('forward', () => ({ stats: sub.stats(), shown: forwarded, sinks: sinks.map((s) => s.stats()) }));
-    for (const r of sub.recovered) err(`linux-audit forward: ${r.message}`);
-    for (const s of sub.rules.skipped) err(`linux-audit forward: skipped rule ${s.rule} (${s.reason})`);
-    err(`linux-audit forward: receiving in ${sub.stats().mode} mode; sending to ${sinks.map((s) => s.name).join(', ')}`);
-    for await (const ev of sub) {
-      if (!filter(ev)) continue;
-      for (const s of sinks) s.write(ev);
-      forwarded++;
-    }
+    await withAgentSignals(() => void sub.close(), health, healthSeconds, async () => {
+      await sub.ready;
+      reporter = new AgentReporter('forward', () => ({ stats: sub.stats(), shown: forwarded, sinks: sinks.map((s) => s.stats()) }));
+      for (const r of sub.recovered) err(`linux-audit forward: ${r.message}`);
+      for (const s of sub.rules.skipped) err(`linux-audit forward: skipped rule ${s.rule} (${s.reason})`);
+      err(`linux-audit forward: receiving in ${sub.stats().mode} mode; sending to ${sinks.map((s) => s.name).join(', ')}`);
+      for await (const ev of sub) {
+        if (!filter(ev)) continue;
+        for (const s of sinks) s.write(ev);
+        forwarded++;
+      }
+    });
   } finally {
-    clearInterval(timer);
     reporter?.stop();
     await sub.close();
-    process.off('SIGINT', stop);
-    process.off('SIGTERM', stop);
-    process.off('SIGUSR1', health);
     await Promise.all(sinks.map((s) => s.close(10_000)));
   }
   health();

@@ -1,6 +1,7 @@
 // watch: the container watch as an agent. Alerts (not events) to the same
 // sinks as forward; profiles kept in a state file across restarts.
-import { createSink, parseSinkUrl, type Sink } from '../sinks/index.js';
+import { parseSinkUrl } from '../sinks/index.js';
+import { openSinks, withAgentSignals } from './agent.js';
 import { forgetProfiles, watch, type Watch } from '../watch/watch.js';
 import { AgentReporter } from './agents.js';
 import { EXIT, UsageError, integer, list, oneOf, parse } from './args.js';
@@ -88,13 +89,7 @@ export async function watchCommand(args: string[], out: (line: string) => void, 
   const specs = list(values.to).map(parseSinkUrl);
   if (specs.length === 0) specs.push(parseSinkUrl('stdout:text'));
 
-  const sinks: Sink[] = [];
-  try {
-    for (const spec of specs) sinks.push(createSink(spec));
-  } catch (e) {
-    await Promise.all(sinks.map((s) => s.close(0)));
-    throw e;
-  }
+  const sinks = await openSinks(specs);
   let w: Watch;
   try {
     w = watch({ statePath, learn: { ms: learnMs, events: learnEvents }, subscribe: { mode } });
@@ -107,31 +102,23 @@ export async function watchCommand(args: string[], out: (line: string) => void, 
     for (const line of summaryLines(w, alerts)) err(line);
     for (const s of sinks) err(`  ${sinkLine(s.stats())}`);
   };
-  const stop = (): void => void w.close();
-  process.on('SIGINT', stop);
-  process.on('SIGTERM', stop);
-  process.on('SIGUSR1', summary);
-  const timer = healthSeconds > 0 ? setInterval(summary, healthSeconds * 1000) : undefined;
-  timer?.unref();
   let reporter: AgentReporter | undefined;
   try {
-    await w.ready;
-    const sub = w.subscription;
-    reporter = new AgentReporter('watch', () => ({ stats: sub.stats(), shown: alerts, sinks: sinks.map((s) => s.stats()) }));
-    for (const r of sub.recovered) err(`linux-audit watch: ${r.message}`);
-    for (const s of w.stats().skippedRules) err(`linux-audit watch: skipped rule ${s.rule} (${s.reason})`);
-    err(`linux-audit watch: watching in ${sub.stats().mode} mode; ${w.stats().containers} profiles from ${statePath}; alerts to ${sinks.map((s) => s.name).join(', ')}`);
-    for await (const a of w) {
-      for (const s of sinks) s.writeAlert(a);
-      alerts++;
-    }
+    await withAgentSignals(() => void w.close(), summary, healthSeconds, async () => {
+      await w.ready;
+      const sub = w.subscription;
+      reporter = new AgentReporter('watch', () => ({ stats: sub.stats(), shown: alerts, sinks: sinks.map((s) => s.stats()) }));
+      for (const r of sub.recovered) err(`linux-audit watch: ${r.message}`);
+      for (const s of w.stats().skippedRules) err(`linux-audit watch: skipped rule ${s.rule} (${s.reason})`);
+      err(`linux-audit watch: watching in ${sub.stats().mode} mode; ${w.stats().containers} profiles from ${statePath}; alerts to ${sinks.map((s) => s.name).join(', ')}`);
+      for await (const a of w) {
+        for (const s of sinks) s.writeAlert(a);
+        alerts++;
+      }
+    });
   } finally {
-    clearInterval(timer);
     reporter?.stop();
     await w.close();
-    process.off('SIGINT', stop);
-    process.off('SIGTERM', stop);
-    process.off('SIGUSR1', summary);
     await Promise.all(sinks.map((s) => s.close(10_000)));
   }
   summary();

@@ -356,22 +356,26 @@ export class Subscription implements AsyncIterable<AuditEvent>, AsyncDisposable 
 
   private async installRules(client: AuditClient, wanted: AuditRule[]): Promise<void> {
     const journaled = this.journal.entry.rules;
-    for (const rule of wanted) {
-      const text = formatRule(rule);
-      journaled.push(text);
-      this.journal.save();
-      try {
-        await client.addRule(rule);
-        this.changes.rules.push(rule);
-        this.updateFarewell();
-        this.rules.installed.push(text);
-      } catch (e) {
-        // Not ours to delete, now or after a crash.
-        journaled.pop();
+    try {
+      for (const rule of wanted) {
+        const text = formatRule(rule);
+        journaled.push(text);
         this.journal.save();
-        if ((e as AuditError).code !== 'EEXIST') throw e;
-        this.rules.present.push(text);
+        try {
+          await client.addRule(rule);
+          this.changes.rules.push(rule);
+          this.rules.installed.push(text);
+        } catch (e) {
+          // Not ours to delete, now or after a crash.
+          journaled.pop();
+          this.journal.save();
+          if ((e as AuditError).code !== 'EEXIST') throw e;
+          this.rules.present.push(text);
+        }
       }
+    } finally {
+      // Once for the lot: the farewell is every undo request, re-encoded each time.
+      this.updateFarewell();
     }
   }
 
