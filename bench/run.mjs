@@ -25,6 +25,7 @@
 //         interpretation: records/s and the ratio.
 // format: events/s through each output: json, text, raw, and RFC 5424 syslog
 //         messages (json and raw payloads): the ceiling of tail and forward.
+// exec:   an execve storm (two processes vfork+exec /bin/true), each consumer as in live.
 // watch:  CPU per event of watch() against subscribe() on the same events (the
 //         watch's rules, a generator binding a port as fast as it can).
 // Results go to stdout as Markdown and to bench/results/<date>-<host>[-<scenarios>].json.
@@ -56,7 +57,7 @@ const roundsAt = argv.indexOf('--runs');
 const rounds = roundsAt >= 0 ? Number(argv[roundsAt + 1]) : 1;
 if (!(Number.isInteger(rounds) && rounds > 0)) usage(`--runs wants a whole number of rounds, not "${argv[roundsAt + 1]}"`);
 const which = argv.filter((a, i) => !a.startsWith('--') && (secondsAt < 0 || i !== secondsAt + 1) && (roundsAt < 0 || i !== roundsAt + 1));
-const SCENARIOS = ['decode', 'log', 'format', 'live', 'stall', 'scale', 'soak', 'churn', 'rules', 'watch'];
+const SCENARIOS = ['decode', 'log', 'format', 'live', 'exec', 'stall', 'scale', 'soak', 'churn', 'rules', 'watch'];
 for (const w of which) if (!SCENARIOS.includes(w)) usage(`unknown scenario "${w}"; scenarios: ${SCENARIOS.join(', ')}`);
 const run = (name) => which.length === 0 || which.includes(name);
 const corpus = process.env.LINUX_AUDIT_CORPUS ?? path.resolve(root, '..', 'shared', 'corpus');
@@ -243,6 +244,18 @@ for (const signal of ['SIGINT', 'SIGTERM']) {
   });
 }
 
+/**
+ * What the generator does and the rule that audits exactly that. The default
+ * is getppid from the generator (a child of this process); the exec storm's
+ * calls come from the generator's children, so its rule names the program.
+ */
+const LOADS = {
+  getppid: { env: {}, recordsPerEvent: 3, rule: () => ['-S', 'getppid', '-F', `ppid=${process.pid}`] },
+  exec: { env: { GEN_CALL: 'exec', GEN_PROCS: '2' }, recordsPerEvent: 7, rule: () => ['-S', 'execve', '-F', 'success=1', '-F', `exe=${fs.realpathSync('/bin/true')}`] },
+};
+/** The load of the live runs under way (the exec scenario switches it for its runs). */
+let load = LOADS.getppid;
+
 /** The kernel state a live run changes, put back afterwards: rules with our key, enabled, backlog. */
 async function withAuditing(run) {
   const key = `la_bench_${process.pid}`;
@@ -258,7 +271,7 @@ async function withAuditing(run) {
     if (before.pid !== 0) throw new Error(`pid ${before.pid} is registered as the audit daemon; stop it before the live benchmark`);
     if (before.enabled === 0) await client.setEnabled(1);
     if (before.backlogLimit < 8192) await client.setBacklogLimit(8192);
-    auditctl('-a', 'always,exit', '-F', 'arch=b64', '-S', 'getppid', '-F', `ppid=${process.pid}`, '-F', `key=${key}`);
+    auditctl('-a', 'always,exit', '-F', 'arch=b64', ...load.rule(), '-F', `key=${key}`);
     return await run(client);
   } finally {
     restoreOnSignal = undefined;
@@ -273,7 +286,7 @@ async function withAuditing(run) {
 /** The generator for `seconds`, at full speed or `rate` calls/s; resolves with its calls and rate. */
 function generate(gen, rate) {
   return new Promise((resolve, reject) => {
-    const child = spawn(gen, rate ? ['0', String(seconds), String(rate)] : ['0', String(seconds)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(gen, rate ? ['0', String(seconds), String(rate)] : ['0', String(seconds)], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...load.env } });
     let out = '';
     child.stdout.on('data', (d) => (out += d));
     child.on('error', reject);
@@ -336,7 +349,7 @@ async function oursRun(gen, consumer, rate, options = {}) {
     const g = await generate(gen, rate);
     // Let the tail drain: the kernel backlog and our buffers.
     const deadline = Date.now() + 15_000;
-    while (Date.now() < deadline && sub.stats().events + sub.stats().dropped / 3 < g.calls) await new Promise((r) => setTimeout(r, 50));
+    while (Date.now() < deadline && sub.stats().events + sub.stats().dropped / load.recordsPerEvent < g.calls) await new Promise((r) => setTimeout(r, 50));
     const wall = Number(process.hrtime.bigint() - t0) / 1e9;
     const cpu = process.cpuUsage(cpu0);
     clearInterval(rssTimer);
@@ -630,6 +643,19 @@ async function churnBench() {
   });
 }
 
+/** An execve storm (two processes vfork+exec /bin/true as fast as they can): each consumer in turn, as in live. */
+async function execBench() {
+  const gen = buildGenerator();
+  load = LOADS.exec;
+  try {
+    const runs = [await oursRun(gen, 'events'), await oursRun(gen, 'fields'), await peerRun(gen, 'min-reader')];
+    if (fs.existsSync('/usr/sbin/auditd') || fs.existsSync('/sbin/auditd')) runs.push(await peerRun(gen, 'auditd'));
+    return { runs };
+  } finally {
+    load = LOADS.getppid;
+  }
+}
+
 /** The consumer stops for 250 ms every second at full load: what is lost, and where it is counted. */
 async function stallBench() {
   return oursRun(buildGenerator(), 'stall');
@@ -810,7 +836,7 @@ const liveRow = (r, alone) =>
   `| ${r.consumer} | ${Math.round(r.generatorRate).toLocaleString('en')} (${((r.generatorRate / alone) * 100).toFixed(0)}% of unaudited) | ${r.records.toLocaleString('en')} | ${Math.round(r.recordsPerSec).toLocaleString('en')} | ${r.kernelLost} | ${r.overruns} | ${r.dropped.toLocaleString('en')} | ${r.cpuSecondsPerMillionEvents.toFixed(2)} | ${r.peakRssMB.toFixed(0)} | ${r.latencyMs ? `${r.latencyMs.p50} / ${r.latencyMs.p99}` : '–'} |`;
 const LIVE_HEAD = '| consumer | generator calls/s | records | records/s | kernel lost | socket overruns | dropped (counted) | CPU s / M events | peak RSS MB | latency p50 / p99 ms |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|';
 
-if (run('live') || run('stall') || run('scale') || which.includes('soak') || which.includes('churn')) {
+if (run('live') || run('exec') || run('stall') || run('scale') || which.includes('soak') || which.includes('churn')) {
   if (process.getuid() !== 0) {
     console.log('## live\n\nskipped: needs root\n');
   } else {
@@ -833,6 +859,18 @@ if (run('live') || run('stall') || run('scale') || which.includes('soak') || whi
       console.log(`\nCPU per event${l.rounds > 1 ? ' (medians)' : ''}: ${(ours / reader).toFixed(2)}× the minimal C reader${auditd ? `, ${(ours / auditd).toFixed(2)}× auditd` : ''}.\n`);
     }
     alone ??= Number(/rate=(\d+)/.exec(execFileSync(buildGenerator(), ['0', '3'], { encoding: 'utf8' }))[1]);
+    if (run('exec')) {
+      const e = (report.exec = await execBench());
+      const storm = Number(/rate=(\d+)/.exec(execFileSync(buildGenerator(), ['0', '3'], { encoding: 'utf8', env: { ...process.env, ...LOADS.exec.env } }))[1]);
+      console.log(`## exec (two processes vfork and exec /bin/true as fast as they can for ${seconds} s; each exec is one event of 7 records)\n`);
+      console.log(`exec storm with no rule: ${storm.toLocaleString('en')} execs/s\n`);
+      console.log(LIVE_HEAD);
+      for (const r of e.runs) console.log(liveRow(r, storm));
+      const ours = e.runs[0].cpuSecondsPerMillionEvents;
+      const reader = e.runs.find((r) => r.consumer.startsWith('minimal')).cpuSecondsPerMillionEvents;
+      const auditd = e.runs.find((r) => r.consumer.startsWith('auditd'))?.cpuSecondsPerMillionEvents;
+      console.log(`\nCPU per event: ${(ours / reader).toFixed(2)}× the minimal C reader${auditd ? `, ${(ours / auditd).toFixed(2)}× auditd` : ''}.\n`);
+    }
     if (run('stall')) {
       const r = (report.stall = await stallBench());
       console.log(`## stall (our consumer stops 250 ms every second, generator at full speed for ${seconds} s)\n`);

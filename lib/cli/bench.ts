@@ -13,6 +13,7 @@ export const BENCH_HELP = `Usage: linux-audit bench [SCENARIO…] [--seconds N] 
 Runs the benchmark harness; with no scenario, all but soak and churn. Scenarios:
   live     our subscriber, the minimal C reader and auditd at full rate (root);
            --runs N repeats every consumer N times for medians and min–max
+  exec     the same three consumers under an execve storm (root)
   stall    our consumer stops 250 ms every second (root)
   scale    CPU per event as the rate doubles, with an SVG plot (root)
   soak     full rate for --seconds (600: the 10-minute memory check) (root)
