@@ -178,6 +178,20 @@ describeLive('faults on the real kernel', () => {
     expect(await kernelSnapshot()).toEqual(before);
   });
 
+  it('SIGINT to the command (Ctrl-C) stops it cleanly: exit 0, rules and settings as they were, no journal left', async () => {
+    const { key, rule } = ruleFor('sigint');
+    const rules = path.join(runDir, 'sigint.rules');
+    fs.writeFileSync(rules, `${rule}\n`);
+    const tail = new CliProcess(['tail', '--rules', rules, '--format', 'raw'], { env: { LINUX_AUDIT_RUN_DIR: runDir } });
+    await tail.waitFor((p) => p.stderr.includes('receiving in'), 'the tail to start');
+    expect(auditctl('-l')).toContain(`key=${key}`);
+    tail.child.kill('SIGINT');
+    expect(await tail.exited).toBe(0);
+    expect(await kernelSnapshot()).toEqual(before);
+    expect(auditctl('-l')).toBe(rulesBefore);
+    expect(fs.readdirSync(path.join(runDir, 'journal')).filter((n) => n.startsWith(`${tail.child.pid}-`))).toEqual([]);
+  });
+
   it('a tiny backlog limit with no wait: the kernel loses records, and stats().kernelLost says how many', async () => {
     const client = await AuditClient.open();
     try {
