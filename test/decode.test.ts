@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseLogLine } from '../lib/decode/record.js';
-import { decodeDatagram, parseHeader } from '../lib/decode/record.js';
+import { datagramSerial, decodeDatagram, parseHeader } from '../lib/decode/record.js';
 import { recordTypeName, recordTypeNumber, RECORD_TYPE_NAMES } from '../lib/constants/index.js';
 import { HEX_ENCODED_FIELDS } from '../lib/decode/fields.js';
 import { batch, datagram, listCorpus, logLines, readCorpus } from './helpers/corpus.js';
@@ -200,6 +200,20 @@ describe('field decoding', () => {
     const r = parseLogLine('node=host-1 type=CWD msg=audit(1.000:7): cwd="/"')!;
     expect(r.node).toBe('host-1');
     expect(r.fields.cwd).toBe('/');
+  });
+});
+
+describe('the EOE fast path', () => {
+  it('reads the serial decodeDatagram reads, and -1 where the header does not read', () => {
+    for (const text of ['audit(1700000000.123:4242): ', 'audit(1700000000.123:4294967295): ', 'audit(1.000:0):']) {
+      const d = datagram(1320, text);
+      expect(datagramSerial(d, 0, d.length)).toBe(decodeDatagram(d, 0, d.length, 1320).serial);
+    }
+    for (const text of ['', 'audit(1700000000.123:): ', 'audit(1700000000.123:4294967296): ', 'nonsense']) {
+      const d = datagram(1320, text);
+      expect(datagramSerial(d, 0, d.length)).toBe(-1);
+    }
+    expect(datagramSerial(Buffer.alloc(8), 0, 8)).toBe(-1);
   });
 });
 

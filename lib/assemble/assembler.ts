@@ -78,16 +78,8 @@ export class Assembler {
       return;
     }
     const key = record.node === undefined ? record.serial : `${record.node}:${record.serial}`;
+    if (record.type === EOE) return this.endOfEvent(key);
     const waiting = this.inFlight.get(key);
-    if (record.type === EOE) {
-      if (waiting) {
-        this.inFlight.delete(key);
-        this.emit(waiting.event, false);
-      } else {
-        this.stats.strayEndOfEvent++;
-      }
-      return;
-    }
     if (waiting) {
       waiting.event.records.push(record);
       if (!this.expectEoe && record.type === PROCTITLE) {
@@ -104,6 +96,21 @@ export class Assembler {
     }
     this.inFlight.set(key, { event, since: now });
     if (this.inFlight.size > this.maxInFlight) this.evictOldest();
+  }
+
+  /**
+   * The EOE of event `key` (its serial; `node:serial` for a named node) has
+   * arrived: hand the event out. Live streams call this without making a
+   * record of the EOE (see decode's datagramSerial).
+   */
+  endOfEvent(key: number | string): void {
+    const waiting = this.inFlight.get(key);
+    if (waiting) {
+      this.inFlight.delete(key);
+      this.emit(waiting.event, false);
+    } else {
+      this.stats.strayEndOfEvent++;
+    }
   }
 
   /** Hand out every event that has waited `timeoutMs` by `now`. */

@@ -359,6 +359,16 @@ function parseHeaderBytes(b: Buffer, start: number, n: number): number {
 }
 
 
+/**
+ * The serial of the record in a netlink datagram, read from its bytes, or -1
+ * when its header does not read. For EOE records, which carry nothing else:
+ * a third of a syscall event's records need no string and no object.
+ */
+export function datagramSerial(data: Buffer, offset: number, length: number): number {
+  if (length < 16) return -1;
+  return parseHeaderBytes(data, offset + 16, offset + length) < 0 ? -1 : headerSerial;
+}
+
 /** Buffer's own decoder, without toString()'s argument handling: this runs once per record. */
 type FastBuffer = Buffer & { utf8Slice(start: number, end: number): string };
 

@@ -1,12 +1,12 @@
 // subscribe(): the kernel's audit stream as an AsyncIterable of events, with
 // bounded memory, counted loss, and every kernel setting it changed restored.
-import { MSG, REPLACE, STATUS_MASK, SYSCALL } from '../constants/index.js';
+import { DATAGRAM_TRUNCATED, EOE, MSG, REPLACE, STATUS_MASK, SYSCALL } from '../constants/index.js';
 import { interpretValue } from '../interpret/index.js';
 import { AuditError } from '../errors.js';
 import { AuditClient } from '../client/client.js';
 import { encodeStatus, type AuditStatus } from '../client/status.js';
 import { AuditChannel } from '../transport/channel.js';
-import { decodeDatagram } from '../decode/record.js';
+import { datagramSerial, decodeDatagram } from '../decode/record.js';
 import { parseRuleLine, RuleSyntaxError } from '../rules/parse.js';
 import type { AuditRule } from '../rules/rule.js';
 import { encodeRuleForDelete } from '../client/rules.js';
@@ -432,7 +432,18 @@ export class Subscription implements AsyncIterable<AuditEvent>, AsyncDisposable 
   private onDatagram(data: Buffer, offset: number, length: number, typeAndFlags: number): void {
     // The kernel probes the registered daemon with AUDIT_REPLACE (binary, not a
     // record) when someone else tries to register; answering is receiving it.
-    if ((typeAndFlags & 0xffff) === REPLACE) return;
+    const type = typeAndFlags & 0xffff;
+    if (type === REPLACE) return;
+    // EOE carries only its serial: read it from the bytes, make no record.
+    if (type === EOE && (typeAndFlags & DATAGRAM_TRUNCATED) === 0) {
+      const serial = datagramSerial(data, offset, length);
+      if (serial >= 0) {
+        this.counts.records++;
+        this.counts.bytes += length;
+        this.assembler.endOfEvent(serial);
+        return;
+      }
+    }
     const record = decodeDatagram(data, offset, length, typeAndFlags);
     this.counts.records++;
     this.counts.bytes += length;
