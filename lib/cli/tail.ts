@@ -43,12 +43,17 @@ export function rulesFromFile(target: string): string[] {
   return out;
 }
 
-export function heartbeat(command: string, s: SubscriptionStats, shown: number): string {
+/** A subscription's counters in words: what was received, and every place something was lost. */
+export function statsText(s: SubscriptionStats, shown: number): string {
   const lost = s.kernelCounters ? String(s.kernelLost) : 'unknown (no CAP_AUDIT_CONTROL)';
   return (
-    `linux-audit ${command}: ${s.mode ?? 'starting'}; ${s.events} events (${shown} shown), ${s.records} records, ${s.malformed} malformed; ` +
+    `${s.mode ?? 'starting'}; ${s.events} events (${shown} shown), ${s.records} records, ${s.malformed} malformed; ` +
     `lost: kernel ${lost}, socket overruns ${s.socketOverruns}, dropped ${s.dropped}; queue ${s.queueDepth}, buffer ${s.pendingBytes} bytes`
   );
+}
+
+export function heartbeat(command: string, s: SubscriptionStats, shown: number): string {
+  return `linux-audit ${command}: ${statsText(s, shown)}`;
 }
 
 export async function tailCommand(args: string[], out: NodeJS.WriteStream, err: (line: string) => void): Promise<number> {

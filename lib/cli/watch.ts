@@ -6,7 +6,7 @@ import { forgetProfiles, watch, type Watch } from '../watch/watch.js';
 import { AgentReporter } from './agents.js';
 import { EXIT, UsageError, integer, list, oneOf, parse } from './args.js';
 import { sinkLine } from './forward.js';
-import { heartbeat } from './tail.js';
+import { statsText } from './tail.js';
 
 export const DEFAULT_STATE_PATH = '/var/lib/linux-audit/watch.json';
 
@@ -46,7 +46,7 @@ function summaryLines(w: Watch, alerts: number): string[] {
     .join(', ');
   const lines = [
     `linux-audit watch: ${s.containers} profiles (${s.learning} learning), ${s.watched} watched events, ${alerts} alerts${kinds ? ` (${kinds})` : ''}; ` +
-      `unattributed ${s.unattributed}, over cap ${s.overCap}, untracked ${s.untracked}; ${heartbeat('watch', s.subscription, alerts).replace(/^linux-audit watch: /, '')}`,
+      `unattributed ${s.unattributed}, over cap ${s.overCap}, untracked ${s.untracked}; ${statsText(s.subscription, alerts)}`,
   ];
   for (const c of w.summary()) {
     const items = Object.entries(c.items)

@@ -3,6 +3,7 @@
 // stream has not shown, giving each event its chain of parents.
 import fs from 'node:fs';
 import path from 'node:path';
+import { processStartTime } from '../proc/index.js';
 
 export interface ProcessInfo {
   pid: number;
@@ -102,13 +103,8 @@ export class ProcessTable {
   }
 
   private startTime(pid: number): string | undefined {
-    try {
-      this.reads++;
-      const stat = fs.readFileSync(path.join(this.procRoot, String(pid), 'stat'), 'latin1');
-      return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
-    } catch {
-      return undefined;
-    }
+    this.reads++;
+    return processStartTime(pid, this.procRoot);
   }
 
   private readProc(pid: number): Entry | undefined {

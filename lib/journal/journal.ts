@@ -82,13 +82,13 @@ export class ChangeJournal {
 }
 
 /** A journal left by a process that is gone. */
-export interface Orphan {
+interface Orphan {
   file: string;
   entry: JournalEntry;
 }
 
 /** Journals whose process is gone (dead, or its pid now names another process). */
-export function findOrphans(): Orphan[] {
+function findOrphans(): Orphan[] {
   let names: string[];
   try {
     names = fs.readdirSync(journalDir());

@@ -25,10 +25,10 @@ export function processName(pid: number): string | undefined {
  * or undefined when it is gone. With the pid it names one process for good: a
  * pid the kernel reuses comes with a later start time.
  */
-export function processStartTime(pid: number): string | undefined {
+export function processStartTime(pid: number, procRoot = '/proc'): string | undefined {
   let stat: string;
   try {
-    stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    stat = fs.readFileSync(`${procRoot}/${pid}/stat`, 'latin1');
   } catch {
     return undefined;
   }

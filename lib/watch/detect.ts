@@ -61,9 +61,10 @@ export class Detector {
     const sc = ev.record(SYSCALL);
     // Cheapest first: one substring search rejects everything else in the stream.
     if (sc === undefined || !sc.text.includes(KEY_MARK)) return NONE;
-    // The hot path (exec, bind, connect at the host's rate) reads raw fields
-    // and allocates nothing unless it raises an alert: interpreting a record
-    // names every id and number in it, and most of these events raise nothing.
+    // The hot path (exec, bind, connect at the host's rate) reads raw fields,
+    // and builds no reason, process or container copy unless it raises an
+    // alert: interpreting a record names every id and number in it, and most
+    // of these events raise nothing.
     const f = sc.fields;
     const key = ourKey(f.key);
     if (key === undefined) return NONE;

@@ -14,7 +14,6 @@ export const WATCH_KEYS = {
   dockerConfig: 'la-watch-docker-config',
   dockerSocket: 'la-watch-docker-sock',
 } as const;
-export type WatchKey = (typeof WATCH_KEYS)[keyof typeof WATCH_KEYS];
 
 /** Every key starts with this: one `includes` tells our events from the rest of the stream. */
 export const WATCH_KEY_PREFIX = 'la-watch-';
