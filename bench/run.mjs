@@ -60,7 +60,7 @@ const which = argv.filter((a, i) => !a.startsWith('--') && (secondsAt < 0 || i !
 const SCENARIOS = ['decode', 'log', 'format', 'live', 'exec', 'stall', 'scale', 'soak', 'churn', 'rules', 'watch'];
 for (const w of which) if (!SCENARIOS.includes(w)) usage(`unknown scenario "${w}"; scenarios: ${SCENARIOS.join(', ')}`);
 const run = (name) => which.length === 0 || which.includes(name);
-const corpus = process.env.LINUX_AUDIT_CORPUS ?? path.resolve(root, '..', 'shared', 'corpus');
+const corpus = process.env.LINUX_AUDIT_CORPUS ?? path.resolve(root, 'test', 'corpus');
 
 function median(xs) {
   const s = [...xs].sort((a, b) => a - b);
@@ -193,7 +193,7 @@ function generatedLog(minRecords) {
 async function logBench() {
   const log = generatedLog(200_000);
   const walker = path.join(path.dirname(log.file), 'auparse-walk');
-  execFileSync('cc', ['-O2', '-o', walker, path.join(here, 'peers', 'auparse-walk.c'), '-lauparse', '-laudit']);
+  execFileSync('cc', ['-O2', '-o', walker, path.join(here, 'peers', 'auparse-walk.c'), '-lauparse']);
   const auparse = (mode) => {
     const rates = [];
     for (let run = 0; run < 5; run++) {
@@ -797,12 +797,12 @@ const machine = {
 const report = { machine };
 console.log(`# linux-audit benchmark\n\n${machine.cpus} × ${machine.cpuModel}, Linux ${machine.kernel}, Node ${machine.node}\n`);
 
-// decode, log and format read the shared corpus (a clone of the project with
-// ../shared beside it, or LINUX_AUDIT_CORPUS); an installed package has none.
+// decode, log and format read test/corpus (in a clone; LINUX_AUDIT_CORPUS points
+// elsewhere); the installed package does not ship it.
 const haveCorpus = fs.existsSync(corpus);
 const needsCorpus = ['decode', 'log', 'format'].filter((n) => run(n));
 if (!haveCorpus && needsCorpus.length > 0) {
-  console.log(`## ${needsCorpus.join(', ')}\n\nskipped: no corpus at ${corpus} (set LINUX_AUDIT_CORPUS to the shared corpus directory)\n`);
+  console.log(`## ${needsCorpus.join(', ')}\n\nskipped: no corpus at ${corpus} (run from a clone of the repository, or set LINUX_AUDIT_CORPUS to its test/corpus)\n`);
 }
 
 if (haveCorpus && run('decode')) {

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Generates lib/shape/normalizations.generated.ts from go-libaudit's
 // normalizations.yaml (elastic/go-libaudit aucoalesce, Apache-2.0, © Elasticsearch
-// B.V.; a copy is in ../shared/corpus/go-libaudit/aucoalesce): for each syscall
+// B.V.; a copy is in test/corpus/go-libaudit/aucoalesce): for each syscall
 // and record type, the action it is, what its object is, and which fields name
 // the actor, the object and how. These are the words event summaries use, so
 // that ours read like Auditbeat's.
@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import YAML from 'yaml';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const source = process.argv[2] ?? path.resolve(here, '..', '..', 'shared', 'corpus', 'go-libaudit', 'aucoalesce', 'normalizations.yaml');
+const source = process.argv[2] ?? path.resolve(here, '..', 'test', 'corpus', 'go-libaudit', 'aucoalesce', 'normalizations.yaml');
 const out = path.join(here, '..', 'lib', 'shape', 'normalizations.generated.ts');
 const doc = YAML.parse(fs.readFileSync(source, 'utf8'), { merge: true });
 const list = (v) => (v === undefined ? undefined : Array.isArray(v) ? v : [v]);

@@ -1,6 +1,6 @@
 // Property-based fuzzing of everything that reads attacker-influenced input:
 // datagrams, log lines, rule text, RELP bytes, and the escaping of what we
-// write to terminals and syslog. Seeds come from ../shared/corpus, mutated.
+// write to terminals and syslog. Seeds come from test/corpus, mutated.
 //
 // CI runs a short pass with a fixed seed (reproducible: a failure prints the
 // seed and the shrunk input). `npm run fuzz` runs each property for

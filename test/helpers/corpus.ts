@@ -1,12 +1,12 @@
-// Access to ../shared/corpus (real audit records from public projects; see its SOURCES.md).
+// Access to test/corpus (real audit records from public projects; see its SOURCES.md).
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
-/** The corpus lives beside the project (../shared/corpus); LINUX_AUDIT_CORPUS overrides. */
-export const CORPUS = process.env.LINUX_AUDIT_CORPUS ?? path.resolve(here, '..', '..', '..', 'shared', 'corpus');
+/** The corpus is part of the repository (test/corpus); LINUX_AUDIT_CORPUS overrides. */
+export const CORPUS = process.env.LINUX_AUDIT_CORPUS ?? path.resolve(here, '..', 'corpus');
 
 export function corpusPath(...parts: string[]): string {
   return path.join(CORPUS, ...parts);
