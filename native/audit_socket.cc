@@ -10,6 +10,7 @@
 
 #include <linux/netlink.h>
 #include <poll.h>
+#include <pthread.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
@@ -17,7 +18,6 @@
 
 #include <atomic>
 #include <cerrno>
-#include <condition_variable>
 #include <cstring>
 #include <deque>
 #include <mutex>
@@ -44,6 +44,26 @@ constexpr size_t kPublishBytes = 256 * 1024;
 // time: at 5,000 records/s a batch of a few instead of one each, under a flood
 // a full batch. It adds at most that much latency.
 constexpr long kCoalesceMicros = 500;
+
+// std::condition_variable::wait is versioned GLIBCXX_3.4.30 by GCC 12's
+// libstdc++, so a prebuilt binary using it would not load where libstdc++ is
+// older (RHEL 9, Amazon Linux 2023: GCC 11). The same wait over pthreads keeps
+// the prebuilds loadable there (scripts/prebuild.sh checks the versions).
+class CondVar {
+ public:
+  CondVar() { pthread_cond_init(&cond_, nullptr); }
+  ~CondVar() { pthread_cond_destroy(&cond_); }
+  CondVar(const CondVar&) = delete;
+  CondVar& operator=(const CondVar&) = delete;
+  template <typename Pred>
+  void wait(std::unique_lock<std::mutex>& lock, Pred ready) {
+    while (!ready()) pthread_cond_wait(&cond_, lock.mutex()->native_handle());
+  }
+  void notify_one() { pthread_cond_signal(&cond_); }
+
+ private:
+  pthread_cond_t cond_;
+};
 
 Napi::Error SystemError(Napi::Env env, int err, const char* syscall) {
   Napi::Error e = Napi::Error::New(env, std::strerror(err));
@@ -732,13 +752,13 @@ class AuditSocket : public Napi::ObjectWrap<AuditSocket> {
   std::thread reader_;
   std::thread sender_;
   std::mutex sendMutex_;
-  std::condition_variable sendReady_;
+  CondVar sendReady_;
   std::deque<std::vector<uint8_t>> sendQueue_;
   bool senderStopping_ = false;
   std::vector<uint32_t> sendErrors_;  // (seq, errno) pairs, under mutex_
   Napi::ThreadSafeFunction tsfn_;
   std::mutex mutex_;
-  std::condition_variable space_;
+  CondVar space_;
   std::deque<Batch> pending_;
   Counters counters_;
   bool notified_ = false;
