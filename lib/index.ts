@@ -1,42 +1,22 @@
-// The public surface of linux-audit. Nothing else is part of the API.
+// The public surface of linux-audit: the live stream, the control client and
+// the container watch, which need the addon, and everything of the addon-free
+// entry points (linux-audit/parse, linux-audit/rules) so one import serves.
+export * from './parse.js';
+export * from './rules.js';
 export { subscribe, Subscription } from './subscribe/subscription.js';
 export type { SubscribeOptions, SubscribeMode, SubscriptionStats, SubscriptionRules } from './subscribe/subscription.js';
 export { AuditClient } from './client/client.js';
 export type { ClientOptions, LockOption, PanicOption, FeatureName } from './client/client.js';
 export type { AuditStatus, AuditFeatures } from './client/status.js';
-export { AuditRecord, parseLogLine } from './decode/record.js';
-export type { RawField, AuditRecordJSON } from './decode/record.js';
-export { AuditEvent } from './assemble/event.js';
-export type { AuditEventJSON, RecordJSON, IdJSON, ProcessJSON, PathJSON, SyscallJSON } from './shape/json.js';
-export type { Summary } from './shape/summary.js';
-export { parseSockaddr } from './interpret/index.js';
-export type { SocketAddress } from './interpret/index.js';
-export { Assembler } from './assemble/assembler.js';
-export type { AssemblerOptions, AssemblerStats } from './assemble/assembler.js';
-export { readAuditLog } from './logfile/read.js';
-export type { ReadAuditLogOptions } from './logfile/read.js';
-export { AuditError } from './errors.js';
-export { ContainerResolver, containerFromCgroup, containerFromPath } from './enrich/container.js';
-export type { ContainerInfo, ContainerRuntime, ContainerResolverOptions } from './enrich/container.js';
-export { ProcessTable } from './enrich/process.js';
-export { RuntimeClient, detailsFromInspect } from './enrich/runtime.js';
-export type { ContainerDetails, RuntimeClientOptions } from './enrich/runtime.js';
-export type { ProcessInfo, ProcessTableOptions } from './enrich/process.js';
-export { interpretValue, interpretRecord, fieldKind, sockaddrText, useIdentityFiles } from './interpret/index.js';
-export type { FieldKind } from './interpret/index.js';
-export { parseRuleLine, parseRules, RuleSyntaxError } from './rules/parse.js';
-export type { RuleCommand, ParseOptions } from './rules/parse.js';
-export { encodeRule, decodeRule } from './rules/rule.js';
-export type { AuditRule, RuleField } from './rules/rule.js';
-export { formatRule } from './rules/format.js';
-export { PRESETS, presetRules } from './rules/presets.js';
-export type { PresetName, PresetRules } from './rules/presets.js';
 export type { LoadOptions, LoadResult, LoadFailure, RuleInput } from './client/rules.js';
-export { RECORD_TYPES, RECORD_TYPE_NAMES, recordTypeName } from './constants/index.js';
+export { AuditError } from './errors.js';
+export { containerFromCgroup } from './enrich/container.js';
+export type { ContainerInfo, ContainerRuntime } from './enrich/container.js';
+export type { ContainerDetails } from './enrich/runtime.js';
+export type { ProcessInfo } from './enrich/process.js';
 export { watch, Watch, forgetProfiles } from './watch/watch.js';
 export type { WatchOptions, WatchStats, ContainerSummary } from './watch/watch.js';
 export { ALERT_KINDS, alertToJSON, alertToText } from './watch/alert.js';
 export type { Alert, AlertKind, AlertSeverity, AlertContainer } from './watch/alert.js';
-export { Detector } from './watch/detect.js';
-export { Profiles, WatchStateError, HOST_ID } from './watch/profile.js';
+export { WatchStateError } from './watch/profile.js';
 export type { ProfileOptions, LearnOptions } from './watch/profile.js';
