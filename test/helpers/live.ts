@@ -108,7 +108,9 @@ let generator: string | undefined;
 /** Build bench/gen/syscall-gen.c once per run (cc is there: node-gyp needs it). */
 export function syscallGenerator(): string {
   if (generator) return generator;
-  const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'linux-audit-gen-')), 'syscall-gen');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'linux-audit-gen-'));
+  process.once('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
+  const out = path.join(dir, 'syscall-gen');
   execFileSync('cc', ['-O2', '-o', out, path.resolve(here, '..', '..', 'bench', 'gen', 'syscall-gen.c')]);
   return (generator = out);
 }
