@@ -1,15 +1,17 @@
-// A NETLINK_AUDIT socket for Node.js, and nothing more.
-//
-// This layer knows netlink framing and no audit protocol: it opens and binds the
-// socket, drains it on a thread of its own with recvmmsg into large chunks, and
-// hands the JS thread one Buffer per batch plus an index of (offset, length,
-// type|flags) per datagram. Every decision about what a record means lives in
-// lib/ (TypeScript), where it can be tested without a kernel.
+// A NETLINK_AUDIT socket for Node.js: the socket, a reader thread that frames
+// datagrams and assembles them into events (assembler.h), a sender thread for
+// requests the kernel is slow to handle, and batches of complete events handed
+// to JS in one call each. What a record means (which types end, stand alone
+// or wait) comes from lib/ as a table; everything past the event's header,
+// key, pid and ppid is decoded in lib/ (TypeScript), lazily.
 
 #include <napi.h>
 
+#include "assembler.h"
+
 #include <linux/netlink.h>
 #include <poll.h>
+#include <time.h>
 #include <pthread.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
@@ -17,9 +19,11 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <cerrno>
 #include <cstring>
 #include <deque>
+#include <memory>
 #include <mutex>
 #include <new>
 #include <string>
@@ -37,13 +41,14 @@ namespace {
 // we know of; a longer one arrives flagged as truncated, never silently cut.
 constexpr size_t kSlotBytes = 16384;
 constexpr unsigned kMaxVlen = 64;
-constexpr uint32_t kFlagTruncated = 1u << 16;
+// A batch is handed over once it holds this much, whatever the latency setting.
 constexpr size_t kPublishBytes = 256 * 1024;
-// Once the socket is readable, the reader waits kCoalesceMicros before
-// receiving, so one receive (and one wake-up of JS) takes what arrived in that
-// time: at 5,000 records/s a batch of a few instead of one each, under a flood
-// a full batch. It adds at most that much latency.
-constexpr long kCoalesceMicros = 500;
+
+uint64_t MonotonicNs() {
+  timespec ts;
+  ::clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<uint64_t>(ts.tv_nsec);
+}
 
 // std::condition_variable::wait is versioned GLIBCXX_3.4.30 by GCC 12's
 // libstdc++, so a prebuilt binary using it would not load where libstdc++ is
@@ -72,49 +77,9 @@ Napi::Error SystemError(Napi::Env env, int err, const char* syscall) {
   return e;
 }
 
-// One allocation the reader fills front to back. Batches are slices of it; each
-// Buffer handed to JS holds a reference, the reader holds one while writing, and
-// the memory goes when the last of them lets go.
-//
-// Chunks are mapped, not malloc'd: glibc raises its mmap threshold to the size
-// of the first large block freed, so later 4 MiB chunks would come from the
-// reader thread's arena, freed out of order by V8's finalizers, and the
-// process's RSS would creep up under sustained load (seen in the 10-minute
-// soak). munmap gives the pages back the moment the last reference goes.
-struct Chunk {
-  uint8_t* data;
-  size_t capacity;
-  size_t used = 0;
-  std::atomic<int> refs{1};
-
-  explicit Chunk(size_t cap) : data(Map(cap)), capacity(cap) {}
-  ~Chunk() { ::munmap(data, capacity); }
-  static uint8_t* Map(size_t cap) {
-    void* p = ::mmap(nullptr, cap, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (p == MAP_FAILED) throw std::bad_alloc();
-    return static_cast<uint8_t*>(p);
-  }
-  void Ref() { refs.fetch_add(1, std::memory_order_relaxed); }
-  void Unref() {
-    if (refs.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
-  }
-};
-
-struct Batch {
-  Chunk* chunk;  // holds one reference until taken
-  size_t start;
-  size_t length;
-  std::vector<uint32_t> index;
-};
-
-struct BatchHint {
-  Chunk* chunk;
-  size_t length;
-};
-
 struct Counters {
-  double datagrams = 0;   // accepted into batches
-  double bytes = 0;       // bytes of accepted datagrams
+  double datagrams = 0;   // received from the kernel (records and replies)
+  double bytes = 0;       // their bytes
   double batches = 0;
   double overruns = 0;    // ENOBUFS: the socket buffer overflowed, the kernel dropped
   double dropped = 0;     // datagrams discarded here because the buffer bound was hit
@@ -124,6 +89,13 @@ struct Counters {
   double pendingBytes = 0;
   double peakPendingBytes = 0;
   double blockedMs = 0;   // time the reader spent not reading because the bound was hit
+  la::AssemblerStats assembly;
+  double inFlight = 0;
+};
+
+struct BatchHint {
+  size_t capacity;
+  size_t used;
 };
 
 class AuditSocket : public Napi::ObjectWrap<AuditSocket> {
@@ -140,23 +112,76 @@ class AuditSocket : public Napi::ObjectWrap<AuditSocket> {
                            InstanceMethod<&AuditSocket::Unref>("unref"),
                            InstanceMethod<&AuditSocket::SetReceiveBuffer>("setReceiveBuffer"),
                            InstanceMethod<&AuditSocket::SetFarewell>("setFarewell"),
+                           InstanceMethod<&AuditSocket::Stop>("stop"),
                            InstanceMethod<&AuditSocket::Close>("close"),
                            InstanceAccessor<&AuditSocket::PortId>("portId"),
                            InstanceAccessor<&AuditSocket::Closed>("closed"),
                        });
   }
 
-  // new AuditSocket({ multicast, bufferBytes, chunkBytes, dropOnOverflow })
+  // new AuditSocket({ multicast, bufferBytes, dropOnOverflow, latencyMs, assemble: { maxInFlight,
+  //   timeoutMs, maxRecordsPerEvent, maxEventBytes, typeClass, keys, types } })
+  // lib/transport/channel.ts checks the options first, with messages for users;
+  // these checks keep a wrong value from reaching a thread.
   explicit AuditSocket(const Napi::CallbackInfo& info) : Napi::ObjectWrap<AuditSocket>(info) {
     Napi::Env env = info.Env();
     Napi::Object opts = info.Length() > 0 && info[0].IsObject() ? info[0].As<Napi::Object>()
                                                                 : Napi::Object::New(env);
     bool multicast = opts.Has("multicast") && opts.Get("multicast").ToBoolean();
-    if (opts.Has("bufferBytes")) bufferBytes_ = opts.Get("bufferBytes").ToNumber().Int64Value();
-    if (opts.Has("chunkBytes")) chunkBytes_ = opts.Get("chunkBytes").ToNumber().Int64Value();
+    if (opts.Has("bufferBytes") && !NumberIn(opts.Get("bufferBytes"), 65536, 1ull << 40, &bufferBytes_)) {
+      Napi::RangeError::New(env, "bufferBytes must be a whole number of bytes from 65536 to 2^40").ThrowAsJavaScriptException();
+      return;
+    }
     dropOnOverflow_ = opts.Has("dropOnOverflow") && opts.Get("dropOnOverflow").ToBoolean();
-    if (chunkBytes_ < kSlotBytes * 4) chunkBytes_ = kSlotBytes * 4;
-    if (bufferBytes_ < chunkBytes_) bufferBytes_ = chunkBytes_;
+    size_t latencyUs = 0;
+    if (opts.Has("latencyMs")) {
+      Napi::Value v = opts.Get("latencyMs");
+      double ms = v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : -1;
+      if (!(ms >= 0 && ms <= 1000)) {
+        Napi::RangeError::New(env, "latencyMs must be from 0 to 1000").ThrowAsJavaScriptException();
+        return;
+      }
+      latencyUs = static_cast<size_t>(ms * 1000);
+      latencyNs_ = static_cast<uint64_t>(latencyUs) * 1000;
+    }
+    la::AssemblerOptions ao;
+    if (opts.Has("assemble") && opts.Get("assemble").IsObject()) {
+      Napi::Object a = opts.Get("assemble").As<Napi::Object>();
+      size_t n = 0;
+      if (a.Has("maxInFlight")) {
+        if (!NumberIn(a.Get("maxInFlight"), 1, 1u << 20, &n)) {
+          Napi::RangeError::New(env, "maxInFlight must be from 1 to 2^20").ThrowAsJavaScriptException();
+          return;
+        }
+        ao.maxInFlight = static_cast<uint32_t>(n);
+      }
+      if (a.Has("timeoutMs")) {
+        if (!NumberIn(a.Get("timeoutMs"), 1, 3600000, &n)) {
+          Napi::RangeError::New(env, "timeoutMs must be from 1 to 3600000").ThrowAsJavaScriptException();
+          return;
+        }
+        ao.timeoutNs = static_cast<uint64_t>(n) * 1000000ull;
+      }
+      if (a.Has("maxRecordsPerEvent")) {
+        if (!NumberIn(a.Get("maxRecordsPerEvent"), 1, 1u << 24, &n)) {
+          Napi::RangeError::New(env, "maxRecordsPerEvent must be from 1 to 2^24").ThrowAsJavaScriptException();
+          return;
+        }
+        ao.maxRecordsPerEvent = static_cast<uint32_t>(n);
+      }
+      if (a.Has("maxEventBytes")) {
+        if (!NumberIn(a.Get("maxEventBytes"), kSlotBytes, 1u << 30, &ao.maxEventBytes)) {
+          Napi::RangeError::New(env, "maxEventBytes must be from 16384 to 2^30").ThrowAsJavaScriptException();
+          return;
+        }
+      }
+      if (!TypeTable(a, "typeClass", &ao.typeClass) || !TypeTable(a, "types", &ao.types)) return;
+      if (a.Has("keys") && a.Get("keys").IsArray()) {
+        Napi::Array keys = a.Get("keys").As<Napi::Array>();
+        for (uint32_t i = 0; i < keys.Length(); i++) ao.keys.push_back(keys.Get(i).ToString().Utf8Value());
+      }
+    }
+    assembler_ = std::make_unique<la::Assembler>(std::move(ao));
 
     fd_ = ::socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, NETLINK_AUDIT);
     if (fd_ < 0) {
@@ -272,6 +297,28 @@ class AuditSocket : public Napi::ObjectWrap<AuditSocket> {
     return false;
   }
 
+  static bool NumberIn(Napi::Value v, double lo, double hi, size_t* out) {
+    if (!v.IsNumber()) return false;
+    double d = v.As<Napi::Number>().DoubleValue();
+    if (!(d >= lo && d <= hi) || d != static_cast<double>(static_cast<uint64_t>(d))) return false;
+    *out = static_cast<size_t>(d);
+    return true;
+  }
+
+  // A 65536-entry Uint8Array indexed by record type, or nothing.
+  static bool TypeTable(Napi::Object o, const char* name, std::vector<uint8_t>* out) {
+    if (!o.Has(name) || o.Get(name).IsUndefined()) return true;
+    Napi::Value v = o.Get(name);
+    if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array ||
+        v.As<Napi::Uint8Array>().ElementLength() != 65536) {
+      Napi::TypeError::New(o.Env(), std::string(name) + " must be a Uint8Array of 65536 entries").ThrowAsJavaScriptException();
+      return false;
+    }
+    Napi::Uint8Array t = v.As<Napi::Uint8Array>();
+    out->assign(t.Data(), t.Data() + 65536);
+    return true;
+  }
+
   // setReceiveBuffer(bytes) -> the size the kernel granted. SO_RCVBUFFORCE goes
   // past net.core.rmem_max and needs CAP_NET_ADMIN; without it, SO_RCVBUF.
   Napi::Value SetReceiveBuffer(const Napi::CallbackInfo& info) {
@@ -286,6 +333,7 @@ class AuditSocket : public Napi::ObjectWrap<AuditSocket> {
     int granted = 0;
     socklen_t len = sizeof granted;
     ::getsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &granted, &len);
+    receiveBufferBytes_.store(static_cast<size_t>(granted), std::memory_order_relaxed);
     return Napi::Number::New(env, granted);
   }
 
@@ -407,16 +455,17 @@ class AuditSocket : public Napi::ObjectWrap<AuditSocket> {
     return info.Env().Undefined();
   }
 
-  // take(maxBytes) -> { batches: [data0, index0, data1, index1, ...], sendErrors:
-  // [seq0, errno0, ...] }: waiting batches, at least one and about maxBytes in
-  // all, and the posted messages that failed. index is a Uint32Array of
-  // (offset, length, type | flags << 16) per datagram, offsets relative to
-  // data. What is not taken stays counted against the bound. Throws the
-  // reader's error once all data before it is taken.
+  // take(maxBytes) -> { batches: [data0, index0, data1, index1, ...], control:
+  // [datagram, ...], sendErrors: [seq0, errno0, ...] }: waiting batches of
+  // complete events (at least one and about maxBytes in all; the index layout
+  // is assembler.h's), the datagrams that answer requests (in order), and the
+  // posted messages that failed. What is not taken stays counted against the
+  // bound. Throws the reader's error once all data before it is taken.
   Napi::Value Take(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     double maxBytes = info.Length() > 0 && info[0].IsNumber() ? info[0].As<Napi::Number>().DoubleValue() : 1e18;
-    std::deque<Batch> batches;
+    std::deque<la::Batch> batches;
+    std::vector<std::vector<uint8_t>> control;
     std::vector<uint32_t> sendErrors;
     int err = 0;
     const char* errSyscall = nullptr;
@@ -424,16 +473,17 @@ class AuditSocket : public Napi::ObjectWrap<AuditSocket> {
       std::lock_guard<std::mutex> lock(mutex_);
       double taken = 0;
       while (!pending_.empty() && (batches.empty() || taken < maxBytes)) {
-        taken += static_cast<double>(pending_.front().length);
+        taken += static_cast<double>(pending_.front().used);
         batches.push_back(std::move(pending_.front()));
         pending_.pop_front();
       }
       counters_.pendingBytes -= taken;
+      control.swap(control_);
       sendErrors.swap(sendErrors_);
       // Notify again only once JS has seen everything: until then it is still
       // taking, and a notification would only wake it for nothing.
       if (pending_.empty()) notified_ = false;
-      if (batches.empty() && sendErrors.empty() && readerErrno_ != 0) {
+      if (batches.empty() && control.empty() && sendErrors.empty() && readerErrno_ != 0) {
         err = readerErrno_;
         errSyscall = readerSyscall_;
       }
@@ -445,27 +495,35 @@ class AuditSocket : public Napi::ObjectWrap<AuditSocket> {
     }
     Napi::Array out = Napi::Array::New(env, batches.size() * 2);
     uint32_t i = 0;
-    for (Batch& b : batches) {
+    for (la::Batch& b : batches) {
+      size_t used = b.used;
+      size_t capacity = b.capacity;
+      size_t words = b.IndexWords();
+      Napi::ArrayBuffer ab = Napi::ArrayBuffer::New(env, words * sizeof(uint32_t));
+      b.WriteIndex(static_cast<uint32_t*>(ab.Data()));
+      uint8_t* data = b.Release();
       // Tell V8 what these small Buffer objects hold, or it sees no reason to
-      // collect them and the chunks behind them pile up between GCs.
-      Napi::MemoryManagement::AdjustExternalMemory(env, static_cast<int64_t>(b.length));
-      Napi::Buffer<uint8_t> data = Napi::Buffer<uint8_t>::New(
-          env, b.chunk->data + b.start, b.length,
-          [](Napi::Env e, uint8_t*, BatchHint* hint) {
-            Napi::MemoryManagement::AdjustExternalMemory(e, -static_cast<int64_t>(hint->length));
-            hint->chunk->Unref();
+      // collect them and the blocks behind them pile up between GCs.
+      Napi::MemoryManagement::AdjustExternalMemory(env, static_cast<int64_t>(used));
+      Napi::Buffer<uint8_t> buffer = Napi::Buffer<uint8_t>::New(
+          env, data, used,
+          [](Napi::Env e, uint8_t* d, BatchHint* hint) {
+            Napi::MemoryManagement::AdjustExternalMemory(e, -static_cast<int64_t>(hint->used));
+            la::FreeBatchBlock(d, hint->capacity);
             delete hint;
           },
-          new BatchHint{b.chunk, b.length});
-      Napi::ArrayBuffer ab = Napi::ArrayBuffer::New(env, b.index.size() * sizeof(uint32_t));
-      std::memcpy(ab.Data(), b.index.data(), b.index.size() * sizeof(uint32_t));
-      out.Set(i++, data);
-      out.Set(i++, Napi::Uint32Array::New(env, b.index.size(), ab, 0));
+          new BatchHint{capacity, used});
+      out.Set(i++, buffer);
+      out.Set(i++, Napi::Uint32Array::New(env, words, ab, 0));
     }
+    Napi::Array replies = Napi::Array::New(env, control.size());
+    for (uint32_t k = 0; k < control.size(); k++)
+      replies.Set(k, Napi::Buffer<uint8_t>::Copy(env, control[k].data(), control[k].size()));
     Napi::Array errors = Napi::Array::New(env, sendErrors.size());
     for (uint32_t k = 0; k < sendErrors.size(); k++) errors.Set(k, Napi::Number::New(env, sendErrors[k]));
     Napi::Object result = Napi::Object::New(env);
     result.Set("batches", out);
+    result.Set("control", replies);
     result.Set("sendErrors", errors);
     return result;
   }
@@ -490,13 +548,52 @@ class AuditSocket : public Napi::ObjectWrap<AuditSocket> {
     o.Set("peakPendingBytes", c.peakPendingBytes);
     o.Set("blockedMs", c.blockedMs);
     o.Set("bufferBytes", static_cast<double>(bufferBytes_));
+    o.Set("records", c.assembly.records);
+    o.Set("events", c.assembly.events);
+    o.Set("filtered", c.assembly.filtered);
+    o.Set("incomplete", c.assembly.incomplete);
+    o.Set("strayEndOfEvent", c.assembly.strayEndOfEvent);
+    o.Set("serialGaps", c.assembly.serialGaps);
+    o.Set("malformed", c.assembly.malformed);
+    o.Set("recordsCut", c.assembly.recordsCut);
+    o.Set("inFlight", c.inFlight);
     return o;
+  }
+
+  // stop(): stop the reader, and hand out the events still waiting for more
+  // records (marked incomplete where records may be missing): take() then
+  // returns everything received. The socket stays open until close().
+  Napi::Value Stop(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    StopReader();
+    la::Batch tail;
+    try {
+      assembler_->Flush(tail);
+    } catch (const std::bad_alloc&) {
+      SystemError(env, ENOMEM, "allocating a batch").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    std::lock_guard<std::mutex> lock(mutex_);
+    counters_.assembly = assembler_->stats();
+    counters_.inFlight = 0;
+    if (!tail.empty()) {
+      counters_.pendingBytes += static_cast<double>(tail.used);
+      counters_.batches++;
+      pending_.push_back(std::move(tail));
+    }
+    return env.Undefined();
   }
 
   Napi::Value Close(const Napi::CallbackInfo& info) {
     farewell_.clear();
     farewellFile_.clear();
     StopReader();
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      pending_.clear();
+      control_.clear();
+      counters_.pendingBytes = 0;
+    }
     CloseFd();
     RemoveCleanupHook();
     return info.Env().Undefined();
@@ -529,10 +626,6 @@ class AuditSocket : public Napi::ObjectWrap<AuditSocket> {
       ::close(wakeFd_);
       wakeFd_ = -1;
     }
-    std::lock_guard<std::mutex> lock(mutex_);
-    for (Batch& b : pending_) b.chunk->Unref();
-    pending_.clear();
-    counters_.pendingBytes = 0;
   }
 
   void CloseFd() {
@@ -544,36 +637,39 @@ class AuditSocket : public Napi::ObjectWrap<AuditSocket> {
 
   // --- reader thread -------------------------------------------------------
 
+  // Tells JS once, until it has taken everything (see Take).
+  void NotifyLocked(bool* notify) {
+    *notify = !notified_;
+    notified_ = true;
+  }
+
   void ReaderLoop() {
-    Chunk* chunk = new Chunk(chunkBytes_);
-    size_t batchStart = 0;
-    std::vector<uint32_t> index;
-    index.reserve(1024);
-    std::vector<uint8_t> scratch;  // receives datagrams dropped on overflow
+    std::vector<uint8_t> slots;
+    la::Batch batch;
+    uint64_t batchOpened = 0;  // when the batch got its first event
     mmsghdr msgs[kMaxVlen];
     iovec iovs[kMaxVlen];
     sockaddr_nl from[kMaxVlen];
     pollfd fds[2] = {{fd_, POLLIN, 0}, {wakeFd_, POLLIN, 0}};
+    // How long to let records gather once the socket is readable, so that one
+    // receive and one wake-up of JS take many: up to latencyNs_, less when
+    // the last gathering filled a good part of the socket buffer (a small
+    // buffer, without CAP_NET_ADMIN, must not overflow while we wait).
+    uint64_t gatherNs = latencyNs_;
 
     auto publish = [&]() {
-      if (index.empty()) return;
-      Batch b{chunk, batchStart, chunk->used - batchStart, std::move(index)};
-      chunk->Ref();
+      if (batch.empty()) return;
       bool notify;
       {
         std::lock_guard<std::mutex> lock(mutex_);
-        counters_.pendingBytes += static_cast<double>(b.length);
-        if (counters_.pendingBytes > counters_.peakPendingBytes)
-          counters_.peakPendingBytes = counters_.pendingBytes;
+        counters_.pendingBytes += static_cast<double>(batch.used);
+        if (counters_.pendingBytes > counters_.peakPendingBytes) counters_.peakPendingBytes = counters_.pendingBytes;
         counters_.batches++;
-        pending_.push_back(std::move(b));
-        notify = !notified_;
-        notified_ = true;
+        pending_.push_back(std::move(batch));
+        NotifyLocked(&notify);
       }
       if (notify) tsfn_.NonBlockingCall(CallOnReadable);
-      index.clear();
-      index.reserve(1024);
-      batchStart = chunk->used;
+      batchOpened = 0;
     };
 
     auto fail = [&](int err, const char* syscall) {
@@ -583,171 +679,198 @@ class AuditSocket : public Napi::ObjectWrap<AuditSocket> {
         std::lock_guard<std::mutex> lock(mutex_);
         readerErrno_ = err;
         readerSyscall_ = syscall;
-        notify = !notified_;
-        notified_ = true;
+        NotifyLocked(&notify);
       }
       if (notify) tsfn_.NonBlockingCall(CallOnReadable);
     };
 
-    while (true) {
-      // Hold back while the bound is reached, unless told to drop instead: the
-      // socket buffer and then the kernel backlog take the load meanwhile.
-      bool dropping = false;
-      {
-        std::unique_lock<std::mutex> lock(mutex_);
-        if (stopping_) break;
-        if (counters_.pendingBytes + static_cast<double>(chunk->used - batchStart) >=
-            static_cast<double>(bufferBytes_)) {
-          if (dropOnOverflow_) {
-            dropping = true;
-          } else {
-            auto t0 = std::chrono::steady_clock::now();
-            space_.wait(lock, [&] {
-              return stopping_ || counters_.pendingBytes < static_cast<double>(bufferBytes_) / 2;
-            });
-            counters_.blockedMs += std::chrono::duration<double, std::milli>(
-                                       std::chrono::steady_clock::now() - t0)
-                                       .count();
-            if (stopping_) break;
+    try {
+      slots.resize(kSlotBytes * kMaxVlen);
+      for (unsigned i = 0; i < kMaxVlen; i++) {
+        iovs[i].iov_base = slots.data() + i * kSlotBytes;
+        iovs[i].iov_len = kSlotBytes;
+      }
+      while (true) {
+        // Hold back while the bound is reached, unless told to drop instead:
+        // the socket buffer and then the kernel backlog take the load meanwhile.
+        bool dropping = false;
+        {
+          std::unique_lock<std::mutex> lock(mutex_);
+          if (stopping_) break;
+          if (counters_.pendingBytes + static_cast<double>(batch.used) >= static_cast<double>(bufferBytes_)) {
+            if (dropOnOverflow_) {
+              dropping = true;
+            } else {
+              auto t0 = std::chrono::steady_clock::now();
+              space_.wait(lock, [&] { return stopping_ || counters_.pendingBytes < static_cast<double>(bufferBytes_) / 2; });
+              counters_.blockedMs += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+              if (stopping_) break;
+            }
           }
         }
-      }
 
-      int pr = ::poll(fds, 2, -1);
-      if (pr < 0) {
-        if (errno == EINTR) continue;
-        fail(errno, "poll");
-        break;
-      }
-      if (fds[1].revents & POLLIN) break;  // close() woke us
-      if (!(fds[0].revents & (POLLIN | POLLERR))) continue;
-      {
-        timespec pause{0, kCoalesceMicros * 1000};
-        ::nanosleep(&pause, nullptr);
-      }
-
-      // Drain until the socket is empty, then publish what we have.
-      while (true) {
-        if (dropping) {
-          if (scratch.empty()) scratch.resize(kSlotBytes);
-          ssize_t n = ::recv(fd_, scratch.data(), scratch.size(), MSG_DONTWAIT | MSG_TRUNC);
-          if (n < 0) {
-            if (errno == EINTR) continue;
-            if (errno == ENOBUFS) {
+        // Wake for data, for the oldest waiting event's timeout, or for a
+        // batch that has waited long enough.
+        uint64_t now = MonotonicNs();
+        uint64_t deadline = assembler_->NextDeadline();
+        if (!batch.empty() && batchOpened + latencyNs_ < deadline) deadline = batchOpened + latencyNs_;
+        timespec timeout{};
+        timespec* timeoutPtr = nullptr;
+        if (deadline != UINT64_MAX) {
+          uint64_t wait = deadline > now ? deadline - now : 0;
+          timeout.tv_sec = static_cast<time_t>(wait / 1000000000ull);
+          timeout.tv_nsec = static_cast<long>(wait % 1000000000ull);
+          timeoutPtr = &timeout;
+        }
+        int pr = ::ppoll(fds, 2, timeoutPtr, nullptr);
+        if (pr < 0) {
+          if (errno == EINTR) continue;
+          fail(errno, "poll");
+          break;
+        }
+        if (fds[1].revents & POLLIN) break;  // stop() or close() woke us
+        if (fds[0].revents & (POLLIN | POLLERR)) {
+          uint64_t readableAt = MonotonicNs();
+          if (gatherNs > 0 && batch.empty()) {
+            timespec pause{static_cast<time_t>(gatherNs / 1000000000ull), static_cast<long>(gatherNs % 1000000000ull)};
+            ::nanosleep(&pause, nullptr);
+          }
+          size_t gathered = 0;
+          // Drain until the socket is empty, handing over full batches meanwhile.
+          while (true) {
+            if (dropping) {
+              ssize_t n = ::recv(fd_, slots.data(), kSlotBytes, MSG_DONTWAIT | MSG_TRUNC);
+              if (n < 0) {
+                int e = errno;
+                if (e == EINTR) continue;
+                if (e == ENOBUFS) {
+                  std::lock_guard<std::mutex> lock(mutex_);
+                  counters_.overruns++;
+                  continue;
+                }
+                if (e != EAGAIN) fail(e, "recv");
+                break;
+              }
+              uint32_t seq = 0;
+              if (n >= 16) std::memcpy(&seq, slots.data() + 8, sizeof seq);
+              bool notify = false;
               std::lock_guard<std::mutex> lock(mutex_);
-              counters_.overruns++;
+              if (seq != 0 && n <= static_cast<ssize_t>(kSlotBytes)) {
+                // Never a request's answer: those are not what overflows.
+                control_.emplace_back(slots.data(), slots.data() + n);
+                NotifyLocked(&notify);
+                if (notify) tsfn_.NonBlockingCall(CallOnReadable);
+                continue;
+              }
+              counters_.dropped++;
+              counters_.droppedBytes += static_cast<double>(n);
+              if (stopping_ || counters_.pendingBytes < static_cast<double>(bufferBytes_)) break;
               continue;
             }
-            if (errno != EAGAIN) fail(errno, "recv");
-            break;
-          }
-          std::lock_guard<std::mutex> lock(mutex_);
-          counters_.dropped++;
-          counters_.droppedBytes += static_cast<double>(n);
-          if (stopping_ || counters_.pendingBytes < static_cast<double>(bufferBytes_)) break;
-          continue;
-        }
-
-        size_t room = chunk->capacity - chunk->used;
-        if (room < kSlotBytes) {
-          publish();
-          chunk->Unref();
-          chunk = new Chunk(chunkBytes_);
-          batchStart = 0;
-          room = chunk->capacity;
-        }
-        unsigned vlen = static_cast<unsigned>(room / kSlotBytes);
-        if (vlen > kMaxVlen) vlen = kMaxVlen;
-        for (unsigned i = 0; i < vlen; i++) {
-          iovs[i].iov_base = chunk->data + chunk->used + i * kSlotBytes;
-          iovs[i].iov_len = kSlotBytes;
-          msgs[i].msg_hdr = msghdr{};
-          msgs[i].msg_hdr.msg_name = &from[i];
-          msgs[i].msg_hdr.msg_namelen = sizeof from[i];
-          msgs[i].msg_hdr.msg_iov = &iovs[i];
-          msgs[i].msg_hdr.msg_iovlen = 1;
-          msgs[i].msg_len = 0;
-        }
-        int got = ::recvmmsg(fd_, msgs, vlen, MSG_DONTWAIT | MSG_TRUNC, nullptr);
-        if (got < 0) {
-          if (errno == EINTR) continue;
-          if (errno == ENOBUFS) {
+            for (unsigned i = 0; i < kMaxVlen; i++) {
+              msgs[i].msg_hdr = msghdr{};
+              msgs[i].msg_hdr.msg_name = &from[i];
+              msgs[i].msg_hdr.msg_namelen = sizeof from[i];
+              msgs[i].msg_hdr.msg_iov = &iovs[i];
+              msgs[i].msg_hdr.msg_iovlen = 1;
+              msgs[i].msg_len = 0;
+            }
+            int got = ::recvmmsg(fd_, msgs, kMaxVlen, MSG_DONTWAIT | MSG_TRUNC, nullptr);
+            if (got < 0) {
+              int e = errno;
+              if (e == EINTR) continue;
+              if (e == ENOBUFS) {
+                std::lock_guard<std::mutex> lock(mutex_);
+                counters_.overruns++;
+                continue;
+              }
+              if (e != EAGAIN && e != EWOULDBLOCK) {
+                fail(e, "recvmmsg");
+                goto done;
+              }
+              break;
+            }
+            uint64_t arrived = MonotonicNs();
+            double bytes = 0, spoofed = 0, truncated = 0;
+            bool replies = false;
+            for (int i = 0; i < got; i++) {
+              if (from[i].nl_pid != 0) {
+                spoofed++;
+                continue;
+              }
+              size_t len = msgs[i].msg_len;
+              uint32_t flags = 0;
+              if ((msgs[i].msg_hdr.msg_flags & MSG_TRUNC) || len > kSlotBytes) {
+                flags |= la::kRecordTruncated;
+                len = kSlotBytes;
+                truncated++;
+              }
+              bytes += static_cast<double>(len);
+              const uint8_t* d = static_cast<const uint8_t*>(iovs[i].iov_base);
+              if (!assembler_->PushDatagram(d, len, flags, arrived, batch)) {
+                std::lock_guard<std::mutex> lock(mutex_);
+                control_.emplace_back(d, d + len);
+                replies = true;
+              }
+            }
+            gathered += static_cast<size_t>(bytes);
+            if (!batch.empty() && batchOpened == 0) batchOpened = readableAt;
+            bool notify = false;
+            {
+              std::lock_guard<std::mutex> lock(mutex_);
+              counters_.datagrams += got - spoofed;
+              counters_.bytes += bytes;
+              counters_.spoofed += spoofed;
+              counters_.truncated += truncated;
+              counters_.assembly = assembler_->stats();
+              counters_.inFlight = static_cast<double>(assembler_->InFlight());
+              if (replies) NotifyLocked(&notify);
+            }
+            // A request's answer is not held back for a batch.
+            if (notify) tsfn_.NonBlockingCall(CallOnReadable);
+            if (batch.used >= kPublishBytes) publish();
+            if (static_cast<unsigned>(got) < kMaxVlen) break;  // socket drained
             std::lock_guard<std::mutex> lock(mutex_);
-            counters_.overruns++;
-            continue;
+            if (stopping_) break;
+            if (counters_.pendingBytes + static_cast<double>(batch.used) >= static_cast<double>(bufferBytes_)) break;
           }
-          if (errno != EAGAIN && errno != EWOULDBLOCK) {
-            fail(errno, "recvmmsg");
-            goto done;
-          }
-          break;
+          size_t buffer = receiveBufferBytes_.load(std::memory_order_relaxed);
+          if (gathered > buffer / 4 && gatherNs > 50000) gatherNs /= 2;
+          else if (gathered < buffer / 16) gatherNs = gatherNs * 2 > latencyNs_ ? latencyNs_ : gatherNs * 2;
         }
-
-        // Slots are 16 KiB apart; pack the datagrams end to end so the batch
-        // (and the bound) counts only bytes that carry records.
-        double accepted = 0, acceptedBytes = 0, spoofed = 0, truncated = 0;
-        size_t write = chunk->used;
-        for (int i = 0; i < got; i++) {
-          if (from[i].nl_pid != 0) {
-            spoofed++;
-            continue;
-          }
-          size_t len = msgs[i].msg_len;
-          uint32_t flags = 0;
-          if ((msgs[i].msg_hdr.msg_flags & MSG_TRUNC) || len > kSlotBytes) {
-            flags |= kFlagTruncated;
-            len = kSlotBytes;
-            truncated++;
-          }
-          uint8_t* src = static_cast<uint8_t*>(iovs[i].iov_base);
-          if (src != chunk->data + write) std::memmove(chunk->data + write, src, len);
-          // nlmsg_type, little-endian as the kernel wrote it (host order).
-          uint32_t type = 0;
-          if (len >= 6)
-            type = static_cast<uint32_t>(chunk->data[write + 4]) |
-                   static_cast<uint32_t>(chunk->data[write + 5]) << 8;
-          index.push_back(static_cast<uint32_t>(write - batchStart));
-          index.push_back(static_cast<uint32_t>(len));
-          index.push_back(type | flags);
-          write += len;
-          accepted++;
-          acceptedBytes += static_cast<double>(len);
-        }
-        chunk->used = write;
+        now = MonotonicNs();
+        assembler_->Expire(now, batch);
+        if (!batch.empty() && batchOpened == 0) batchOpened = now;
         {
           std::lock_guard<std::mutex> lock(mutex_);
-          counters_.datagrams += accepted;
-          counters_.bytes += acceptedBytes;
-          counters_.spoofed += spoofed;
-          counters_.truncated += truncated;
+          counters_.assembly = assembler_->stats();
+          counters_.inFlight = static_cast<double>(assembler_->InFlight());
         }
-        if (static_cast<unsigned>(got) < vlen) break;  // socket drained
-        // Under a sustained flood the socket never drains: hand over what we
-        // have now and then, so JS works in parallel and latency stays low.
-        if (chunk->used - batchStart >= kPublishBytes) publish();
-        std::lock_guard<std::mutex> lock(mutex_);
-        if (stopping_) break;
-        if (counters_.pendingBytes + static_cast<double>(chunk->used - batchStart) >=
-            static_cast<double>(bufferBytes_))
-          break;
+        if (!batch.empty() && now - batchOpened >= latencyNs_) publish();
       }
-      publish();
+    } catch (const std::bad_alloc&) {
+      fail(ENOMEM, "allocating a batch");
+      return;
+    } catch (const std::exception&) {
+      fail(EIO, "the reader thread");
+      return;
     }
   done:
     publish();
-    chunk->Unref();
   }
 
   int fd_ = -1;
   int wakeFd_ = -1;
   uint32_t portId_ = 0;
   size_t bufferBytes_ = 64 << 20;
-  size_t chunkBytes_ = 4 << 20;
   bool dropOnOverflow_ = false;
+  uint64_t latencyNs_ = 2000000;  // 2 ms; lib/ sets it (latencyMs)
+  std::atomic<size_t> receiveBufferBytes_{212992};
   bool cleanupHookAdded_ = false;
   std::vector<std::vector<uint8_t>> farewell_;
   std::string farewellFile_;
   napi_env env_ = nullptr;
+  std::unique_ptr<la::Assembler> assembler_;  // the reader thread's while it runs
 
   std::thread reader_;
   std::thread sender_;
@@ -759,7 +882,8 @@ class AuditSocket : public Napi::ObjectWrap<AuditSocket> {
   Napi::ThreadSafeFunction tsfn_;
   std::mutex mutex_;
   CondVar space_;
-  std::deque<Batch> pending_;
+  std::deque<la::Batch> pending_;
+  std::vector<std::vector<uint8_t>> control_;
   Counters counters_;
   bool notified_ = false;
   bool stopping_ = false;
@@ -770,7 +894,6 @@ class AuditSocket : public Napi::ObjectWrap<AuditSocket> {
 Napi::Object InitModule(Napi::Env env, Napi::Object exports) {
   exports.Set("AuditSocket", AuditSocket::Init(env));
   exports.Set("SLOT_BYTES", Napi::Number::New(env, kSlotBytes));
-  exports.Set("FLAG_TRUNCATED", Napi::Number::New(env, kFlagTruncated));
   return exports;
 }
 

@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { Assembler } from '../lib/assemble/assembler.js';
 import type { AuditEvent } from '../lib/assemble/event.js';
-import { decodeDatagram, parseLogLine, type AuditRecord } from '../lib/decode/record.js';
+import { AuditRecord, parseLogLine } from '../lib/decode/record.js';
 import { readAuditLog } from '../lib/logfile/read.js';
-import { batch, datagram, listCorpus, logLines, readCorpus } from './helpers/corpus.js';
+import { listCorpus, logLines, readCorpus } from './helpers/corpus.js';
+import { assembleNative, recordDatagram } from './helpers/native-assembler.js';
 
 function records(lines: string[]): AuditRecord[] {
   return lines.filter((l) => l !== '' && !l.startsWith('#')).map((l) => parseLogLine(l)!);
@@ -118,8 +119,7 @@ describe('assembly rules', () => {
   it('delivers a record without a header as an event of its own, marked', () => {
     const out: AuditEvent[] = [];
     const a = new Assembler((e) => out.push(e));
-    const m = datagram(1300, 'garbage');
-    a.push(decodeDatagram(m, 0, m.length, 1300), 0);
+    a.push(AuditRecord.fromText(1300, 'garbage'), 0);
     expect(out).toHaveLength(1);
     expect(out[0].records[0].malformed).toBeDefined();
   });
@@ -187,26 +187,20 @@ describe('EXECVE argv', () => {
   });
 });
 
-describe('events from a fake transport equal events from the log', () => {
-  it('assembles netlink batches of corpus records like the log reader does', async () => {
-    const lines = logLines('laurel', 'record-perl-reverse-shell.txt').filter((l) => l !== '' && !l.startsWith('#'));
+describe('events from the native reader equal events from the log', () => {
+  it('assembles corpus records, handed over in two batches, as the log reader does', async () => {
+    const lines = logLines('laurel', 'shell-proc-trace-confusion.txt').filter((l) => l !== '' && !l.startsWith('#'));
     const fromLog: AuditEvent[] = [];
     for await (const e of readAuditLog([lines.join('\n') + '\n'], { expectEndOfEvent: true })) fromLog.push(e);
-
-    const messages = lines.map((l) => {
+    const datagrams = lines.map((l) => {
       const r = parseLogLine(l)!;
-      return datagram(r.type, r.text);
+      return { datagram: recordDatagram(r.type, r.text) };
     });
-    const fromBatches: AuditEvent[] = [];
-    const a = new Assembler((e) => fromBatches.push(e));
-    // Split into two batches at an arbitrary point, as the reader might.
-    for (const part of [messages.slice(0, 3), messages.slice(3)]) {
-      const { data, index } = batch(part);
-      for (let i = 0; i < index.length; i += 3) a.push(decodeDatagram(data, index[i], index[i + 1], index[i + 2]), 0);
-    }
-    a.flush();
-    expect(fromBatches.map((e) => e.toJSON())).toEqual(fromLog.map((e) => e.toJSON()));
-    expect(fromBatches.length).toBeGreaterThan(0);
+    // Handed over at an arbitrary point, as the reader might.
+    const { events, batches } = assembleNative([...datagrams.slice(0, 61), 'publish', ...datagrams.slice(61), 'flush']);
+    expect(batches.length).toBe(2);
+    expect(events.length).toBeGreaterThan(0);
+    expect(events.map((e) => e.toJSON())).toEqual(fromLog.map((e) => e.toJSON()));
   });
 });
 

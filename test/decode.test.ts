@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { parseLogLine } from '../lib/decode/record.js';
-import { datagramSerial, decodeDatagram, parseHeader } from '../lib/decode/record.js';
+import { parseHeader } from '../lib/decode/record.js';
 import { recordTypeName, recordTypeNumber, RECORD_TYPE_NAMES } from '../lib/constants/index.js';
 import { HEX_ENCODED_FIELDS } from '../lib/decode/fields.js';
-import { batch, datagram, listCorpus, logLines, readCorpus } from './helpers/corpus.js';
+import { listCorpus, logLines, readCorpus } from './helpers/corpus.js';
+import { assembleNative, recordDatagram } from './helpers/native-assembler.js';
 
 interface Golden {
   '@timestamp': string;
@@ -55,27 +56,24 @@ describe('log lines against go-libaudit auparse goldens', () => {
     expect(compared).toBeGreaterThan(0);
   });
 
-  it('decodes the netlink form of every golden line the same as the log form', () => {
+  it('reads the netlink form of every golden line, through the native reader, as the log form', () => {
     for (const file of goldenLogs) {
       const lines = logLines('go-libaudit/auparse', file);
       const golden = JSON.parse(readCorpus('go-libaudit/auparse', `${file}.golden`)) as Array<Golden | null>;
-      const messages: Buffer[] = [];
-      const expected: Array<{ line: string; golden: Golden }> = [];
-      lines.forEach((line, i) => {
-        const g = golden[i];
-        if (!g) return;
-        messages.push(datagram(parseLogLine(line)!.type, g.raw_msg, i));
-        expected.push({ line, golden: g });
-      });
-      const { data, index } = batch(messages);
-      for (let k = 0; k < expected.length; k++) {
-        const r = decodeDatagram(data, index[k * 3], index[k * 3 + 1], index[k * 3 + 2]);
+      const expected = lines.flatMap((line, i) => (golden[i] ? [{ line, golden: golden[i]! }] : []));
+      // Each line alone (flush after each): the goldens reuse serials across unrelated lines.
+      const { events } = assembleNative(expected.flatMap(({ line, golden: g }) => [{ datagram: recordDatagram(parseLogLine(line)!.type, g.raw_msg) }, 'flush' as const]));
+      const records = events.flatMap((ev) => ev.records);
+      expect(records.length).toBe(expected.length);
+      records.forEach((r, k) => {
         const { line, golden: g } = expected[k];
         expect(r.text).toBe(g.raw_msg);
         expect(r.serial).toBe(g.sequence);
+        expect(new Date(r.time).toISOString()).toBe(new Date(g['@timestamp']).toISOString());
         expect(r.typeName.toLowerCase()).toBe(g.record_type);
+        expect(r.malformed).toBeUndefined();
         expect(r.fields).toEqual(parseLogLine(line)!.fields);
-      }
+      });
     }
   });
 });
@@ -203,20 +201,6 @@ describe('field decoding', () => {
   });
 });
 
-describe('the EOE fast path', () => {
-  it('reads the serial decodeDatagram reads, and -1 where the header does not read', () => {
-    for (const text of ['audit(1700000000.123:4242): ', 'audit(1700000000.123:4294967295): ', 'audit(1.000:0):']) {
-      const d = datagram(1320, text);
-      expect(datagramSerial(d, 0, d.length)).toBe(decodeDatagram(d, 0, d.length, 1320).serial);
-    }
-    for (const text of ['', 'audit(1700000000.123:): ', 'audit(1700000000.123:4294967296): ', 'nonsense']) {
-      const d = datagram(1320, text);
-      expect(datagramSerial(d, 0, d.length)).toBe(-1);
-    }
-    expect(datagramSerial(Buffer.alloc(8), 0, 8)).toBe(-1);
-  });
-});
-
 describe('malformed input is marked, never thrown', () => {
   it('lines that are not records', () => {
     for (const line of ['garbage', 'type=SYSCALL', 'type=SYSCALL msg=nope', 'type=NOPE msg=audit(1.000:1): a=b', 'node=x']) {
@@ -226,26 +210,33 @@ describe('malformed input is marked, never thrown', () => {
     expect(parseLogLine('')).toBeUndefined();
   });
 
-  it('datagrams: short, headerless, truncated, invalid UTF-8', () => {
-    const short = Buffer.from([1, 2, 3]);
-    expect(decodeDatagram(short, 0, 3, 0).malformed).toMatch(/shorter than a netlink header/);
-    const garbage = datagram(1300, 'not an audit record');
-    expect(decodeDatagram(garbage, 0, garbage.length, 1300).malformed).toMatch(/header/);
-    const ok = datagram(1300, 'audit(1.000:1): a=b');
-    expect(decodeDatagram(ok, 0, ok.length, 1300 | (1 << 16)).malformed).toMatch(/truncated/);
-    const bad = Buffer.concat([datagram(1107, "audit(1.000:2): msg='x="), Buffer.from([0xff, 0xfe, 0x27])]);
-    const r = decodeDatagram(bad, 0, bad.length, 1107);
-    expect(r.malformed).toBe('invalid UTF-8');
-    expect(r.serial).toBe(2);
-    expect(r.fields.x).toBe('\ufffd\ufffd');
-    const utf8 = datagram(1107, "audit(1.000:3): msg='name=é'");
-    expect(decodeDatagram(utf8, 0, utf8.length, 1107).malformed).toBeUndefined();
+  it('datagrams, through the native reader: short, headerless, truncated, invalid UTF-8; each delivered, marked, counted', () => {
+    const bad = Buffer.concat([recordDatagram(1107, "audit(1.000:2): msg='x="), Buffer.from([0xff, 0xfe, 0x27])]);
+    const { events, stats } = assembleNative([
+      { datagram: Buffer.from([1, 2, 3]) },
+      { datagram: recordDatagram(1300, 'not an audit record') },
+      { datagram: recordDatagram(1107, 'audit(1.000:1): a=b'), truncated: true },
+      { datagram: bad },
+      { datagram: recordDatagram(1107, "audit(1.000:3): msg='name=é'") },
+    ]);
+    const records = events.map((ev) => ev.records[0]);
+    expect(records.map((r) => r.malformed)).toEqual([
+      'datagram of 3 bytes is shorter than a netlink header',
+      'no audit(SECONDS.MILLIS:SERIAL) header',
+      'record longer than the 16 KiB receive slot; truncated',
+      'invalid UTF-8',
+      undefined,
+    ]);
+    expect(records.map((r) => r.serial)).toEqual([0, 0, 1, 2, 3]);
+    expect(records[3].fields.x).toBe('\ufffd\ufffd');
+    expect(records[4].fields.name).toBe('é');
+    expect(stats.malformed).toBe(4);
   });
 
   it('ignores trailing NUL padding after the text', () => {
-    const padded = Buffer.concat([datagram(1307, 'audit(1.000:4): cwd="/"'), Buffer.alloc(3)]);
-    const r = decodeDatagram(padded, 0, padded.length, 1307);
-    expect(r.text).toBe('audit(1.000:4): cwd="/"');
+    const padded = Buffer.concat([recordDatagram(1307, 'audit(1.000:4): cwd="/"'), Buffer.alloc(3)]);
+    const { events } = assembleNative([{ datagram: padded }, 'flush']);
+    expect(events[0].records[0].text).toBe('audit(1.000:4): cwd="/"');
   });
 });
 

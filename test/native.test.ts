@@ -4,7 +4,6 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
 import { addon } from '../lib/native/index.js';
-import { DATAGRAM_TRUNCATED } from '../lib/constants/index.js';
 import { AuditChannel } from '../lib/transport/channel.js';
 import { resources } from './helpers/live.js';
 
@@ -12,8 +11,7 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 // Opening and binding a NETLINK_AUDIT socket needs no privilege and changes no kernel state.
 
 describe('native socket lifecycle', () => {
-  it('agrees with lib/ on the framing contract', () => {
-    expect(addon.FLAG_TRUNCATED).toBe(DATAGRAM_TRUNCATED);
+  it('receives any record the kernel writes whole', () => {
     expect(addon.SLOT_BYTES).toBeGreaterThanOrEqual(8970 + 16); // MAX_AUDIT_MESSAGE_LENGTH + header
   });
 
@@ -25,7 +23,7 @@ describe('native socket lifecycle', () => {
     s.close();
     s.close();
     expect(s.closed).toBe(true);
-    expect(s.take()).toEqual({ batches: [], sendErrors: [] });
+    expect(s.take()).toEqual({ batches: [], control: [], sendErrors: [] });
     expect(() => s.send(Buffer.alloc(16))).toThrow(/closed/);
   });
 
@@ -37,12 +35,12 @@ describe('native socket lifecycle', () => {
     const base = resources();
     const rss0 = process.memoryUsage().rss;
     for (let i = 0; i < 1000; i++) {
-      const s = new addon.AuditSocket({ bufferBytes: 1 << 20, chunkBytes: 256 << 10 });
+      const s = new addon.AuditSocket({ bufferBytes: 1 << 20 });
       s.start(() => undefined);
       s.close();
     }
     expect(resources()).toEqual(base);
-    // Each cycle allocates a 256 KiB chunk; 1,000 leaked ones would be 250 MiB.
+    // Each cycle allocates 1 MiB of receive slots; 1,000 leaked ones would be 1 GiB.
     expect(process.memoryUsage().rss - rss0).toBeLessThan(64 << 20);
   });
 
@@ -80,6 +78,21 @@ describe('native socket lifecycle', () => {
     );
     expect(r.stderr).toBe('');
     expect(r.status).toBe(7);
+  });
+
+  it('refuses sizes no thread could use, before any thread starts', () => {
+    for (const [options, message] of [
+      [{ bufferBytes: 2 ** 60 }, /bufferBytes/],
+      [{ bufferBytes: -1 }, /bufferBytes/],
+      [{ bufferBytes: Number.NaN }, /bufferBytes/],
+      [{ bufferBytes: 1.5e6 + 0.5 }, /bufferBytes/],
+      [{ latencyMs: -1 }, /latencyMs/],
+      [{ assemble: { maxInFlight: 0 } }, /maxInFlight/],
+      [{ assemble: { timeoutMs: 2 ** 53 } }, /timeoutMs/],
+      [{ assemble: { typeClass: new Uint8Array(10) } }, /typeClass/],
+    ] as const) {
+      expect(() => new addon.AuditSocket(options as never), JSON.stringify(options)).toThrow(message);
+    }
   });
 
   it('refuses requests on a closed socket with a coded error', async () => {

@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { decodeDatagram, parseLogLine } from '../lib/decode/record.js';
+import { parseLogLine } from '../lib/decode/record.js';
 import { Assembler } from '../lib/assemble/assembler.js';
 import { AuditEvent } from '../lib/assemble/event.js';
 import { readAuditLog } from '../lib/logfile/read.js';
@@ -21,6 +21,7 @@ import { RelpParser, encodeRelpFrame } from '../lib/sinks/relp.js';
 import { SyslogFormatter } from '../lib/sinks/syslog-message.js';
 import { AuditRecord } from '../lib/decode/record.js';
 import { CORPUS } from './helpers/corpus.js';
+import { assembleNative, recordDatagram } from './helpers/native-assembler.js';
 
 const SECONDS = Number(process.env.FUZZ_SECONDS ?? 0);
 const SEED = process.env.FUZZ_SEED !== undefined ? Number(process.env.FUZZ_SEED) : SECONDS > 0 ? Date.now() % 2 ** 31 : 20261127;
@@ -61,14 +62,6 @@ function payloadOf(line: string): { type: number; text: string } | undefined {
 }
 const payloads = logLines.map(payloadOf).filter((p): p is { type: number; text: string } => p !== undefined);
 
-function datagram(type: number, body: Uint8Array): Buffer {
-  const msg = Buffer.alloc(16 + body.length);
-  msg.writeUInt32LE(body.length, 0);
-  msg.writeUInt16LE(type, 4);
-  Buffer.from(body).copy(msg, 16);
-  return msg;
-}
-
 /** A corpus string with a few bytes changed, inserted or cut: near-valid input finds more than noise does. */
 function mutated(seeds: string[]): fc.Arbitrary<string> {
   return fc
@@ -97,13 +90,22 @@ function touch(r: AuditRecord): void {
 }
 
 describe('property: decoding never throws and names what it could not read', () => {
-  it('any bytes in a datagram', { timeout: TEST_TIMEOUT }, () => {
+  // Datagrams go through the native reader's assembler (its harness, one run
+  // per generated list), then the library's batch reader, as live records do.
+  it('any bytes in datagrams', { timeout: TEST_TIMEOUT }, () => {
     fc.assert(
-      fc.property(fc.integer({ min: 1000, max: 2999 }), fc.uint8Array({ maxLength: 2048 }), (type, body) => {
-        const msg = datagram(type, body);
-        const r = timed(() => decodeDatagram(msg, 0, msg.length, type));
-        timed(() => touch(r));
-        if (r.malformed !== undefined) expect(r.malformed.length).toBeGreaterThan(0);
+      fc.property(fc.array(fc.tuple(fc.integer({ min: 1000, max: 2999 }), fc.uint8Array({ maxLength: 2048 })), { minLength: 1, maxLength: 16 }), (list) => {
+        const { events, stats } = assembleNative([...list.map(([type, body]) => ({ datagram: recordDatagram(type, Buffer.from(body)) })), 'flush']);
+        for (const ev of events) for (const r of ev.records) timed(() => touch(r));
+        for (const r of events.flatMap((ev) => ev.records)) if (r.malformed !== undefined) expect(r.malformed.length).toBeGreaterThan(0);
+        // Every datagram but the probe is counted, and every one but an EOE
+        // (which ends an event when its header reads) is delivered: none vanishes.
+        const eoe = list.filter(([type]) => type === 1320).length;
+        const probes = list.filter(([type]) => type === 1329).length;
+        const delivered = events.reduce((n, ev) => n + ev.records.length, 0);
+        expect(delivered).toBeGreaterThanOrEqual(list.length - probes - eoe);
+        expect(delivered).toBeLessThanOrEqual(list.length - probes);
+        expect(stats.records).toBe(list.length - probes);
       }),
       PARAMS,
     );
@@ -111,22 +113,25 @@ describe('property: decoding never throws and names what it could not read', () 
 
   it('corpus records, mutated', { timeout: TEST_TIMEOUT }, () => {
     fc.assert(
-      fc.property(fc.constantFrom(...payloads), mutated(payloads.map((p) => p.text)), (p, text) => {
-        const msg = datagram(p.type, Buffer.from(text, 'latin1'));
-        const r = timed(() => decodeDatagram(msg, 0, msg.length, p.type));
-        timed(() => touch(r));
-        // A header that still reads gives a real time and serial; one that does not says so.
-        if (r.serial === 0 && r.time === 0) expect(r.malformed).toBeDefined();
+      fc.property(fc.array(fc.tuple(fc.constantFrom(...payloads), mutated(payloads.map((p) => p.text))), { minLength: 1, maxLength: 16 }), (list) => {
+        const { events } = assembleNative([...list.map(([p, text]) => ({ datagram: recordDatagram(p.type, Buffer.from(text, 'latin1')) })), 'flush']);
+        for (const ev of events) {
+          for (const r of ev.records) {
+            timed(() => touch(r));
+            // A header that still reads gives a real time and serial; one that does not says so.
+            if (r.serial === 0 && r.time === 0) expect(r.malformed).toBeDefined();
+          }
+        }
       }),
       PARAMS,
     );
   });
 
   it('unmutated corpus records decode with no malformed mark', () => {
-    for (const p of payloads) {
-      const msg = datagram(p.type, Buffer.from(p.text, 'utf8'));
-      expect(decodeDatagram(msg, 0, msg.length, p.type).malformed, p.text).toBeUndefined();
-    }
+    const { events } = assembleNative(payloads.flatMap((p) => [{ datagram: recordDatagram(p.type, p.text) }, 'flush' as const]));
+    const records = events.flatMap((ev) => ev.records);
+    expect(records.length).toBe(payloads.filter((p) => p.type !== 1320).length);
+    for (const r of records) expect(r.malformed, r.text).toBeUndefined();
   });
 
   it('log lines, mutated, and the log reader over them', { timeout: TEST_TIMEOUT }, async () => {

@@ -1,8 +1,10 @@
-// Records → events. Records of one event share a serial and may interleave with
-// other events' records. A syscall event ends with EOE; user-space and daemon
-// messages are events on their own; anything else waits, bounded by count and
-// age, so a missing EOE never holds memory or an event forever.
-import { EOE, PROCTITLE, RECORD_TYPES, isSingleRecordType } from '../constants/index.js';
+// Records → events, for log files and captures (the live stream is assembled
+// on the native reader thread, native/assembler.cc, with the same type table:
+// RECORD_TYPE_CLASS). Records of one event share a serial and may interleave
+// with other events' records. A syscall event ends with EOE; user-space and
+// daemon messages are events on their own; anything else waits, bounded by
+// count and age, so a missing EOE never holds memory or an event forever.
+import { PROCTITLE, RECORD_TYPE_CLASS, TYPE_END, TYPE_EXIT, TYPE_IGNORED, TYPE_SINGLE } from '../constants/index.js';
 import type { AuditRecord } from '../decode/record.js';
 import { AuditEvent } from './event.js';
 
@@ -33,16 +35,9 @@ export interface AssemblerStats {
   serialGaps: number;
 }
 
-/**
- * Records the kernel writes only at the exit of an audited syscall (or io_uring
- * op), in events it always ends with EOE. An event holding none of them (a
- * CONFIG_CHANGE from a process excluded from auditing, a kernel thread's
- * record) never gets an EOE: when a bound hands it out, nothing is missing.
- */
-const EXIT_RECORDS = new Set<number>(['SYSCALL', 'URINGOP', 'CWD', 'PATH', 'EXECVE', 'PROCTITLE', 'SOCKADDR'].map((n) => RECORD_TYPES[n]));
-
+/** Whether the kernel ends this event with EOE (it holds a record written at syscall exit). */
 function endsWithEoe(event: AuditEvent): boolean {
-  return event.records.some((r) => EXIT_RECORDS.has(r.type));
+  return event.records.some((r) => RECORD_TYPE_CLASS[r.type] === TYPE_EXIT);
 }
 
 interface InFlight {
@@ -77,8 +72,10 @@ export class Assembler {
       this.emit(new AuditEvent(record), false);
       return;
     }
+    const cls = RECORD_TYPE_CLASS[record.type];
+    if (cls === TYPE_IGNORED) return;
     const key = record.node === undefined ? record.serial : `${record.node}:${record.serial}`;
-    if (record.type === EOE) return this.endOfEvent(key);
+    if (cls === TYPE_END) return this.endOfEvent(key);
     const waiting = this.inFlight.get(key);
     if (waiting) {
       waiting.event.records.push(record);
@@ -90,7 +87,7 @@ export class Assembler {
     }
     this.countGap(record.serial);
     const event = new AuditEvent(record);
-    if (isSingleRecordType(record.type) || (!this.expectEoe && record.type === PROCTITLE)) {
+    if (cls === TYPE_SINGLE || (!this.expectEoe && record.type === PROCTITLE)) {
       this.emit(event, false);
       return;
     }
@@ -98,12 +95,8 @@ export class Assembler {
     if (this.inFlight.size > this.maxInFlight) this.evictOldest();
   }
 
-  /**
-   * The EOE of event `key` (its serial; `node:serial` for a named node) has
-   * arrived: hand the event out. Live streams call this without making a
-   * record of the EOE (see decode's datagramSerial).
-   */
-  endOfEvent(key: number | string): void {
+  /** The EOE of event `key` (its serial; `node:serial` for a named node) has arrived: hand the event out. */
+  private endOfEvent(key: number | string): void {
     const waiting = this.inFlight.get(key);
     if (waiting) {
       this.inFlight.delete(key);

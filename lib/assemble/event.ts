@@ -1,5 +1,6 @@
 // An audit event: the records that share one serial.
-import { EXECVE, SYSCALL } from '../constants/index.js';
+import { EXECVE, SYSCALL, recordTypeName } from '../constants/index.js';
+import type { EventBatch } from './batch.js';
 import type { AuditRecord } from '../decode/record.js';
 import { decodeHex, hexBytes, isEncodedHex } from '../decode/fields.js';
 import type { ContainerInfo, ContainerResolver } from '../enrich/container.js';
@@ -21,23 +22,52 @@ export class AuditEvent {
   /** Milliseconds since the epoch. */
   readonly time: number;
   readonly node: string | undefined;
-  readonly records: AuditRecord[];
   /**
    * True when the event was handed out because a bound (age, count, close) was
    * hit before its end-of-event record arrived: records may be missing.
    */
-  incomplete = false;
+  incomplete: boolean;
 
+  // A live event is a view of its batch (the entry at `at`) until its records
+  // are read; an event from a log holds its records from the start.
+  private recs: AuditRecord[] | undefined;
+  private readonly batch: EventBatch | undefined;
+  private readonly at: number;
+  private keyList: string[] | undefined;
   private enrichment: Enrichment | undefined;
   private parents: ProcessInfo[] | undefined;
   private containerInfo: ContainerInfo | null | undefined;
   private containerLooked = false;
 
-  constructor(first: AuditRecord) {
-    this.serial = first.serial;
-    this.time = first.time;
-    this.node = first.node;
-    this.records = [first];
+  /** Events come from readAuditLog(), an Assembler or a subscription; this takes their parts. */
+  constructor(first: AuditRecord | undefined, batch?: EventBatch, at = 0, serial = 0, time = 0, incomplete = false) {
+    if (first !== undefined) {
+      this.serial = first.serial;
+      this.time = first.time;
+      this.node = first.node;
+      this.recs = [first];
+    } else {
+      this.serial = serial;
+      this.time = time;
+      this.node = undefined;
+      this.recs = undefined;
+    }
+    this.incomplete = incomplete;
+    this.batch = batch;
+    this.at = at;
+    this.keyList = undefined;
+    this.enrichment = undefined;
+  }
+
+  /** The records, in the order they arrived. */
+  get records(): AuditRecord[] {
+    return (this.recs ??= this.batch!.recordsAt(this.at));
+  }
+
+  /** The record types' names, in order (`['SYSCALL', 'PATH', 'PROCTITLE']`), without reading the records. */
+  get types(): string[] {
+    if (this.recs === undefined) return this.batch!.typesAt(this.at).map(recordTypeName);
+    return this.recs.map((r) => r.typeName);
   }
 
   /** The first record of a type, by number or name. */
@@ -53,7 +83,8 @@ export class AuditEvent {
 
   /** The process id the event is about (the SYSCALL record's, or a user record's pid field). */
   get pid(): number | undefined {
-    for (const r of this.records) {
+    if (this.recs === undefined) return this.batch!.numberAt(this.at, 8);
+    for (const r of this.recs) {
       const pid = r.fields.pid;
       if (pid !== undefined && /^\d+$/.test(pid)) return Number(pid);
     }
@@ -78,6 +109,7 @@ export class AuditEvent {
 
   /** The parent process id, from the SYSCALL record. */
   get ppid(): number | undefined {
+    if (this.recs === undefined) return this.batch!.numberAt(this.at, 9);
     const ppid = this.records.find((r) => r.fields.ppid !== undefined)?.fields.ppid;
     return ppid !== undefined && /^\d+$/.test(ppid) ? Number(ppid) : undefined;
   }
@@ -107,11 +139,13 @@ export class AuditEvent {
 
   /** The rule keys that matched (`-k`), several keys split; empty when none. */
   get keys(): string[] {
-    for (const r of this.records) {
+    if (this.keyList !== undefined) return this.keyList;
+    if (this.recs === undefined) return (this.keyList = this.batch!.keysAt(this.at));
+    for (const r of this.recs) {
       const key = r.fields.key;
-      if (key !== undefined && key !== '(null)') return key.split('\x01');
+      if (key !== undefined && key !== '(null)') return (this.keyList = key.split('\x01'));
     }
-    return [];
+    return (this.keyList = []);
   }
 
   /**

@@ -46,7 +46,8 @@ export class AuditClient {
 
   /** Open a control socket. Needs root or CAP_AUDIT_CONTROL for most requests. */
   static async open(options: ClientOptions = {}): Promise<AuditClient> {
-    const channel = new AuditChannel({ bufferBytes: 1 << 20, chunkBytes: 256 << 10 });
+    // Replies only: nothing to gather, each is read as it comes.
+    const channel = new AuditChannel({ bufferBytes: 1 << 20, latencyMs: 0 });
     channel.start();
     return new AuditClient(channel, options.timeoutMs ?? 5000);
   }

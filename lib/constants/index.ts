@@ -11,9 +11,6 @@ export const NLM_F_MULTI = 0x2;
 export const NLM_F_ACK = 0x4;
 export const NLMSG_HDRLEN = 16;
 
-/** Set (<< 16) in a batch index entry by the native reader: the datagram was longer than its slot. */
-export const DATAGRAM_TRUNCATED = 1 << 16;
-
 /** Record type name → number, the reverse of RECORD_TYPE_NAMES. */
 export const RECORD_TYPES: Readonly<Record<string, number>> = Object.fromEntries(
   Object.entries(RECORD_TYPE_NAMES).map(([n, name]) => [name, Number(n)]),
@@ -52,9 +49,33 @@ export function recordTypeNumber(name: string): number {
 }
 
 /**
- * Whether a record of this type is an event on its own. User-space and daemon
- * messages (1100-1299, 2100-2999) are never followed by more records or an EOE.
+ * What a record type means to event assembly, in one table for both
+ * assemblers: the native reader's (live, native/assembler.cc, which is given
+ * this table) and lib/assemble's (log files).
+ * - single: an event on its own. User-space and daemon messages (1100-1299,
+ *   2100-2999, and AUDIT_USER, 1005, the old form of a user message) are
+ *   never followed by more records or an EOE.
+ * - exit: written only at the exit of an audited syscall (or io_uring op), in
+ *   events the kernel always ends with EOE. An event holding none of them (a
+ *   CONFIG_CHANGE from a process excluded from auditing, a kernel thread's
+ *   record) never gets an EOE: when a bound hands it out, nothing is missing.
+ * - end: EOE. ignored: AUDIT_REPLACE, the kernel's binary probe of the
+ *   registered daemon, not a record.
+ * - waits: everything else; part of an event that ends with EOE or a bound.
  */
-export function isSingleRecordType(type: number): boolean {
-  return (type >= 1100 && type <= 1299) || (type >= 2100 && type <= 2999);
-}
+export const TYPE_WAITS = 0;
+export const TYPE_SINGLE = 1;
+export const TYPE_EXIT = 2;
+export const TYPE_END = 3;
+export const TYPE_IGNORED = 4;
+
+export const RECORD_TYPE_CLASS: Uint8Array = (() => {
+  const table = new Uint8Array(65536);
+  table.fill(TYPE_SINGLE, 1100, 1300);
+  table.fill(TYPE_SINGLE, 2100, 3000);
+  table[RECORD_TYPES.USER] = TYPE_SINGLE;
+  for (const name of ['SYSCALL', 'URINGOP', 'CWD', 'PATH', 'EXECVE', 'PROCTITLE', 'SOCKADDR']) table[RECORD_TYPES[name]] = TYPE_EXIT;
+  table[EOE] = TYPE_END;
+  table[REPLACE] = TYPE_IGNORED;
+  return table;
+})();

@@ -1,6 +1,5 @@
 // One audit record: the header read eagerly, the fields on first use.
-import { isUtf8 } from 'node:buffer';
-import { DATAGRAM_TRUNCATED, EXECVE, recordTypeName, recordTypeNumber } from '../constants/index.js';
+import { EXECVE, recordTypeName, recordTypeNumber } from '../constants/index.js';
 import { interpretRecord } from '../interpret/index.js';
 import {
   HEX_ENCODED_FIELDS,
@@ -30,6 +29,9 @@ export interface AuditRecordJSON {
   malformed?: string;
 }
 
+/** Buffer's own decoder, without toString()'s argument handling: this runs once per record read. */
+type FastBuffer = Buffer & { utf8Slice(start: number, end: number): string };
+
 export class AuditRecord {
   /** Record type number (nlmsg_type), e.g. 1300. */
   readonly type: number;
@@ -37,25 +39,42 @@ export class AuditRecord {
   readonly time: number;
   /** The event serial shared by all records of one event (32-bit, wraps); 0 if malformed. */
   readonly serial: number;
-  /** The payload text exactly as received (without the netlink header, or a log line's `type=… msg=` prefix). */
-  readonly text: string;
   /** The `node=` name of a log line written by a remote or named auditd. */
   readonly node: string | undefined;
   /** Why this record could not be read as the kernel writes records, when it could not. */
   readonly malformed: string | undefined;
   private readonly bodyStart: number;
+  // A live record is a view of the batch it arrived in until its text is read.
+  private textValue: string | undefined;
+  private readonly source: Buffer | undefined;
+  private readonly sourceStart: number;
+  private readonly sourceEnd: number;
   private parsed: Record<string, string> | undefined;
   private meanings: Record<string, string> | undefined;
 
-  /** Use fromText(), decodeDatagram() or parseLogLine(); this takes an already-read header. */
-  constructor(type: number, text: string, time: number, serial: number, bodyStart: number, node?: string, malformed?: string) {
+  /** Use fromText() or parseLogLine(); this takes an already-read header. */
+  constructor(
+    type: number,
+    text: string | undefined,
+    time: number,
+    serial: number,
+    bodyStart: number,
+    node?: string,
+    malformed?: string,
+    source?: Buffer,
+    sourceStart = 0,
+    sourceEnd = 0,
+  ) {
     this.type = type;
-    this.text = text;
+    this.textValue = text;
     this.time = time;
     this.serial = serial;
     this.bodyStart = bodyStart;
     this.node = node;
     this.malformed = malformed;
+    this.source = source;
+    this.sourceStart = sourceStart;
+    this.sourceEnd = sourceEnd;
   }
 
   /** A record from its payload text (`audit(…): body`). */
@@ -63,6 +82,11 @@ export class AuditRecord {
     const body = parseHeader(text);
     if (body < 0) return new AuditRecord(type, text, 0, 0, 0, node, malformed ?? 'no audit(SECONDS.MILLIS:SERIAL) header');
     return new AuditRecord(type, text, headerTime, headerSerial, body, node, malformed);
+  }
+
+  /** The payload text exactly as received (without the netlink header, or a log line's `type=… msg=` prefix). */
+  get text(): string {
+    return (this.textValue ??= (this.source as FastBuffer).utf8Slice(this.sourceStart, this.sourceEnd));
   }
 
   /** The name auditd prints after `type=`, e.g. 'SYSCALL', or 'UNKNOWN[1334]'. */
@@ -312,92 +336,6 @@ export function parseHeader(text: string, from = 0): number {
   headerTime = seconds * 1000 + millis;
   headerSerial = serial;
   return i;
-}
-
-/**
- * parseHeader over the datagram's bytes, before any string exists. The same
- * steps as parseHeader: kept apart because reading a Buffer by index is several
- * times cheaper than charCodeAt, and this runs once per record.
- */
-function parseHeaderBytes(b: Buffer, start: number, n: number): number {
-  if (n - start < 6 || b[start] !== 97 || b[start + 1] !== 117 || b[start + 2] !== 100 || b[start + 3] !== 105 || b[start + 4] !== 116 || b[start + 5] !== 40) {
-    return -1;
-  }
-  let i = start + 6;
-  let seconds = 0;
-  let digits = 0;
-  let c = 0;
-  while (i < n && (c = b[i]) >= 48 && c <= 57) {
-    seconds = seconds * 10 + (c - 48);
-    i++;
-    digits++;
-  }
-  if (digits === 0 || c !== 46 /* . */) return -1;
-  i++;
-  let millis = 0;
-  digits = 0;
-  while (i < n && (c = b[i]) >= 48 && c <= 57) {
-    millis = millis * 10 + (c - 48);
-    i++;
-    digits++;
-  }
-  if (digits === 0 || c !== 58 /* : */) return -1;
-  i++;
-  let serial = 0;
-  digits = 0;
-  while (i < n && (c = b[i]) >= 48 && c <= 57) {
-    serial = serial * 10 + (c - 48);
-    i++;
-    digits++;
-  }
-  if (digits === 0 || c !== 41 /* ) */ || serial > 0xffffffff) return -1;
-  i++;
-  if (i < n && b[i] === 58) i++;
-  headerTime = seconds * 1000 + millis;
-  headerSerial = serial;
-  return i - start;
-}
-
-
-/**
- * The serial of the record in a netlink datagram, read from its bytes, or -1
- * when its header does not read. For EOE records, which carry nothing else:
- * a third of a syscall event's records need no string and no object.
- */
-export function datagramSerial(data: Buffer, offset: number, length: number): number {
-  if (length < 16) return -1;
-  return parseHeaderBytes(data, offset + 16, offset + length) < 0 ? -1 : headerSerial;
-}
-
-/** Buffer's own decoder, without toString()'s argument handling: this runs once per record. */
-type FastBuffer = Buffer & { utf8Slice(start: number, end: number): string };
-
-/**
- * A record from a netlink datagram at data[offset, offset + length): 16-byte
- * header, then the text. Framed by the datagram length, never by nlmsg_len.
- */
-export function decodeDatagram(data: Buffer, offset: number, length: number, typeAndFlags: number): AuditRecord {
-  const type = typeAndFlags & 0xffff;
-  if (length < 16) {
-    return new AuditRecord(type, data.toString('latin1', offset, offset + length), 0, 0, 0, undefined, `datagram of ${length} bytes is shorter than a netlink header`);
-  }
-  const start = offset + 16;
-  let end = offset + length;
-  // The kernel does not NUL-terminate audit text, but padding may trail it.
-  while (end > start && data[end - 1] === 0) end--;
-  const text = (data as FastBuffer).utf8Slice(start, end);
-  let malformed: string | undefined;
-  if (typeAndFlags & DATAGRAM_TRUNCATED) malformed = 'record longer than the 16 KiB receive slot; truncated';
-  // Kernel text is ASCII (untrusted bytes are hex-encoded). Other bytes show as
-  // a length mismatch or a U+FFFD (a search V8 answers at once on a one-byte
-  // string); only then is the full UTF-8 check paid.
-  else if ((text.length !== end - start || text.indexOf('\ufffd') >= 0) && !isUtf8(data.subarray(start, end))) {
-    malformed = 'invalid UTF-8';
-  }
-  // Byte offsets equal string offsets only while the text is ASCII.
-  const body = text.length === end - start ? parseHeaderBytes(data, start, end) : parseHeader(text);
-  if (body < 0) return new AuditRecord(type, text, 0, 0, 0, undefined, malformed ?? 'no audit(SECONDS.MILLIS:SERIAL) header');
-  return new AuditRecord(type, text, headerTime, headerSerial, body, undefined, malformed);
 }
 
 const GROUP_SEPARATOR = '\x1d';

@@ -4,15 +4,29 @@ import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 
+export interface NativeAssembleOptions {
+  maxInFlight?: number;
+  timeoutMs?: number;
+  maxRecordsPerEvent?: number;
+  maxEventBytes?: number;
+  /** What each record type means to assembly (lib/constants RECORD_TYPE_CLASS). */
+  typeClass?: Uint8Array;
+  /** Deliver only events with one of these keys. */
+  keys?: string[];
+  /** Deliver only events with a record of a type marked 1 in this table. */
+  types?: Uint8Array;
+}
+
 export interface NativeSocketOptions {
   /** Join AUDIT_NLGRP_READLOG (read-only multicast copy of every record). */
   multicast?: boolean;
   /** Bound on received bytes waiting for JS to take them. */
   bufferBytes?: number;
-  /** Size of each receive allocation; batches are slices of one. */
-  chunkBytes?: number;
   /** At the bound, keep reading and discard (counted) instead of holding back. */
   dropOnOverflow?: boolean;
+  /** Most time a complete event waits to be handed over with others. */
+  latencyMs?: number;
+  assemble?: NativeAssembleOptions;
 }
 
 export interface NativeSocketStats {
@@ -28,6 +42,19 @@ export interface NativeSocketStats {
   peakPendingBytes: number;
   blockedMs: number;
   bufferBytes: number;
+  /** Event records received, EOE included. */
+  records: number;
+  /** Events handed over (after the filters). */
+  events: number;
+  /** Events the key and type filters left out. */
+  filtered: number;
+  incomplete: number;
+  strayEndOfEvent: number;
+  serialGaps: number;
+  malformed: number;
+  /** Records left out of events that reached the per-event bound. */
+  recordsCut: number;
+  inFlight: number;
 }
 
 export interface NativeSocket {
@@ -39,17 +66,19 @@ export interface NativeSocket {
   post(message: Uint8Array): void;
   start(onReadable: () => void): void;
   /**
-   * Waiting batches, at least one and about maxBytes: [data0, index0, data1, index1, …],
-   * index: (offset, length, type | flags << 16) per datagram; and posted messages
-   * that failed: [seq0, errno0, …].
+   * Waiting batches of complete events, at least one and about maxBytes:
+   * [data0, index0, data1, index1, …] (lib/assemble/batch.ts reads them); the
+   * datagrams that answer requests; and posted messages that failed: [seq0, errno0, …].
    */
-  take(maxBytes?: number): { batches: Array<Buffer | Uint32Array>; sendErrors: number[] };
+  take(maxBytes?: number): { batches: Array<Buffer | Uint32Array>; control: Buffer[]; sendErrors: number[] };
   stats(): NativeSocketStats;
   setReceiveBuffer(bytes: number): number;
   /** Messages to send, and a file to unlink, if the environment is torn down (worker terminated, exit) with the socket open. close() forgets them. */
   setFarewell(messages: Uint8Array[], fileToRemove?: string): void;
   ref(): void;
   unref(): void;
+  /** Stop the reader and hand out the events still waiting for records; take() then gets everything. */
+  stop(): void;
   close(): void;
 }
 
@@ -57,8 +86,6 @@ interface Addon {
   AuditSocket: new (options?: NativeSocketOptions) => NativeSocket;
   /** Receive slot size: longer datagrams arrive truncated and flagged. */
   SLOT_BYTES: number;
-  /** The index flag for a truncated datagram (lib/constants DATAGRAM_TRUNCATED). */
-  FLAG_TRUNCATED: number;
 }
 
 const require = createRequire(import.meta.url);

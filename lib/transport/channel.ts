@@ -1,13 +1,14 @@
 // One NETLINK_AUDIT socket seen from JS: requests matched to their replies by
-// sequence number, and every other datagram handed to a record sink in batches.
+// sequence number, and batches of complete events (assembled by the native
+// reader) handed to a sink.
 import { addon, type NativeSocket, type NativeSocketOptions, type NativeSocketStats } from '../native/index.js';
-import { MSG, NLMSG_DONE, NLMSG_ERROR, NLMSG_HDRLEN, NLM_F_ACK, NLM_F_REQUEST, recordTypeName } from '../constants/index.js';
+import { MSG, NLMSG_DONE, NLMSG_ERROR, NLMSG_HDRLEN, NLM_F_ACK, NLM_F_REQUEST, RECORD_TYPE_CLASS, recordTypeName } from '../constants/index.js';
 import { AuditError, fromNative, systemError } from '../errors.js';
 import { encodeMessage, readErrorCode } from './netlink.js';
 
-/** Receives event datagrams. `typeAndFlags` is the nlmsg type with flags << 16. */
-export interface RecordSink {
-  (data: Buffer, offset: number, length: number, typeAndFlags: number): void;
+/** Receives batches of complete events (lib/assemble/batch.ts reads them). */
+export interface BatchSink {
+  (data: Buffer, index: Uint32Array): void;
 }
 
 export interface RequestOptions {
@@ -45,20 +46,18 @@ export class AuditChannel {
   private readonly socket: NativeSocket;
   private readonly pending = new Map<number, Pending>();
   private seq = (Math.random() * 0x7fffffff) >>> 0;
-  private sink: RecordSink | undefined;
+  private sink: BatchSink | undefined;
   private onError: ((e: Error) => void) | undefined;
   private paused = false;
   private started = false;
+  private stopped = false;
   // The batches taken from the native buffer and our place in them.
   private batches: Array<Buffer | Uint32Array> = [];
   private batchAt = 0;
-  private data: Buffer = Buffer.alloc(0);
-  private index: Uint32Array = new Uint32Array(0);
-  private at = 0;
 
   constructor(options: NativeSocketOptions = {}) {
     try {
-      this.socket = new addon.AuditSocket(options);
+      this.socket = new addon.AuditSocket({ ...options, assemble: { typeClass: RECORD_TYPE_CLASS, ...options.assemble } });
     } catch (e) {
       throw fromNative(
         e,
@@ -78,8 +77,8 @@ export class AuditChannel {
     return this.socket.closed;
   }
 
-  /** Start the reader thread. Event datagrams go to `sink`; a reader failure to `onError`. */
-  start(sink?: RecordSink, onError?: (e: Error) => void): void {
+  /** Start the reader thread. Batches of events go to `sink`; a reader failure to `onError`. */
+  start(sink?: BatchSink, onError?: (e: Error) => void): void {
     this.sink = sink;
     this.onError = onError;
     this.started = true;
@@ -89,7 +88,7 @@ export class AuditChannel {
 
   /** Stop taking batches: the native buffer fills, then its overflow policy acts. */
   pause(): void {
-    this.paused = true;
+    if (!this.stopped) this.paused = true;
   }
 
   resume(): void {
@@ -136,7 +135,8 @@ export class AuditChannel {
       return Promise.reject(new AuditError('the audit socket is closed; open a new client', 'ERR_SOCKET_CLOSED'));
     }
     if (!this.started) this.start();
-    const seq = (this.seq = (this.seq + 1) >>> 0);
+    // Never 0: the native reader tells replies from the kernel's records (seq 0) by it.
+    const seq = (this.seq = (this.seq + 1) >>> 0 || 1);
     const name = REQUEST_NAMES.get(type) ?? recordTypeName(type);
     const flags = options.noAck ? NLM_F_REQUEST : NLM_F_REQUEST | NLM_F_ACK;
     const message = encodeMessage(type, seq, payload, flags);
@@ -183,11 +183,26 @@ export class AuditChannel {
     });
   }
 
+  /**
+   * Stop receiving and hand the sink everything received, the events still
+   * waiting for records included (incomplete where records may be missing).
+   */
+  stop(): void {
+    if (this.socket.closed) return;
+    this.stopped = true;
+    try {
+      this.socket.stop();
+    } catch (e) {
+      this.onError?.(fromNative(e, 'stopping the audit socket'));
+    }
+    this.paused = false;
+    this.drain();
+  }
+
   close(): void {
     this.socket.close();
     this.batches = [];
-    this.index = new Uint32Array(0);
-    this.at = 0;
+    this.batchAt = 0;
     for (const seq of [...this.pending.keys()]) {
       this.settle(seq, new AuditError('the audit socket was closed before the kernel answered', 'ERR_SOCKET_CLOSED'));
     }
@@ -204,63 +219,52 @@ export class AuditChannel {
   }
 
   /**
-   * Hand datagrams to the sink until the socket has no more or someone paused
-   * us (the sink may, from inside the loop). A paused channel keeps its place in
-   * the batch at hand; batches not yet taken stay in the native buffer, where
-   * they count against its bound.
+   * Hand batches to the sink until the socket has no more or someone paused
+   * us (the sink may, from inside the loop). Batches not yet taken stay in the
+   * native buffer, where they count against its bound; replies to requests
+   * are matched as they come, paused or not.
    */
   private drain(): void {
-    const sink = this.sink;
-    while (!this.paused) {
-      if (this.at >= this.index.length) {
-        if (this.batches.length === 0 || this.batchAt >= this.batches.length) {
-          try {
-            const taken = this.socket.take(TAKE_BYTES);
-            this.batches = taken.batches;
-            for (let i = 0; i < taken.sendErrors.length; i += 2) {
-              const seq = taken.sendErrors[i];
-              const p = this.pending.get(seq);
-              if (p) this.settle(seq, systemError(taken.sendErrors[i + 1], REQUEST_NAMES.get(p.type) ?? recordTypeName(p.type)));
-            }
-          } catch (e) {
-            this.batches = [];
-            const err = fromNative(e, 'receiving from the audit socket');
-            for (const seq of [...this.pending.keys()]) this.settle(seq, err);
-            this.onError?.(err);
-            return;
-          }
+    while (true) {
+      if (this.batchAt >= this.batches.length) {
+        if (this.paused) return;
+        let taken: ReturnType<NativeSocket['take']>;
+        try {
+          taken = this.socket.take(TAKE_BYTES);
+        } catch (e) {
+          this.batches = [];
           this.batchAt = 0;
-          if (this.batches.length === 0) return;
+          const err = fromNative(e, 'receiving from the audit socket');
+          for (const seq of [...this.pending.keys()]) this.settle(seq, err);
+          this.onError?.(err);
+          return;
         }
-        this.data = this.batches[this.batchAt] as Buffer;
-        this.index = this.batches[this.batchAt + 1] as Uint32Array;
-        this.batchAt += 2;
-        this.at = 0;
-      }
-      const data = this.data;
-      const index = this.index;
-      // Hot loop: one integer compare per datagram decides control reply vs event.
-      while (this.at < index.length && !this.paused) {
-        const i = this.at;
-        this.at += 3;
-        const typeAndFlags = index[i + 2];
-        const type = typeAndFlags & 0xffff;
-        if ((type < 1100 && type !== 0) || type === NLMSG_ERROR || type === NLMSG_DONE) {
-          this.onControl(data, index[i], index[i + 1], type);
-        } else if (sink) {
-          sink(data, index[i], index[i + 1], typeAndFlags);
+        for (const reply of taken.control) this.onControl(reply);
+        for (let i = 0; i < taken.sendErrors.length; i += 2) {
+          const seq = taken.sendErrors[i];
+          const p = this.pending.get(seq);
+          if (p) this.settle(seq, systemError(taken.sendErrors[i + 1], REQUEST_NAMES.get(p.type) ?? recordTypeName(p.type)));
         }
+        this.batches = taken.batches;
+        this.batchAt = 0;
+        if (this.batches.length === 0) return;
       }
+      if (this.paused) return;
+      const data = this.batches[this.batchAt] as Buffer;
+      const index = this.batches[this.batchAt + 1] as Uint32Array;
+      this.batchAt += 2;
+      this.sink?.(data, index);
     }
   }
 
-  private onControl(data: Buffer, offset: number, length: number, type: number): void {
-    if (length < NLMSG_HDRLEN) return;
-    const seq = data.readUInt32LE(offset + 8);
+  private onControl(reply: Buffer): void {
+    if (reply.length < NLMSG_HDRLEN) return;
+    const type = reply.readUInt16LE(4);
+    const seq = reply.readUInt32LE(8);
     const p = this.pending.get(seq);
     if (!p) return; // a reply to a request that timed out
     if (type === NLMSG_ERROR) {
-      const code = length >= NLMSG_HDRLEN + 4 ? readErrorCode(data, offset + NLMSG_HDRLEN) : 0;
+      const code = reply.length >= NLMSG_HDRLEN + 4 ? readErrorCode(reply, NLMSG_HDRLEN) : 0;
       if (code < 0) {
         const name = REQUEST_NAMES.get(p.type) ?? recordTypeName(p.type);
         this.settle(seq, systemError(-code, name));
@@ -271,8 +275,7 @@ export class AuditChannel {
     } else if (type === NLMSG_DONE) {
       p.done = true;
     } else {
-      // Copy: replies are kept beyond this batch, the batch memory is not.
-      p.replies.push({ type, payload: Buffer.from(data.subarray(offset + NLMSG_HDRLEN, offset + length)) });
+      p.replies.push({ type, payload: reply.subarray(NLMSG_HDRLEN) });
     }
     // The kernel sends some replies from a worker thread, so the ACK can come
     // before or after them; complete when both have arrived.

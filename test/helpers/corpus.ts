@@ -30,28 +30,3 @@ export function logLines(...parts: string[]): string[] {
   if (lines[lines.length - 1] === '') lines.pop();
   return lines;
 }
-
-/** A netlink datagram as the kernel sends it: nlmsghdr (host order) + payload text. */
-export function datagram(type: number, payload: string, seq = 0): Buffer {
-  const body = Buffer.from(payload, 'utf8');
-  const msg = Buffer.alloc(16 + body.length);
-  msg.writeUInt32LE(body.length, 0); // unicast nlmsg_len counts the payload only; we must not care
-  msg.writeUInt16LE(type, 4);
-  msg.writeUInt32LE(seq, 8);
-  body.copy(msg, 16);
-  return msg;
-}
-
-/** A batch as the native reader hands it over: one buffer, (offset, length, type) per datagram. */
-export function batch(messages: Buffer[]): { data: Buffer; index: Uint32Array } {
-  const data = Buffer.concat(messages);
-  const index = new Uint32Array(messages.length * 3);
-  let offset = 0;
-  messages.forEach((m, i) => {
-    index[i * 3] = offset;
-    index[i * 3 + 1] = m.length;
-    index[i * 3 + 2] = m.readUInt16LE(4);
-    offset += m.length;
-  });
-  return { data, index };
-}

@@ -1,0 +1,113 @@
+// A batch of complete events as the native reader hands it over: their
+// records' text end to end in one Buffer, and an index (native/assembler.h):
+//   [eventCount, recordCount, events (EVENT_WORDS each), records (RECORD_WORDS each)]
+//   event:  firstRecord, recordCount, serial, seconds, millis, flags, keyOffset, keyLength, pid, ppid
+//   record: offset, length, type | flags << 16, bodyStart
+// Events are views of it: nothing is decoded and no string made until a
+// property is read. Hot path: plain integer reads, one object per event.
+import { AuditRecord } from '../decode/record.js';
+import { AuditEvent, type Enrichment } from './event.js';
+
+export const EVENT_WORDS = 10;
+export const RECORD_WORDS = 4;
+const NONE = 0xffffffff;
+
+/** Event flags (native/assembler.h). */
+export const EVENT_INCOMPLETE = 1;
+export const EVENT_CUT = 2;
+
+/** Record flags (the type word's high half). */
+const RECORD_TRUNCATED = 1;
+const RECORD_NOT_UTF8 = 2;
+const RECORD_NO_HEADER = 4;
+const RECORD_SHORT = 8;
+
+/** Buffer's own decoders, without toString()'s argument handling. */
+type FastBuffer = Buffer & { utf8Slice(start: number, end: number): string };
+
+function malformedReason(flags: number, length: number): string | undefined {
+  if (flags === 0) return undefined;
+  if (flags & RECORD_SHORT) return `datagram of ${length} bytes is shorter than a netlink header`;
+  if (flags & RECORD_TRUNCATED) return 'record longer than the 16 KiB receive slot; truncated';
+  if (flags & RECORD_NOT_UTF8) return 'invalid UTF-8';
+  if (flags & RECORD_NO_HEADER) return 'no audit(SECONDS.MILLIS:SERIAL) header';
+  return undefined;
+}
+
+export class EventBatch implements Iterable<AuditEvent> {
+  /** How many events. */
+  readonly length: number;
+  /** @internal */
+  readonly data: Buffer;
+  /** @internal */
+  readonly index: Uint32Array;
+  private readonly recordBase: number;
+  private readonly enrichment: Enrichment | undefined;
+
+  /** @internal Batches come from a subscription (`sub.batches()`). */
+  constructor(data: Buffer, index: Uint32Array, enrichment?: Enrichment) {
+    this.data = data;
+    this.index = index;
+    this.length = index[0];
+    this.recordBase = 2 + index[0] * EVENT_WORDS;
+    this.enrichment = enrichment;
+  }
+
+  /** The i-th event (0 ≤ i < length), a view of this batch. */
+  event(i: number): AuditEvent {
+    const at = 2 + i * EVENT_WORDS;
+    const x = this.index;
+    const ev = new AuditEvent(undefined, this, at, x[at + 2], x[at + 3] * 1000 + x[at + 4], (x[at + 5] & (EVENT_INCOMPLETE | EVENT_CUT)) !== 0);
+    if (this.enrichment !== undefined) ev.enrichWith(this.enrichment);
+    return ev;
+  }
+
+  *[Symbol.iterator](): Iterator<AuditEvent> {
+    for (let i = 0; i < this.length; i++) yield this.event(i);
+  }
+
+  /** @internal The records of the event whose entry starts at `at`. */
+  recordsAt(at: number): AuditRecord[] {
+    const x = this.index;
+    const first = x[at];
+    const n = x[at + 1];
+    const serial = x[at + 2];
+    const time = x[at + 3] * 1000 + x[at + 4];
+    const out: AuditRecord[] = new Array(n);
+    for (let k = 0; k < n; k++) {
+      const r = this.recordBase + (first + k) * RECORD_WORDS;
+      const offset = x[r];
+      const length = x[r + 1];
+      const typeAndFlags = x[r + 2];
+      const flags = typeAndFlags >>> 16;
+      const malformed = flags === 0 ? undefined : malformedReason(flags, length);
+      // A record with no header has no serial or time of its own.
+      const headed = (flags & (RECORD_NO_HEADER | RECORD_SHORT)) === 0;
+      out[k] = new AuditRecord(typeAndFlags & 0xffff, undefined, headed ? time : 0, headed ? serial : 0, x[r + 3], undefined, malformed, this.data, offset, offset + length);
+    }
+    return out;
+  }
+
+  /** @internal The record types of the event at `at`, in order. */
+  typesAt(at: number): number[] {
+    const x = this.index;
+    const first = x[at];
+    const n = x[at + 1];
+    const out: number[] = new Array(n);
+    for (let k = 0; k < n; k++) out[k] = x[this.recordBase + (first + k) * RECORD_WORDS + 2] & 0xffff;
+    return out;
+  }
+
+  /** @internal The rule keys of the event at `at` (several keys are joined with 0x01). */
+  keysAt(at: number): string[] {
+    const offset = this.index[at + 6];
+    if (offset === NONE) return [];
+    return (this.data as FastBuffer).utf8Slice(offset, offset + this.index[at + 7]).split('\x01');
+  }
+
+  /** @internal The event's pid or ppid (word 8 or 9), when a record had one. */
+  numberAt(at: number, word: number): number | undefined {
+    const n = this.index[at + word];
+    return n === NONE ? undefined : n;
+  }
+}

@@ -1,0 +1,134 @@
+// The reader thread's assembler (native/assembler.cc), without a kernel,
+// through its harness: grouping, bounds, what the index says about each event,
+// the filters, and the routing of replies. The batches are read back with the
+// library's own reader (lib/assemble/batch.ts), as a subscription reads them.
+import { describe, expect, it } from 'vitest';
+import { parseLogLine } from '../lib/decode/record.js';
+import { RECORD_TYPES } from '../lib/constants/index.js';
+import { logLines, readCorpus } from './helpers/corpus.js';
+import { assembleNative, recordDatagram, type Step } from './helpers/native-assembler.js';
+
+const rec = (type: string, serial: number, body = 'a=1'): Step => ({ datagram: recordDatagram(RECORD_TYPES[type], `audit(1700000000.123:${serial}): ${body}`) });
+
+describe('native assembly', () => {
+  it('groups go-libaudit reassembler cases as go-libaudit does (5 in flight), and counts their lost serials', () => {
+    const expected = JSON.parse(readCorpus('go-libaudit/reassembler/expected.json')) as {
+      settings: { max_in_flight: number; timeout_seconds: number };
+      cases: Record<string, { lost: number; events: Array<{ seq: number; count: number }> }>;
+    };
+    for (const [file, want] of Object.entries(expected.cases)) {
+      const steps: Step[] = logLines('go-libaudit/reassembler', file)
+        .filter((l) => l.startsWith('type='))
+        .map((l) => {
+          const r = parseLogLine(l)!;
+          return { datagram: recordDatagram(r.type, r.text) };
+        });
+      const { events, stats } = assembleNative([...steps, 'flush'], [`maxInFlight=${expected.settings.max_in_flight}`]);
+      expect(events.map((e) => ({ seq: e.serial, count: e.records.length })), file).toEqual(want.events);
+      expect(stats.serialGaps, file).toBe(want.lost);
+    }
+  });
+
+  it('ends a syscall event at EOE and not before, with another interleaved', () => {
+    const { events, stats } = assembleNative([rec('SYSCALL', 10), rec('SYSCALL', 11), rec('CWD', 10), rec('PATH', 11), rec('EOE', 11), 'publish', rec('PATH', 10), rec('EOE', 10)]);
+    expect(events.map((e) => [e.serial, e.types, e.incomplete])).toEqual([
+      [11, ['SYSCALL', 'PATH'], false],
+      [10, ['SYSCALL', 'CWD', 'PATH'], false],
+    ]);
+    expect(events[0].time).toBe(1700000000123);
+    expect(stats).toMatchObject({ records: 7, events: 2, incomplete: 0, inFlight: 0 });
+  });
+
+  it('hands out user-space messages at once, and counts an EOE that ends nothing', () => {
+    const { events, stats } = assembleNative([rec('USER_LOGIN', 5), rec('ANOM_LOGIN_FAILURES', 6), rec('EOE', 7)]);
+    expect(events.map((e) => e.serial)).toEqual([5, 6]);
+    expect(stats).toMatchObject({ inFlight: 0, strayEndOfEvent: 1 });
+  });
+
+  it('past maxInFlight hands out the oldest, incomplete only if the kernel would have ended it with EOE', () => {
+    const { events, stats } = assembleNative([rec('CONFIG_CHANGE', 1), rec('SYSCALL', 2), rec('SYSCALL', 3), 'flush'], ['maxInFlight=1']);
+    expect(events.map((e) => [e.serial, e.incomplete])).toEqual([
+      [1, false], // a CONFIG_CHANGE alone never gets an EOE
+      [2, true],
+      [3, true],
+    ]);
+    expect(stats.incomplete).toBe(2);
+  });
+
+  it('hands out events older than the timeout on the reader clock', () => {
+    const { events } = assembleNative([{ clockMs: 0 }, rec('SYSCALL', 1), { clockMs: 1000 }, rec('SYSCALL', 2), { clockMs: 2000 }, 'publish'], ['timeoutMs=2000']);
+    expect(events.map((e) => e.serial)).toEqual([1]);
+    expect(events[0].incomplete).toBe(true);
+  });
+
+  it('names the key, pid and ppid from the records, without decoding them', () => {
+    const keys = Buffer.from('exec\x01shell').toString('hex').toUpperCase();
+    const { events, batches } = assembleNative([
+      rec('SYSCALL', 1, 'arch=c000003e syscall=59 ppid=10 pid=11 key="exec"'),
+      rec('EOE', 1),
+      rec('SYSCALL', 2, `pid=12 ppid=x key=${keys}`),
+      rec('EOE', 2),
+      rec('SYSCALL', 3, 'pid=13 key=(null)'),
+      rec('EOE', 3),
+      // A field inside msg='…' never replaces the record's own.
+      rec('USER_AVC', 4, "pid=14 uid=0 msg='avc: denied pid=99 key=\"inner\"'"),
+      rec('USER_AVC', 5, "msg='pid=15 key=\"inner\"'"),
+    ]);
+    expect(events.map((e) => [e.keys, e.pid, e.ppid])).toEqual([
+      [['exec'], 11, 10],
+      [['exec', 'shell'], 12, undefined],
+      [[], 13, undefined],
+      [['inner'], 14, undefined],
+      [['inner'], 15, undefined],
+    ]);
+    // The same answers as decoding the fields.
+    for (const e of events.slice(0, 3)) expect(e.keys).toEqual(e.records[0].fields.key === '(null)' ? [] : e.records[0].fields.key.split('\x01'));
+    expect(batches).toHaveLength(1);
+  });
+
+  it('filters by key and by type before JavaScript sees an event, and counts what it left out', () => {
+    const steps: Step[] = [rec('SYSCALL', 1, 'key="a"'), rec('EOE', 1), rec('SYSCALL', 2, 'key="b"'), rec('EOE', 2), rec('USER_LOGIN', 3, 'pid=1'), rec('SYSCALL', 4, 'key=(null)'), rec('PATH', 4), rec('EOE', 4)];
+    const byKey = assembleNative(steps, ['key=b', 'key=zz']);
+    expect(byKey.events.map((e) => e.serial)).toEqual([2]);
+    expect(byKey.stats).toMatchObject({ events: 1, filtered: 3 });
+    const byType = assembleNative(steps, [`type=${RECORD_TYPES.USER_LOGIN}`, `type=${RECORD_TYPES.PATH}`]);
+    expect(byType.events.map((e) => e.serial)).toEqual([3, 4]);
+    expect(byType.stats.filtered).toBe(2);
+  });
+
+  it('routes replies to requests (a sequence number, NLMSG_ERROR, NLMSG_DONE) away from the records', () => {
+    const reply = recordDatagram(1000, Buffer.alloc(20), 77);
+    const error = recordDatagram(2, Buffer.alloc(20), 78);
+    const done = recordDatagram(3, Buffer.alloc(4), 0);
+    const { events, replies } = assembleNative([reply, error, done].map((datagram) => ({ datagram })).concat([rec('USER', 9, "msg='hello'")]));
+    expect(replies.map((r) => r.readUInt32LE(8))).toEqual([77, 78, 0]);
+    // A kernel record of a type below 1100 (AUDIT_USER, LOGIN) is a record, not a reply.
+    expect(events.map((e) => e.types)).toEqual([['USER']]);
+  });
+
+  it('bounds the records of one event, counts what it cut, and marks the event', () => {
+    const steps: Step[] = [rec('SYSCALL', 1)];
+    for (let i = 0; i < 10; i++) steps.push(rec('PATH', 1, `item=${i}`));
+    steps.push(rec('EOE', 1));
+    const { events, stats } = assembleNative(steps, ['maxRecordsPerEvent=4']);
+    expect(events[0].records.length).toBe(4);
+    expect(events[0].incomplete).toBe(true);
+    expect(stats.recordsCut).toBe(7);
+  });
+
+  it('skips the kernel probe AUDIT_REPLACE, which is not a record', () => {
+    const { events, stats } = assembleNative([{ datagram: recordDatagram(RECORD_TYPES.REPLACE, Buffer.from([1, 2, 3, 4])) }, rec('USER_LOGIN', 2)]);
+    expect(events.map((e) => e.serial)).toEqual([2]);
+    expect(stats.records).toBe(1);
+  });
+
+  it('keeps a long event whole across many records and batch growth', () => {
+    const steps: Step[] = [rec('SYSCALL', 1)];
+    const arg = 'x'.repeat(7000);
+    for (let i = 0; i < 200; i++) steps.push(rec('EXECVE', 1, `a${i}="${arg}"`));
+    steps.push(rec('EOE', 1));
+    const { events } = assembleNative(steps);
+    expect(events[0].records.length).toBe(201);
+    expect(events[0].records[200].fields.a199).toBe(arg);
+  });
+});
