@@ -233,43 +233,147 @@ function generatedLog(minRecords) {
   return { file, records: out.length, bytes: fs.statSync(file).size };
 }
 
-async function logBench() {
-  const log = generatedLog(200_000);
-  const walker = path.join(path.dirname(log.file), 'auparse-walk');
-  execFileSync('cc', ['-O2', '-o', walker, path.join(here, 'peers', 'auparse-walk.c'), '-lauparse']);
-  const auparse = (mode) => {
-    const rates = [];
-    for (let run = 0; run < 5; run++) {
-      const out = execFileSync(walker, mode ? [log.file, mode] : [log.file], { encoding: 'utf8' });
-      const m = /records=(\d+) fields=(\d+) seconds=([\d.]+)/.exec(out);
-      rates.push(Number(m[1]) / Number(m[3]));
-    }
-    return rates;
+/**
+ * A real audit.log: auditd (log_format=RAW) records this host doing ordinary
+ * work (programs run, files read and written, failed opens, connections)
+ * under a broad rule set, until it holds `minRecords` records. Needs root;
+ * the kernel state it changes is put back.
+ */
+async function capturedLog(minRecords) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'linux-audit-bench-capture-'));
+  const key = `la_bench_capture_${process.pid}`;
+  const client = await AuditClient.open();
+  const before = await client.getStatus();
+  const restore = () => {
+    spawnSync('auditctl', ['-D', '-k', key]);
+    spawnSync('auditctl', ['-b', String(before.backlogLimit)]);
+    if (before.enabled !== 2) spawnSync('auditctl', ['-e', String(before.enabled)]);
   };
-  const ours = async (interpret) => {
-    const rates = [];
-    for (let run = 0; run < 6; run++) {
-      const t0 = process.hrtime.bigint();
-      let records = 0;
-      for await (const ev of readAuditLog(fs.createReadStream(log.file, { highWaterMark: 1 << 20 }))) {
-        for (const r of ev.records) {
-          if (interpret) void r.interpreted;
-          else void r.fields;
-          records++;
-        }
-      }
-      const dt = Number(process.hrtime.bigint() - t0) / 1e9;
-      if (run > 0) rates.push(records / dt);
+  restoreOnSignal = restore;
+  let daemon;
+  try {
+    if (before.pid !== 0) throw new Error(`pid ${before.pid} is registered as the audit daemon; stop it before the log benchmark`);
+    fs.mkdirSync(path.join(dir, 'plugins.d'));
+    fs.writeFileSync(
+      path.join(dir, 'auditd.conf'),
+      [`log_file = ${dir}/audit.log`, 'log_format = RAW', 'flush = INCREMENTAL_ASYNC', 'freq = 50', 'max_log_file = 100000', 'max_log_file_action = IGNORE', 'space_left = 2', 'space_left_action = IGNORE', 'admin_space_left = 1', 'admin_space_left_action = IGNORE', 'disk_full_action = IGNORE', 'disk_error_action = IGNORE', `plugin_dir = ${dir}/plugins.d`, 'name_format = NONE', ''].join('\n'),
+    );
+    daemon = spawn('auditd', ['-n', '-s', 'nochange', '-c', dir], { stdio: 'ignore' });
+    const exited = new Promise((r) => daemon.on('exit', r));
+    const deadline = Date.now() + 10_000;
+    while ((await client.getStatus()).pid !== daemon.pid) {
+      if (Date.now() > deadline) throw new Error('auditd did not register');
+      await new Promise((r) => setTimeout(r, 50));
     }
-    return rates;
+    if (before.enabled === 0) await client.setEnabled(1);
+    if (before.backlogLimit < 8192) await client.setBacklogLimit(8192);
+    for (const rule of [
+      ['-a', 'always,exit', '-F', 'arch=b64', '-S', 'execve', '-F', `key=${key}`],
+      ['-a', 'always,exit', '-F', 'arch=b64', '-S', 'openat', '-F', 'success=0', '-F', `key=${key}`],
+      ['-a', 'always,exit', '-F', 'arch=b64', '-S', 'connect', '-F', `key=${key}`],
+      ['-a', 'always,exit', '-F', 'arch=b64', '-S', 'openat', '-F', 'dir=/etc', '-F', `key=${key}`],
+      ['-a', 'always,exit', '-F', 'arch=b64', '-S', 'unlinkat,renameat2,fchmodat', '-F', `key=${key}`],
+    ]) {
+      auditctl(...rule);
+    }
+    const work = path.join(dir, 'work');
+    fs.mkdirSync(work);
+    // Ordinary work: programs, reads of /etc, writes and removals, failed opens, connections.
+    const script = `cd ${work}; for i in $(seq 50); do id >/dev/null; ls /etc >/dev/null; cat /etc/hostname /etc/os-release >/dev/null; date >f$i; chmod 600 f$i; mv f$i g$i; rm g$i; cat /nonexistent-$i 2>/dev/null; (exec 3<>/dev/tcp/127.0.0.1/9) 2>/dev/null; done; true`;
+    const log = path.join(dir, 'audit.log');
+    const lines = () => (fs.existsSync(log) ? countLines(log) : 0);
+    while (lines() < minRecords) execFileSync('bash', ['-c', script]);
+    auditctl('-D', '-k', key);
+    daemon.kill('SIGTERM');
+    await exited;
+    daemon = undefined;
+    return { dir, file: log, records: countLines(log), bytes: fs.statSync(log).size };
+  } finally {
+    if (daemon) daemon.kill('SIGKILL');
+    restore();
+    restoreOnSignal = undefined;
+    client.close();
+  }
+}
+
+function countLines(file) {
+  const b = fs.readFileSync(file);
+  let n = 0;
+  for (let i = b.indexOf(10); i >= 0; i = b.indexOf(10, i + 1)) n++;
+  return n;
+}
+
+/**
+ * One log through ours and libauparse, runs alternating so both see the same
+ * machine: every field of every record, then every field interpreted. Ours
+ * two ways: readAuditLog over a file stream (events), and parseLogLine over
+ * the file's lines (records, no events).
+ */
+async function logWalks(file, walker) {
+  const auparse = (mode) => {
+    const out = execFileSync(walker, mode ? [file, mode] : [file], { encoding: 'utf8' });
+    const m = /records=(\d+) fields=(\d+) seconds=([\d.]+)/.exec(out);
+    return Number(m[1]) / Number(m[3]);
+  };
+  const touch = (r, interpret) => (interpret ? r.interpreted : r.fields);
+  const readLog = async (interpret) => {
+    const t0 = process.hrtime.bigint();
+    let records = 0;
+    for await (const ev of readAuditLog(fs.createReadStream(file, { highWaterMark: 1 << 20 }))) {
+      for (const r of ev.records) {
+        touch(r, interpret);
+        records++;
+      }
+    }
+    return records / (Number(process.hrtime.bigint() - t0) / 1e9);
+  };
+  const parseLines = (interpret) => {
+    const t0 = process.hrtime.bigint();
+    let records = 0;
+    const text = fs.readFileSync(file, 'utf8');
+    let start = 0;
+    for (let nl = text.indexOf('\n'); nl >= 0; nl = text.indexOf('\n', (start = nl + 1))) {
+      const r = parseLogLine(text.slice(start, nl));
+      if (r) {
+        touch(r, interpret);
+        records++;
+      }
+    }
+    return records / (Number(process.hrtime.bigint() - t0) / 1e9);
   };
   const summary = (rates) => ({ recordsPerSec: median(rates), min: Math.min(...rates), max: Math.max(...rates) });
-  const results = {
-    'every field': { ours: summary(await ours(false)), auparse: summary(auparse()) },
-    'every field interpreted': { ours: summary(await ours(true)), auparse: summary(auparse('interpret')) },
-  };
-  fs.rmSync(path.dirname(log.file), { recursive: true, force: true });
-  return { records: log.records, bytes: log.bytes, results };
+  const results = {};
+  for (const interpret of [false, true]) {
+    const r = { readAuditLog: [], parseLogLine: [], auparse: [] };
+    await readLog(interpret); // warm the JIT
+    parseLines(interpret);
+    for (let run = 0; run < 5; run++) {
+      r.auparse.push(auparse(interpret ? 'interpret' : undefined));
+      r.readAuditLog.push(await readLog(interpret));
+      r.parseLogLine.push(parseLines(interpret));
+    }
+    results[interpret ? 'every field interpreted' : 'every field'] = Object.fromEntries(Object.entries(r).map(([k, v]) => [k, summary(v)]));
+  }
+  return results;
+}
+
+async function logBench() {
+  const mix = generatedLog(200_000);
+  const walker = path.join(path.dirname(mix.file), 'auparse-walk');
+  execFileSync('cc', ['-O2', '-o', walker, path.join(here, 'peers', 'auparse-walk.c'), '-lauparse']);
+  const logs = [{ name: 'the corpus mix (records from other projects, unique serials)', ...mix }];
+  let capture;
+  try {
+    if (process.getuid() === 0) {
+      capture = await capturedLog(200_000);
+      logs.push({ name: 'a capture made here by auditd (execs, reads of /etc, writes, failed opens, connects)', ...capture });
+    }
+    for (const log of logs) log.results = await logWalks(log.file, walker);
+  } finally {
+    fs.rmSync(path.dirname(mix.file), { recursive: true, force: true });
+    if (capture) fs.rmSync(capture.dir, { recursive: true, force: true });
+  }
+  return logs.map(({ name, records, bytes, results }) => ({ name, records, bytes, results }));
 }
 
 // --- live -----------------------------------------------------------------
@@ -348,10 +452,20 @@ const percentile = (xs, p) => {
 
 /**
  * Our subscriber in unicast mode while the generator runs. `consumer` says
- * what it does per event: 'events' (reads the event only, as an agent that
- * filters on a few fields), 'fields' (decodes every field of every record) or
- * 'stall' (events only, but stops for 250 ms every second).
+ * what it does per event: 'keys' (iterates events and reads each one's rule
+ * keys, as an agent that routes on them), 'syscall' (reads each event's
+ * SYSCALL record's fields), 'fields' (decodes every field of every record),
+ * 'batch-keys' (sub.batches(), each event's keys) or 'stall' (keys, but stops
+ * for 250 ms every second).
  */
+const CONSUMERS = {
+  keys: 'linux-audit, reads keys',
+  syscall: 'linux-audit, reads SYSCALL fields',
+  fields: 'linux-audit, decodes every field',
+  'batch-keys': 'linux-audit, batches, reads keys',
+  stall: 'linux-audit, stalls 250 ms/s',
+};
+
 async function oursRun(gen, consumer, rate, options = {}) {
   return withAuditing(async (client) => {
     const lostBefore = (await client.getStatus()).lost;
@@ -371,10 +485,23 @@ async function oursRun(gen, consumer, rate, options = {}) {
     let events = 0;
     const latencies = [];
     let nextStall = Date.now() + 1000;
+    let touched = 0;
     const consume = (async () => {
+      if (consumer === 'batch-keys') {
+        for await (const batch of sub.batches()) {
+          for (const ev of batch) {
+            touched += ev.keys.length;
+            // Every 64th event: how long from the syscall (the kernel's stamp) to here.
+            if ((events & 63) === 0) latencies.push(Date.now() - ev.time);
+            events++;
+          }
+        }
+        return;
+      }
       for await (const ev of sub) {
-        if (consumer === 'fields') for (const r of ev.records) void r.fields;
-        // Every 64th event: how long from the syscall (the kernel's stamp) to here.
+        if (consumer === 'fields') for (const r of ev.records) touched += r.fields === undefined ? 0 : 1;
+        else if (consumer === 'syscall') touched += ev.syscall === undefined ? 0 : 1;
+        else touched += ev.keys.length;
         if ((events & 63) === 0) latencies.push(Date.now() - ev.time);
         events++;
         if (consumer === 'stall' && Date.now() >= nextStall) {
@@ -404,7 +531,8 @@ async function oursRun(gen, consumer, rate, options = {}) {
     const cpuSec = (cpu.user + cpu.system) / 1e6;
     const kernelLost = (await client.getStatus()).lost - lostBefore;
     return {
-      consumer: { events: 'linux-audit, reads events', fields: 'linux-audit, decodes every field', stall: 'linux-audit, stalls 250 ms/s' }[consumer] + (options.multicast ? ' (multicast, beside a daemon)' : ''),
+      consumer: CONSUMERS[consumer] + (options.multicast ? ' (multicast, beside a daemon)' : ''),
+      touched,
       rssSeriesMB: rssSeries.length > 0 ? rssSeries.map(([t, ...bytes]) => [t, ...bytes.map((b) => b / 1024 / 1024)]) : undefined,
       generatorCalls: g.calls,
       generatorRate: g.rate,
@@ -540,24 +668,30 @@ async function liveBench() {
   const runs = [];
   // --runs N: N rounds of every consumer, one after another, for medians and min–max.
   for (let round = 0; round < rounds; round++) {
-    for (const r of ['events', 'fields']) runs.push(await oursRun(gen, r));
-    runs.push(await oursRun(gen, 'events', undefined, { multicast: true }));
+    for (const r of ['keys', 'syscall', 'fields', 'batch-keys']) runs.push(await oursRun(gen, r));
+    runs.push(await oursRun(gen, 'keys', undefined, { multicast: true }));
     runs.push(await peerRun(gen, 'min-reader'));
     if (fs.existsSync('/usr/sbin/auditd') || fs.existsSync('/sbin/auditd')) runs.push(await peerRun(gen, 'auditd'));
   }
+  return { generatorUnaudited: alone, rounds, runs, ...perConsumer(runs) };
+}
+
+/** Medians and min–max per consumer over the rounds: CPU per event and the generator's rate. */
+function perConsumer(runs) {
   const consumers = [...new Set(runs.map((r) => r.consumer))];
-  const cpu = Object.fromEntries(
-    consumers.map((c) => {
-      const xs = runs.filter((r) => r.consumer === c).map((r) => r.cpuSecondsPerMillionEvents);
-      return [c, { median: median(xs), min: Math.min(...xs), max: Math.max(...xs), runs: xs.length }];
-    }),
-  );
-  return { generatorUnaudited: alone, rounds, runs, cpuSecondsPerMillionEvents: cpu };
+  const stat = (key) =>
+    Object.fromEntries(
+      consumers.map((c) => {
+        const xs = runs.filter((r) => r.consumer === c).map((r) => r[key]);
+        return [c, { median: median(xs), min: Math.min(...xs), max: Math.max(...xs), runs: xs.length }];
+      }),
+    );
+  return { cpuSecondsPerMillionEvents: stat('cpuSecondsPerMillionEvents'), generatorRate: stat('generatorRate') };
 }
 
 /** Full rate for `seconds` (use 600 for the 10-minute soak): RSS sampled every 10 s must stay flat. */
 async function soakBench() {
-  const r = await oursRun(buildGenerator(), 'events', undefined, { rssEveryMs: 10_000 });
+  const r = await oursRun(buildGenerator(), 'keys', undefined, { rssEveryMs: 10_000 });
   const series = r.rssSeriesMB;
   // Flat means: after the first minute (warm-up), within ±10% of its mean.
   const settled = series.filter(([t]) => t - series[0][0] >= 60_000).map(([, mb]) => mb);
@@ -686,9 +820,13 @@ async function execBench() {
   const gen = buildGenerator();
   load = LOADS.exec;
   try {
-    const runs = [await oursRun(gen, 'events'), await oursRun(gen, 'fields'), await peerRun(gen, 'min-reader')];
-    if (fs.existsSync('/usr/sbin/auditd') || fs.existsSync('/sbin/auditd')) runs.push(await peerRun(gen, 'auditd'));
-    return { runs };
+    const runs = [];
+    for (let round = 0; round < rounds; round++) {
+      for (const r of ['keys', 'syscall', 'fields']) runs.push(await oursRun(gen, r));
+      runs.push(await peerRun(gen, 'min-reader'));
+      if (fs.existsSync('/usr/sbin/auditd') || fs.existsSync('/sbin/auditd')) runs.push(await peerRun(gen, 'auditd'));
+    }
+    return { rounds, runs, ...perConsumer(runs) };
   } finally {
     load = LOADS.getppid;
   }
@@ -704,7 +842,7 @@ async function scaleBench() {
   const gen = buildGenerator();
   const points = [];
   for (const rate of [5_000, 10_000, 20_000, 40_000, 80_000, 160_000, 0]) {
-    const ours = await oursRun(gen, 'events', rate);
+    const ours = await oursRun(gen, 'keys', rate);
     const reader = await peerRun(gen, 'min-reader', rate);
     points.push({ requestedRate: rate || 'full', ours, reader });
   }
@@ -859,19 +997,42 @@ if (haveCorpus && run('decode')) {
 }
 
 if (haveCorpus && run('log')) {
-  const l = (report.log = await logBench());
-  console.log(`## log: an audit.log read by us and by libauparse (${l.records.toLocaleString('en')} records, ${(l.bytes / 1e6).toFixed(1)} MB, the corpus mix with unique serials)\n`);
-  console.log('Both read the file, group records into events and walk every field of every record; ours is `readAuditLog` with `record.fields` or `record.interpreted`, theirs `bench/peers/auparse-walk.c` with `auparse_get_field_str` or `auparse_interpret_field`.\n');
-  console.log('| walk | linux-audit records/s | libauparse records/s | ratio |\n|---|---:|---:|---:|');
-  for (const [name, r] of Object.entries(l.results)) {
-    const f = (x) => `${Math.round(x.recordsPerSec).toLocaleString('en')} (${Math.round(x.min).toLocaleString('en')}–${Math.round(x.max).toLocaleString('en')})`;
-    console.log(`| ${name} | ${f(r.ours)} | ${f(r.auparse)} | ${(r.ours.recordsPerSec / r.auparse.recordsPerSec).toFixed(2)}× |`);
+  const logs = (report.log = await logBench());
+  for (const l of logs) {
+    console.log(`## log: ${l.name}: ${l.records.toLocaleString('en')} records, ${(l.bytes / 1e6).toFixed(1)} MB\n`);
+    console.log('Each reads the file and walks every field of every record: ours through `readAuditLog` (events) and through `parseLogLine` over the lines (records), with `record.fields` or `record.interpreted`; libauparse through `bench/peers/auparse-walk.c` with `auparse_get_field_str` or `auparse_interpret_field`. Five runs each, alternating; medians (min–max).\n');
+    console.log('| walk | readAuditLog records/s | parseLogLine records/s | libauparse records/s | ratios |\n|---|---:|---:|---:|---:|');
+    for (const [name, r] of Object.entries(l.results)) {
+      const f = (x) => `${Math.round(x.recordsPerSec).toLocaleString('en')} (${Math.round(x.min).toLocaleString('en')}–${Math.round(x.max).toLocaleString('en')})`;
+      console.log(`| ${name} | ${f(r.readAuditLog)} | ${f(r.parseLogLine)} | ${f(r.auparse)} | ${(r.readAuditLog.recordsPerSec / r.auparse.recordsPerSec).toFixed(2)}×, ${(r.parseLogLine.recordsPerSec / r.auparse.recordsPerSec).toFixed(2)}× |`);
+    }
+    console.log('');
   }
-  console.log('');
 }
 
 const liveRow = (r, alone) =>
   `| ${r.consumer} | ${Math.round(r.generatorRate).toLocaleString('en')} (${((r.generatorRate / alone) * 100).toFixed(0)}% of unaudited) | ${r.records.toLocaleString('en')} | ${Math.round(r.recordsPerSec).toLocaleString('en')} | ${r.kernelLost} | ${r.overruns} | ${r.dropped.toLocaleString('en')} | ${r.cpuSecondsPerMillionEvents.toFixed(2)} | ${r.peakRssMB.toFixed(0)} | ${r.latencyMs ? `${r.latencyMs.p50} / ${r.latencyMs.p99}` : '–'} |`;
+/**
+ * Per consumer, medians (min–max) over the rounds of CPU per event and of the
+ * generator's rate, each also as a ratio to the minimal C reader's median in
+ * the same invocation: the figures the targets are stated in.
+ */
+function printRatios(result) {
+  const cpu = result.cpuSecondsPerMillionEvents;
+  const gen = result.generatorRate;
+  const readerName = Object.keys(cpu).find((c) => c.startsWith('minimal'));
+  const auditdName = Object.keys(cpu).find((c) => c.startsWith('auditd'));
+  const range = (x, digits) => `${x.median.toFixed(digits)} (${x.min.toFixed(digits)}–${x.max.toFixed(digits)})`;
+  console.log(`\nOver ${result.rounds} round${result.rounds > 1 ? 's' : ''}, medians (min–max):\n`);
+  console.log('| consumer | CPU s / M events | × reader | × auditd | generator calls/s | × under the reader |\n|---|---:|---:|---:|---:|---:|');
+  for (const c of Object.keys(cpu)) {
+    const vsReader = cpu[c].median / cpu[readerName].median;
+    const vsAuditd = auditdName ? (cpu[c].median / cpu[auditdName].median).toFixed(2) : '–';
+    console.log(`| ${c} | ${range(cpu[c], 2)} | ${vsReader.toFixed(2)} | ${vsAuditd} | ${range(gen[c], 0)} | ${(gen[c].median / gen[readerName].median).toFixed(2)} |`);
+  }
+  console.log('');
+}
+
 const LIVE_HEAD = '| consumer | generator calls/s | records | records/s | kernel lost | socket overruns | dropped (counted) | CPU s / M events | peak RSS MB | latency p50 / p99 ms |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|';
 
 if (run('live') || run('exec') || run('stall') || run('scale') || which.includes('soak') || which.includes('churn')) {
@@ -886,15 +1047,7 @@ if (run('live') || run('exec') || run('stall') || run('scale') || which.includes
       console.log(`generator with no rule: ${alone.toLocaleString('en')} calls/s\n`);
       console.log(LIVE_HEAD);
       for (const r of l.runs) console.log(liveRow(r, alone));
-      const cpu = l.cpuSecondsPerMillionEvents;
-      if (l.rounds > 1) {
-        console.log(`\nCPU s per million events over ${l.rounds} rounds:\n\n| consumer | median | min–max |\n|---|---:|---:|`);
-        for (const [c, x] of Object.entries(cpu)) console.log(`| ${c} | ${x.median.toFixed(2)} | ${x.min.toFixed(2)}–${x.max.toFixed(2)} |`);
-      }
-      const ours = cpu[l.runs[0].consumer].median;
-      const reader = Object.entries(cpu).find(([c]) => c.startsWith('minimal'))[1].median;
-      const auditd = Object.entries(cpu).find(([c]) => c.startsWith('auditd'))?.[1].median;
-      console.log(`\nCPU per event${l.rounds > 1 ? ' (medians)' : ''}: ${(ours / reader).toFixed(2)}× the minimal C reader${auditd ? `, ${(ours / auditd).toFixed(2)}× auditd` : ''}.\n`);
+      printRatios(l);
     }
     alone ??= Number(/rate=(\d+)/.exec(execFileSync(buildGenerator(), ['0', '3'], { encoding: 'utf8' }))[1]);
     if (run('exec')) {
@@ -904,10 +1057,7 @@ if (run('live') || run('exec') || run('stall') || run('scale') || which.includes
       console.log(`exec storm with no rule: ${storm.toLocaleString('en')} execs/s\n`);
       console.log(LIVE_HEAD);
       for (const r of e.runs) console.log(liveRow(r, storm));
-      const ours = e.runs[0].cpuSecondsPerMillionEvents;
-      const reader = e.runs.find((r) => r.consumer.startsWith('minimal')).cpuSecondsPerMillionEvents;
-      const auditd = e.runs.find((r) => r.consumer.startsWith('auditd'))?.cpuSecondsPerMillionEvents;
-      console.log(`\nCPU per event: ${(ours / reader).toFixed(2)}× the minimal C reader${auditd ? `, ${(ours / auditd).toFixed(2)}× auditd` : ''}.\n`);
+      printRatios(e);
     }
     if (run('stall')) {
       const r = (report.stall = await stallBench());

@@ -3,6 +3,7 @@
 #include <sys/mman.h>
 
 #include <cstring>
+#include <mutex>
 #include <new>
 
 #include "record.h"
@@ -11,7 +12,6 @@ namespace la {
 
 namespace {
 
-constexpr size_t kBatchBytes = 256 * 1024;
 constexpr size_t kPage = 4096;
 constexpr uint16_t kNlmsgError = 2;
 constexpr uint16_t kNlmsgDone = 3;
@@ -33,8 +33,39 @@ bool IsAscii(const uint8_t* s, size_t n) {
 
 }  // namespace
 
+// Blocks of the usual size come back here when JS lets go of them and are
+// written again: a fresh mapping costs a page fault and a zeroed page per 4
+// KiB on the reader thread, and unmapping one the reader touched costs a TLB
+// shootdown. Bounded, so what the pool holds is a few MiB at most.
+namespace {
+std::mutex poolMutex;
+std::vector<uint8_t*> pool;
+constexpr size_t kPoolBlocks = 16;
+}  // namespace
+
+static uint8_t* MapBlock(size_t capacity) {
+  if (capacity == kBatchBytes) {
+    std::lock_guard<std::mutex> lock(poolMutex);
+    if (!pool.empty()) {
+      uint8_t* d = pool.back();
+      pool.pop_back();
+      return d;
+    }
+  }
+  void* p = ::mmap(nullptr, capacity, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  return p == MAP_FAILED ? nullptr : static_cast<uint8_t*>(p);
+}
+
 void FreeBatchBlock(uint8_t* data, size_t capacity) {
-  if (data != nullptr) ::munmap(data, capacity);
+  if (data == nullptr) return;
+  if (capacity == kBatchBytes) {
+    std::lock_guard<std::mutex> lock(poolMutex);
+    if (pool.size() < kPoolBlocks) {
+      pool.push_back(data);
+      return;
+    }
+  }
+  ::munmap(data, capacity);
 }
 
 Batch& Batch::operator=(Batch&& o) noexcept {
@@ -68,9 +99,8 @@ bool Batch::Reserve(size_t bytes) {
   size_t want = RoundUp(used + bytes);
   if (data == nullptr) {
     size_t cap = want > kBatchBytes ? want : kBatchBytes;
-    void* p = ::mmap(nullptr, cap, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (p == MAP_FAILED) return false;
-    data = static_cast<uint8_t*>(p);
+    data = MapBlock(cap);
+    if (data == nullptr) return false;
     capacity = cap;
     return true;
   }
@@ -310,27 +340,28 @@ void Assembler::Emit(Pending* p, bool incomplete, Batch& out) {
   for (const Rec& r : p->recs) {
     if (key != nullptr && pidSeen && ppidSeen) break;
     const uint8_t* t = bytes + r.start;
-    if (key == nullptr) {
-      Value v = FindField(t, r.bodyStart, r.length, "key", 3);
-      if (v.found && !(v.quote == 0 && v.end - v.start == 6 && std::memcmp(t + v.start, "(null)", 6) == 0)) {
-        key = t + v.start;
-        keyLen = v.end - v.start;
-        keyHex = IsEncodedHex(t, v);
-      }
+    Wanted wanted[3] = {{"key", 3, {}}, {"pid", 3, {}}, {"ppid", 4, {}}};
+    // Only what is still unknown is looked for (found counts as known).
+    wanted[0].value.found = key != nullptr;
+    wanted[1].value.found = pidSeen;
+    wanted[2].value.found = ppidSeen;
+    FindFields(t, r.bodyStart, r.length, wanted, 3);
+    const Value& k = wanted[0].value;
+    if (key == nullptr && k.found && !(k.quote == 0 && k.end - k.start == 6 && std::memcmp(t + k.start, "(null)", 6) == 0)) {
+      key = t + k.start;
+      keyLen = k.end - k.start;
+      keyHex = IsEncodedHex(t, k);
     }
-    if (!pidSeen) {
-      int64_t n = ParseDecimal(t, FindField(t, r.bodyStart, r.length, "pid", 3));
+    if (!pidSeen && wanted[1].value.found) {
+      int64_t n = ParseDecimal(t, wanted[1].value);
       if (n >= 0) {
         pid = n;
         pidSeen = true;
       }
     }
-    if (!ppidSeen) {
-      Value v = FindField(t, r.bodyStart, r.length, "ppid", 4);
-      if (v.found) {
-        ppid = ParseDecimal(t, v);
-        ppidSeen = true;
-      }
+    if (!ppidSeen && wanted[2].value.found) {
+      ppid = ParseDecimal(t, wanted[2].value);
+      ppidSeen = true;
     }
   }
   if (keyHex) {
@@ -368,7 +399,8 @@ void Assembler::Emit(Pending* p, bool incomplete, Batch& out) {
     out.records.push_back(r.typeAndFlags);
     out.records.push_back(r.bodyStart);
   }
-  uint32_t flags = (incomplete ? kEventIncomplete : 0) | (p->cut ? kEventCut : 0);
+  bool plain = key != nullptr && IsAscii(key, keyLen) && std::memchr(key, 0x01, keyLen) == nullptr;
+  uint32_t flags = (incomplete ? kEventIncomplete : 0) | (p->cut ? kEventCut : 0) | (plain ? kEventKeyPlain : 0);
   out.events.push_back(first);
   out.events.push_back(static_cast<uint32_t>(p->recs.size()));
   out.events.push_back(p->malformedAlone ? 0 : p->serial);

@@ -23,6 +23,10 @@
 
 namespace la {
 
+// A batch's block: the usual size, reused (see FreeBatchBlock). A batch is
+// handed over before it fills, so that blocks keep this size.
+constexpr size_t kBatchBytes = 256 * 1024;
+
 constexpr uint32_t kEventWords = 10;
 constexpr uint32_t kRecordWords = 4;
 constexpr uint32_t kNone = 0xffffffffu;
@@ -30,6 +34,7 @@ constexpr uint32_t kNone = 0xffffffffu;
 // Event flags.
 constexpr uint32_t kEventIncomplete = 1;  // handed out by a bound before its EOE
 constexpr uint32_t kEventCut = 2;         // records beyond the per-event bound were left out
+constexpr uint32_t kEventKeyPlain = 4;    // one key, ASCII: JS takes it as it is
 
 // Record flags (the type word's high half).
 constexpr uint32_t kRecordTruncated = 1;  // longer than a receive slot

@@ -41,8 +41,10 @@ namespace {
 // we know of; a longer one arrives flagged as truncated, never silently cut.
 constexpr size_t kSlotBytes = 16384;
 constexpr unsigned kMaxVlen = 64;
-// A batch is handed over once it holds this much, whatever the latency setting.
-constexpr size_t kPublishBytes = 256 * 1024;
+// A batch is handed over once it holds this much, whatever the latency
+// setting: three quarters of a block, so that one more receive (64 records of
+// a few hundred bytes, as a rule) still fits and blocks keep their size.
+constexpr size_t kPublishBytes = la::kBatchBytes * 3 / 4;
 
 uint64_t MonotonicNs() {
   timespec ts;
@@ -207,6 +209,19 @@ class AuditSocket : public Napi::ObjectWrap<AuditSocket> {
     }
     socklen_t len = sizeof addr;
     if (::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len) == 0) portId_ = addr.nl_pid;
+    // Connected to the kernel (port 0), the socket takes unicast datagrams from
+    // nobody else: the kernel refuses another sender with ECONNREFUSED, so no
+    // record needs its sender checked. A multicast group can still be sent to
+    // by a process with CAP_NET_ADMIN: there the reader checks each sender.
+    sockaddr_nl kernel{};
+    kernel.nl_family = AF_NETLINK;
+    if (::connect(fd_, reinterpret_cast<sockaddr*>(&kernel), sizeof kernel) < 0) {
+      int err = errno;
+      CloseFd();
+      SystemError(env, err, "connect").ThrowAsJavaScriptException();
+      return;
+    }
+    multicast_ = multicast;
     env_ = env;
     napi_add_env_cleanup_hook(env_, CleanupHook, this);
     cleanupHookAdded_ = true;
@@ -769,8 +784,10 @@ class AuditSocket : public Napi::ObjectWrap<AuditSocket> {
             }
             for (unsigned i = 0; i < kMaxVlen; i++) {
               msgs[i].msg_hdr = msghdr{};
-              msgs[i].msg_hdr.msg_name = &from[i];
-              msgs[i].msg_hdr.msg_namelen = sizeof from[i];
+              // Asking each datagram's sender costs a copy per datagram; only
+              // a multicast socket needs it (see the constructor).
+              msgs[i].msg_hdr.msg_name = multicast_ ? &from[i] : nullptr;
+              msgs[i].msg_hdr.msg_namelen = multicast_ ? sizeof from[i] : 0;
               msgs[i].msg_hdr.msg_iov = &iovs[i];
               msgs[i].msg_hdr.msg_iovlen = 1;
               msgs[i].msg_len = 0;
@@ -794,7 +811,7 @@ class AuditSocket : public Napi::ObjectWrap<AuditSocket> {
             double bytes = 0, spoofed = 0, truncated = 0;
             bool replies = false;
             for (int i = 0; i < got; i++) {
-              if (from[i].nl_pid != 0) {
+              if (multicast_ && from[i].nl_pid != 0) {
                 spoofed++;
                 continue;
               }
@@ -864,6 +881,7 @@ class AuditSocket : public Napi::ObjectWrap<AuditSocket> {
   uint32_t portId_ = 0;
   size_t bufferBytes_ = 64 << 20;
   bool dropOnOverflow_ = false;
+  bool multicast_ = false;
   uint64_t latencyNs_ = 2000000;  // 2 ms; lib/ sets it (latencyMs)
   std::atomic<size_t> receiveBufferBytes_{212992};
   bool cleanupHookAdded_ = false;

@@ -6,6 +6,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 
 namespace la {
 
@@ -63,17 +64,26 @@ struct Value {
   bool found = false;
 };
 
-// The value of field `name` in body text[from, to): the record's own field,
-// or, when it has none, one inside its msg='…' (user-space records nest their
-// fields there). An inner field never replaces the record's own. Tokens are
-// scanned as lib/decode/fields.ts scans them: key=value separated by spaces,
-// values bare, "double" or 'single' quoted; words without '=' skipped.
-inline Value FindField(const uint8_t* t, size_t from, size_t to, const char* name, size_t nameLen, bool nested = false) {
-  Value inner;
+// A field the caller looks for, and what was found (`value.found`).
+struct Wanted {
+  const char* name;
+  size_t length;
+  Value value;
+};
+
+// The values of the wanted fields in body text[from, to), in one pass: each
+// the record's own field, or, when it has none, one inside its msg='…'
+// (user-space records nest their fields there). An inner field never
+// replaces the record's own. Tokens are scanned as lib/decode/fields.ts scans
+// them: key=value separated by spaces, values bare, "double" or 'single'
+// quoted (a quote after a backslash does not close); words without '=' skipped.
+inline void FindFields(const uint8_t* t, size_t from, size_t to, Wanted* wanted, size_t count, bool nested = false) {
+  size_t missing = 0;
+  for (size_t w = 0; w < count; w++) missing += wanted[w].value.found ? 0 : 1;
   size_t msgStart = 0, msgEnd = 0;
   bool haveMsg = false;
   size_t i = from;
-  while (i < to) {
+  while (i < to && missing > 0) {
     if (t[i] == ' ') {
       i++;
       continue;
@@ -86,10 +96,9 @@ inline Value FindField(const uint8_t* t, size_t from, size_t to, const char* nam
     Value v;
     if (i < to && (t[i] == '"' || t[i] == '\'')) {
       char q = static_cast<char>(t[i]);
-      size_t vs = i + 1;
-      size_t close = vs;
+      size_t close = i + 1;
       while (close < to && !(t[close] == static_cast<uint8_t>(q) && t[close - 1] != '\\')) close++;
-      v.start = vs;
+      v.start = i + 1;
       v.end = close;
       v.quote = q;
       i = close < to ? close + 1 : to;
@@ -99,15 +108,13 @@ inline Value FindField(const uint8_t* t, size_t from, size_t to, const char* nam
       v.end = i;
     }
     v.found = true;
-    if (ke - ks == nameLen) {
-      bool same = true;
-      for (size_t k = 0; k < nameLen; k++) {
-        if (t[ks + k] != static_cast<uint8_t>(name[k])) {
-          same = false;
-          break;
-        }
+    for (size_t w = 0; w < count; w++) {
+      Wanted& x = wanted[w];
+      if (!x.value.found && x.length == ke - ks && std::memcmp(t + ks, x.name, x.length) == 0) {
+        x.value = v;
+        missing--;
+        break;
       }
-      if (same) return v;
     }
     if (!nested && !haveMsg && v.quote == '\'' && ke - ks == 3 && t[ks] == 'm' && t[ks + 1] == 's' && t[ks + 2] == 'g') {
       haveMsg = true;
@@ -115,8 +122,7 @@ inline Value FindField(const uint8_t* t, size_t from, size_t to, const char* nam
       msgEnd = v.end;
     }
   }
-  if (haveMsg) inner = FindField(t, msgStart, msgEnd, name, nameLen, true);
-  return inner;
+  if (missing > 0 && haveMsg) FindFields(t, msgStart, msgEnd, wanted, count, true);
 }
 
 // A decimal number of at most 10 digits that fits 32 bits, or -1.

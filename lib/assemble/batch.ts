@@ -15,6 +15,8 @@ const NONE = 0xffffffff;
 /** Event flags (native/assembler.h). */
 export const EVENT_INCOMPLETE = 1;
 export const EVENT_CUT = 2;
+/** One ASCII key: no UTF-8 decoding, no split. */
+const EVENT_KEY_PLAIN = 4;
 
 /** Record flags (the type word's high half). */
 const RECORD_TRUNCATED = 1;
@@ -23,7 +25,7 @@ const RECORD_NO_HEADER = 4;
 const RECORD_SHORT = 8;
 
 /** Buffer's own decoders, without toString()'s argument handling. */
-type FastBuffer = Buffer & { utf8Slice(start: number, end: number): string };
+type FastBuffer = Buffer & { utf8Slice(start: number, end: number): string; latin1Slice(start: number, end: number): string };
 
 function malformedReason(flags: number, length: number): string | undefined {
   if (flags === 0) return undefined;
@@ -100,9 +102,12 @@ export class EventBatch implements Iterable<AuditEvent> {
 
   /** @internal The rule keys of the event at `at` (several keys are joined with 0x01). */
   keysAt(at: number): string[] {
-    const offset = this.index[at + 6];
+    const x = this.index;
+    const offset = x[at + 6];
     if (offset === NONE) return [];
-    return (this.data as FastBuffer).utf8Slice(offset, offset + this.index[at + 7]).split('\x01');
+    const end = offset + x[at + 7];
+    if (x[at + 5] & EVENT_KEY_PLAIN) return [(this.data as FastBuffer).latin1Slice(offset, end)];
+    return (this.data as FastBuffer).utf8Slice(offset, end).split('\x01');
   }
 
   /** @internal The event's pid or ppid (word 8 or 9), when a record had one. */
