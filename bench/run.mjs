@@ -458,6 +458,7 @@ const percentile = (xs, p) => {
  * 'batch-keys' (sub.batches(), each event's keys) or 'stall' (keys, but stops
  * for 250 ms every second).
  */
+const stallCell = new Int32Array(new SharedArrayBuffer(4));
 const CONSUMERS = {
   keys: 'linux-audit, reads keys',
   syscall: 'linux-audit, reads SYSCALL fields',
@@ -505,8 +506,10 @@ async function oursRun(gen, consumer, rate, options = {}) {
         if ((events & 63) === 0) latencies.push(Date.now() - ev.time);
         events++;
         if (consumer === 'stall' && Date.now() >= nextStall) {
-          const until = Date.now() + 250;
-          while (Date.now() < until);
+          // The JS thread blocked for 250 ms (a synchronous call, a long GC
+          // pause) without using a CPU: a spinning stall would take a core
+          // from the generator on a two-core machine and measure that instead.
+          Atomics.wait(stallCell, 0, 0, 250);
           nextStall = Date.now() + 1000;
         }
       }
@@ -834,7 +837,10 @@ async function execBench() {
 
 /** The consumer stops for 250 ms every second at full load: what is lost, and where it is counted. */
 async function stallBench() {
-  return oursRun(buildGenerator(), 'stall');
+  const gen = buildGenerator();
+  const runs = [];
+  for (let round = 0; round < rounds; round++) runs.push(await oursRun(gen, 'stall'), await peerRun(gen, 'min-reader'));
+  return { rounds, runs, ...perConsumer(runs) };
 }
 
 /** Cost as the rate doubles, ours and the minimal reader, up to full speed. */
@@ -967,6 +973,15 @@ async function formatBench() {
 
 // --- report ---------------------------------------------------------------
 
+/** The commit measured, with "-dirty" when the work tree had changes; unknown outside a clone. */
+function gitCommit() {
+  const run = (args) => spawnSync('git', args, { cwd: root, encoding: 'utf8' });
+  const head = run(['rev-parse', 'HEAD']);
+  if (head.status !== 0) return 'unknown';
+  const dirty = run(['status', '--porcelain', '--untracked-files=no']).stdout.trim() !== '';
+  return head.stdout.trim() + (dirty ? '-dirty' : '');
+}
+
 const machine = {
   host: os.hostname(),
   cpus: os.cpus().length,
@@ -974,9 +989,12 @@ const machine = {
   kernel: os.release(),
   node: process.version,
   date: new Date().toISOString(),
+  // What was measured and how to measure it again.
+  commit: gitCommit(),
+  command: `npm run bench --${argv.length > 0 ? ` ${argv.join(' ')}` : ''}`,
 };
 const report = { machine };
-console.log(`# linux-audit benchmark\n\n${machine.cpus} × ${machine.cpuModel}, Linux ${machine.kernel}, Node ${machine.node}\n`);
+console.log(`# linux-audit benchmark\n\n${machine.cpus} × ${machine.cpuModel}, Linux ${machine.kernel}, Node ${machine.node}, commit ${machine.commit}\n`);
 
 // decode, log and format read test/corpus (in a clone; LINUX_AUDIT_CORPUS points
 // elsewhere); the installed package does not ship it.
@@ -1061,10 +1079,13 @@ if (run('live') || run('exec') || run('stall') || run('scale') || which.includes
     }
     if (run('stall')) {
       const r = (report.stall = await stallBench());
-      console.log(`## stall (our consumer stops 250 ms every second, generator at full speed for ${seconds} s)\n`);
+      console.log(`## stall (our consumer blocks for 250 ms every second, generator at full speed for ${seconds} s)\n`);
       console.log(LIVE_HEAD);
-      console.log(liveRow(r, alone));
-      console.log(`\nEvery record is accounted for: ${r.records.toLocaleString('en')} decoded + ${r.dropped.toLocaleString('en')} dropped by our bounded buffer (counted in stats().dropped) + ${r.kernelLost} lost by the kernel (stats().kernelLost) + ${r.overruns} socket overruns (stats().socketOverruns).\n`);
+      for (const x of r.runs) console.log(liveRow(x, alone));
+      for (const x of r.runs.filter((y) => y.consumer.startsWith('linux-audit'))) {
+        console.log(`\nEvery record is accounted for: ${x.records.toLocaleString('en')} received + ${x.dropped.toLocaleString('en')} dropped by our bounded buffer (counted in stats().dropped) + ${x.kernelLost} lost by the kernel (stats().kernelLost) + ${x.overruns} socket overruns (stats().socketOverruns).`);
+      }
+      printRatios(r);
     }
     if (which.includes('churn')) {
       const r = (report.churn = await churnBench());

@@ -340,6 +340,24 @@ export function parseHeader(text: string, from = 0): number {
 
 const GROUP_SEPARATOR = '\x1d';
 
+// Log lines name their record type; consecutive lines mostly repeat a few
+// names. The last name seen for each length is checked in place before a
+// slice and a table lookup are paid.
+const lastTypeName: string[] = new Array<string>(32).fill('');
+const lastTypeNumber: number[] = new Array<number>(32).fill(-1);
+
+function typeAt(line: string, start: number, end: number): number {
+  const len = end - start;
+  if (len < 32 && lastTypeNumber[len] >= 0 && line.startsWith(lastTypeName[len], start)) return lastTypeNumber[len];
+  const name = line.slice(start, end);
+  const type = recordTypeNumber(name);
+  if (len < 32 && type >= 0) {
+    lastTypeName[len] = name;
+    lastTypeNumber[len] = type;
+  }
+  return type;
+}
+
 /**
  * One line of auditd's log: `[node=NAME ]type=NAME msg=audit(…): body`, raw or
  * ENRICHED (the interpreted part after 0x1D is left out of `text`: it is
@@ -362,7 +380,7 @@ export function parseLogLine(line: string): AuditRecord | undefined {
   if (!line.startsWith('type=', i)) return AuditRecord.fromText(0, line.slice(i, end), node, 'no type= at the start of the line');
   const sp = line.indexOf(' ', i + 5);
   if (sp < 0) return AuditRecord.fromText(0, line.slice(i, end), node, 'no msg= after type=');
-  const type = recordTypeNumber(line.slice(i + 5, sp));
+  const type = typeAt(line, i + 5, sp);
   if (!line.startsWith('msg=', sp + 1)) return AuditRecord.fromText(Math.max(type, 0), line.slice(sp + 1, end), node, 'no msg= after type=');
   const gs = line.indexOf(GROUP_SEPARATOR, sp + 5);
   const text = line.slice(sp + 5, gs >= 0 && gs < end ? gs : end);

@@ -444,9 +444,25 @@ const OWNER_ARG: Record<string, number> = { chown: 1, fchown: 1, lchown: 1 };
 const hexArg = (raw: string) => `0x${raw}`;
 const O_CREAT = OPEN_FLAGS.find(([, n]) => n === 'O_CREAT')![0];
 
+/** Syscalls with an argument auparse names (the tables above and the switch below, and the *at ones). */
+const NAMED_ARGS = new Set([
+  ...Object.keys(UID_ARGS), ...Object.keys(GID_ARGS), ...Object.keys(SIGNAL_ARG), ...Object.keys(MODE_ARG), ...Object.keys(OWNER_ARG),
+  'open', 'openat', 'socket', 'fcntl', 'personality', 'ioctl', 'clone', 'mmap', 'mprotect', 'ptrace', 'prctl', 'mount',
+]);
+
+function isHexDigits(s: string): boolean {
+  if (s.length === 0) return false;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (!((c >= 48 && c <= 57) || (c >= 65 && c <= 70) || (c >= 97 && c <= 102))) return false;
+  }
+  return true;
+}
+
 /** Syscall arguments whose meaning auparse knows, by syscall name. */
 function argText(kind: 'a0' | 'a1' | 'a2' | 'a3', raw: string, syscall: string | undefined, flags?: number): string {
-  if (!/^[0-9a-fA-F]+$/.test(raw) || syscall === undefined) return hexArg(raw);
+  // Most syscalls' arguments are plain: answered before any parsing (this runs for a0-a3 of every SYSCALL record).
+  if (syscall === undefined || (!NAMED_ARGS.has(syscall) && !syscall.endsWith('at') && !syscall.endsWith('at2')) || !isHexDigits(raw)) return hexArg(raw);
   const arg = Number(kind[1]);
   // Arguments are logged as unsigned longs: 64-bit -1 is sixteen f's. Ids and
   // signals are ints, so read the low 32 bits.

@@ -97,8 +97,10 @@ input(type="imudp" port="${this.ports.udp}" address="127.0.0.1" ruleset="out")
   /** The lines written so far: the severity rsyslog read from PRI, MSGID, STRUCTURED-DATA and MSG of each message. */
   lines(): Array<{ severity: string; msgid: string; sd: string; msg: string }> {
     if (!fs.existsSync(this.out)) return [];
-    return fs
-      .readFileSync(this.out, 'utf8')
+    const text = fs.readFileSync(this.out, 'utf8');
+    // rsyslog may be writing a line as we read: only whole lines count.
+    return text
+      .slice(0, text.lastIndexOf('\n') + 1)
       .split('\n')
       .filter((l) => l !== '')
       .map((line) => {
