@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 // npm run bench [-- decode|log|format|live|stall|scale|rules|watch|soak|churn] [--seconds N] [--runs N]
+// npm run bench -- --report [FILE…]   tables from results files (bench/report.mjs)
 //
 // decode: what JS costs once the native reader has assembled events (its
 //         assembler run without a kernel over a mix built from the corpus):
@@ -38,6 +39,12 @@ import { fileURLToPath } from 'node:url';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '..');
+if (process.argv.includes('--report')) {
+  const { printReport } = await import('./report.mjs');
+  const files = process.argv.slice(process.argv.indexOf('--report') + 1).filter((a) => !a.startsWith('--'));
+  printReport(files, path.join(here, 'results'));
+  process.exit(0);
+}
 const lib = (p) => import(path.join(root, 'dist', p));
 const { parseLogLine } = await lib('decode/record.js');
 const { EventBatch } = await lib('assemble/batch.js');
@@ -994,6 +1001,13 @@ const machine = {
   command: `npm run bench --${argv.length > 0 ? ` ${argv.join(' ')}` : ''}`,
 };
 const report = { machine };
+// What the run prints is kept with its numbers, for --report.
+const printed = [];
+const print = console.log;
+console.log = (...parts) => {
+  printed.push(parts.join(' '));
+  print(...parts);
+};
 console.log(`# linux-audit benchmark\n\n${machine.cpus} × ${machine.cpuModel}, Linux ${machine.kernel}, Node ${machine.node}, commit ${machine.commit}\n`);
 
 // decode, log and format read test/corpus (in a clone; LINUX_AUDIT_CORPUS points
@@ -1156,5 +1170,6 @@ fs.mkdirSync(dir, { recursive: true });
 // A partial run gets its own file, so it does not replace the full one.
 const part = which.length > 0 ? `-${which.join('-')}${secondsAt >= 0 ? `-${seconds}s` : ''}${rounds > 1 ? `-x${rounds}` : ''}` : '';
 const file = path.join(dir, `${machine.date.slice(0, 10)}-${machine.host}${part}.json`);
+report.markdown = printed.join('\n');
 fs.writeFileSync(file, JSON.stringify(report, null, 2) + '\n');
 console.log(`results: ${path.relative(process.cwd(), file)}`);

@@ -45,6 +45,8 @@ constexpr unsigned kMaxVlen = 64;
 // setting: three quarters of a block, so that one more receive (64 records of
 // a few hundred bytes, as a rule) still fits and blocks keep their size.
 constexpr size_t kPublishBytes = la::kBatchBytes * 3 / 4;
+// Batches up to this size are copied into a Buffer of V8's rather than lent.
+constexpr size_t kCopyBytes = 16 * 1024;
 
 uint64_t MonotonicNs() {
   timespec ts;
@@ -516,6 +518,14 @@ class AuditSocket : public Napi::ObjectWrap<AuditSocket> {
       size_t words = b.IndexWords();
       Napi::ArrayBuffer ab = Napi::ArrayBuffer::New(env, words * sizeof(uint32_t));
       b.WriteIndex(static_cast<uint32_t*>(ab.Data()));
+      if (used <= kCopyBytes) {
+        // A small batch (a moderate rate) is copied and its block goes back
+        // to the pool at once: waiting for V8 to collect a Buffer over it
+        // would take a fresh block, and its page faults, for every batch.
+        out.Set(i++, Napi::Buffer<uint8_t>::Copy(env, b.data, used));
+        out.Set(i++, Napi::Uint32Array::New(env, words, ab, 0));
+        continue;
+      }
       uint8_t* data = b.Release();
       // Tell V8 what these small Buffer objects hold, or it sees no reason to
       // collect them and the blocks behind them pile up between GCs.
