@@ -264,3 +264,18 @@ describe('every corpus log line parses', () => {
     });
   }
 });
+
+describe('fields inside a user message', () => {
+  it("never replace the record's own (a USER_AVC's msg='… pid=…' names the peer, not the sender)", () => {
+    const r = parseLogLine(
+      "type=USER_AVC msg=audit(1700000000.000:5): pid=812 uid=81 auid=4294967295 ses=4294967295 subj=system_u:system_r:system_dbusd_t:s0 msg='avc:  denied  { send_msg } for msg=1 pid=4242 uid=0 comm=\"x\" exe=\"/usr/bin/x\" sauid=81 hostname=? addr=? terminal=?'",
+    )!;
+    expect(r.fields.pid).toBe('812');
+    expect(r.fields.uid).toBe('81');
+    // What only the message names is still there.
+    expect(r.fields.sauid).toBe('81');
+    expect(r.fields.comm).toBe('x');
+    // rawFields keeps everything, as written.
+    expect(r.rawFields().filter((f) => f.key === 'pid').map((f) => f.value)).toEqual(['812', '4242']);
+  });
+});

@@ -8,6 +8,8 @@ export const QUOTED_DOUBLE = 1;
 export const QUOTED_SINGLE = 2;
 /** The key was preceded by the bare word `old` (pre-3.x LOGIN records: `old auid=`). */
 export const OLD_PREFIX = 4;
+/** The field was inside a user message's msg='…': it never replaces a field of the record's own. */
+export const INNER = 8;
 
 let tokens = new Int32Array(TOKEN_WORDS * 128);
 
@@ -41,7 +43,7 @@ function isOldWord(text: string, ws: number, we: number): boolean {
  * key=value pairs are scanned in place of msg itself). Bare words without `=`
  * (AVC's `avc:  denied  { read } for`) are skipped. Returns the token count.
  */
-export function scanFields(text: string, start: number, end: number, count = 0): number {
+export function scanFields(text: string, start: number, end: number, count = 0, inner = 0): number {
   let i = start;
   let afterOld = false;
   while (i < end) {
@@ -65,7 +67,7 @@ export function scanFields(text: string, start: number, end: number, count = 0):
     i = eq + 1;
     let vs: number;
     let ve: number;
-    let flags = afterOld ? OLD_PREFIX : 0;
+    let flags = (afterOld ? OLD_PREFIX : 0) | inner;
     afterOld = false;
     const c = i < end ? text.charCodeAt(i) : -1;
     if (c === DQUOTE || c === SQUOTE) {
@@ -78,10 +80,10 @@ export function scanFields(text: string, start: number, end: number, count = 0):
       ve = close;
       i = close + 1;
       if (c === SQUOTE && isMsgKey(text, ks, ke)) {
-        const inner = scanFields(text, vs, ve, count);
-        if (inner > count) {
-          trimProse(text, count, inner);
-          count = inner;
+        const nested = scanFields(text, vs, ve, count, INNER);
+        if (nested > count) {
+          trimProse(text, count, nested);
+          count = nested;
           continue;
         }
       }

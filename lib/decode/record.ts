@@ -3,6 +3,7 @@ import { EXECVE, recordTypeName, recordTypeNumber } from '../constants/index.js'
 import { interpretRecord } from '../interpret/index.js';
 import {
   HEX_ENCODED_FIELDS,
+  INNER,
   OLD_PREFIX,
   QUOTED_DOUBLE,
   QUOTED_SINGLE,
@@ -142,8 +143,14 @@ export class AuditRecord {
 
   private decodeFields(): Record<string, string> {
     const text = this.text;
-    const n = scanFields(text, this.bodyStart, text.length);
+    let n = scanFields(text, this.bodyStart, text.length);
     const t = scannedTokens();
+    for (let k = 0; k < n; k++) {
+      if ((t[k * TOKEN_WORDS + 4] & INNER) !== 0) {
+        n = dropShadowedInner(text, t, n);
+        break;
+      }
+    }
     const execve = this.type === EXECVE;
     if (n > layoutKeys.length) {
       layoutKeys = new Array(n * 2);
@@ -181,6 +188,28 @@ export class AuditRecord {
     if (guessed && guess!.make !== undefined) return guess!.make(layoutValues);
     return buildFields(guessSlot, signature, n);
   }
+}
+
+/**
+ * A user message's own fields come first, then those of its msg='…': a field
+ * inside the message that a field of the record's own already names is
+ * dropped (its pid must not become the record's pid). Compacts the tokens;
+ * returns how many remain. Only user records with a nested message get here.
+ */
+function dropShadowedInner(text: string, t: Int32Array, n: number): number {
+  const outer = new Set<string>();
+  for (let k = 0; k < n; k++) {
+    const at = k * TOKEN_WORDS;
+    if ((t[at + 4] & INNER) === 0) outer.add(text.slice(t[at], t[at + 1]));
+  }
+  let kept = 0;
+  for (let k = 0; k < n; k++) {
+    const at = k * TOKEN_WORDS;
+    if ((t[at + 4] & INNER) !== 0 && outer.has(text.slice(t[at], t[at + 1]))) continue;
+    if (kept !== k) t.copyWithin(kept * TOKEN_WORDS, at, at + TOKEN_WORDS);
+    kept++;
+  }
+  return kept;
 }
 
 interface KeyInfo {
