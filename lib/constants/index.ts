@@ -22,6 +22,7 @@ export const SYSCALL = RECORD_TYPES.SYSCALL;
 export const EXECVE = RECORD_TYPES.EXECVE;
 export const PROCTITLE = RECORD_TYPES.PROCTITLE;
 export const REPLACE = RECORD_TYPES.REPLACE;
+export const AVC = RECORD_TYPES.AVC;
 
 const unknownNames = new Map<number, string>();
 

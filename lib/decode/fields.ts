@@ -108,11 +108,14 @@ export function scanFields(text: string, start: number, end: number, count = 0, 
 /**
  * Old user-space messages wrap their fields in prose: msg='PAM: session open
  * (hostname=?, addr=?, terminal=pts/0 res=success)'. There the trailing comma
- * or parenthesis of a bare value is punctuation, not value.
+ * or parenthesis of a bare value, and the opening parenthesis of a key, are
+ * punctuation (libauparse reads the key as hostname).
  */
 function trimProse(text: string, from: number, to: number): void {
   for (let k = from; k < to; k++) {
     const at = k * TOKEN_WORDS;
+    // (hostname=?, …): the parenthesis opens the prose's list, it is not the key's.
+    if (text.charCodeAt(tokens[at]) === 40 && tokens[at + 1] - tokens[at] > 1) tokens[at]++;
     if (tokens[at + 4] & (QUOTED_DOUBLE | QUOTED_SINGLE)) continue;
     let ve = tokens[at + 3];
     while (ve > tokens[at + 2] && (text.charCodeAt(ve - 1) === 44 || text.charCodeAt(ve - 1) === 41)) ve--;

@@ -1,5 +1,5 @@
 // One audit record: the header read eagerly, the fields on first use.
-import { EXECVE, recordTypeName, recordTypeNumber } from '../constants/index.js';
+import { AVC, EXECVE, recordTypeName, recordTypeNumber } from '../constants/index.js';
 import { interpretRecord } from '../interpret/index.js';
 import {
   HEX_ENCODED_FIELDS,
@@ -142,6 +142,14 @@ export class AuditRecord {
   }
 
   private decodeFields(): Record<string, string> {
+    const fields = this.scanAndBuild();
+    // An AVC record opens with prose libauparse reads as two fields:
+    // `avc:  denied  { read write } for` → seresult=denied, seperms=read,write.
+    const verdict = this.type === AVC ? avcVerdict(this.text, this.bodyStart) : undefined;
+    return verdict === undefined ? fields : avcFields(verdict, fields);
+  }
+
+  private scanAndBuild(): Record<string, string> {
     const text = this.text;
     let n = scanFields(text, this.bodyStart, text.length);
     const t = scannedTokens();
@@ -210,6 +218,28 @@ function dropShadowedInner(text: string, t: Int32Array, n: number): number {
     kept++;
   }
   return kept;
+}
+
+/** `avc:  denied  { perm perm } for` at the start of an AVC record's body: [result, perms], or undefined. */
+function avcVerdict(text: string, body: number): [string, string] | undefined {
+  let i = body;
+  while (text.charCodeAt(i) === 32) i++;
+  if (!text.startsWith('avc:', i)) return undefined;
+  const open = text.indexOf('{', i);
+  const close = open < 0 ? -1 : text.indexOf('}', open);
+  if (close < 0) return undefined;
+  const result = text.slice(i + 4, open).trim();
+  const perms = text.slice(open + 1, close).trim().split(/ +/).join(',');
+  return [result, perms];
+}
+
+function avcFields([result, perms]: [string, string], rest: Record<string, string>): Record<string, string> {
+  const fields: Record<string, string> = { seresult: result, seperms: perms };
+  for (const key of Object.keys(rest)) {
+    if (key === '__proto__') Object.defineProperty(fields, key, { value: rest[key], enumerable: true, writable: true, configurable: true });
+    else fields[key] = rest[key];
+  }
+  return fields;
 }
 
 interface KeyInfo {

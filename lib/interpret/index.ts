@@ -57,6 +57,8 @@ export type FieldKind =
   | 'protocol'
   | 'personality'
   | 'fanotify'
+  | 'resolve'
+  | 'modeShort'
   | 'plain';
 
 // A Map, not an object: a field named `constructor` must not find Object's.
@@ -85,6 +87,7 @@ assign('seccomp', 'code');
 assign('proctitle', 'proctitle');
 assign('promisc', 'prom old_prom');
 assign('openFlags', 'oflag');
+assign('resolve', 'resolve');
 assign('protocol', 'proto');
 assign('personality', 'per');
 assign('fanotify', 'resp');
@@ -98,6 +101,8 @@ export function fieldKind(recordType: number, name: string): FieldKind {
   // EXECVE's a0, a1, … are arguments (a0_len, a1[0] too), not syscall arguments.
   if (recordType === EXECVE && name.charCodeAt(0) === 0x61 && name.charCodeAt(1) >= 0x30 && name.charCodeAt(1) <= 0x39) return 'escaped';
   const kind = BY_NAME.get(name);
+  // mq_open's mode has no file type: auparse writes its octal back.
+  if (kind === 'mode' && recordType === RECORD_TYPES.MQ_OPEN) return 'modeShort';
   if (kind !== undefined) return kind;
   if (name === 'data') return TTY_TYPES.has(recordType) ? 'tty' : 'plain';
   if (name === 'flags') return recordType === RECORD_TYPES.MMAP ? 'mmapFlags' : 'plain';
@@ -298,11 +303,10 @@ function octalMode(n: number): string {
 function modeText(raw: string): string {
   if (!/^[0-7]+$/.test(raw)) return raw;
   const n = parseInt(raw, 8);
-  // Without a file type (mq_open's mode, say) auparse writes the octal back.
-  if ((n & 0o170000) === 0) return octalMode(n);
   const parts: string[] = [];
   const type = FILE_TYPES.find(([v]) => (n & 0o170000) === v);
-  if (type) parts.push(type[1]);
+  // A type auparse has no name for is written as its bits in octal ("000" for none).
+  parts.push(type ? type[1] : ((n & 0o170000) >>> 12).toString(8).padStart(3, '0'));
   if (n & 0o4000) parts.push('suid');
   if (n & 0o2000) parts.push('sgid');
   if (n & 0o1000) parts.push('sticky');
@@ -444,10 +448,76 @@ const OWNER_ARG: Record<string, number> = { chown: 1, fchown: 1, lchown: 1 };
 const hexArg = (raw: string) => `0x${raw}`;
 const O_CREAT = OPEN_FLAGS.find(([, n]) => n === 'O_CREAT')![0];
 
-/** Syscalls with an argument auparse names (the tables above and the switch below, and the *at ones). */
+/**
+ * Directory-fd arguments, where -100 is AT_FDCWD, as libauparse 3.0.9 names
+ * them (checked against it: test/oracle/synthetic.log). execveat and
+ * symlinkat are not among them there.
+ */
+const DIRFD_ARGS = new Map<string, readonly number[]>([
+  ...['faccessat', 'faccessat2', 'fchmodat', 'fchownat', 'futimesat', 'mkdirat', 'mknodat', 'name_to_handle_at', 'newfstatat', 'openat', 'openat2', 'unlinkat', 'utimensat'].map((n): [string, number[]] => [n, [0]]),
+  ...['linkat', 'readlinkat', 'renameat', 'renameat2'].map((n): [string, number[]] => [n, [0, 2]]),
+]);
+/** access()-style mode arguments. */
+const ACCESS_ARG: ReadonlyMap<string, number> = new Map([
+  ['access', 1],
+  ['faccessat', 2],
+  ['faccessat2', 2],
+]);
+/** bpf(2) commands (linux/bpf.h). libauparse 3.0.9 names those up to BPF_BTF_GET_NEXT_ID; later ones are named here too. */
+const BPF_COMMANDS = [
+  'BPF_MAP_CREATE', 'BPF_MAP_LOOKUP_ELEM', 'BPF_MAP_UPDATE_ELEM', 'BPF_MAP_DELETE_ELEM', 'BPF_MAP_GET_NEXT_KEY', 'BPF_PROG_LOAD',
+  'BPF_OBJ_PIN', 'BPF_OBJ_GET', 'BPF_PROG_ATTACH', 'BPF_PROG_DETACH', 'BPF_PROG_TEST_RUN', 'BPF_PROG_GET_NEXT_ID', 'BPF_MAP_GET_NEXT_ID',
+  'BPF_PROG_GET_FD_BY_ID', 'BPF_MAP_GET_FD_BY_ID', 'BPF_OBJ_GET_INFO_BY_FD', 'BPF_PROG_QUERY', 'BPF_RAW_TRACEPOINT_OPEN', 'BPF_BTF_LOAD',
+  'BPF_BTF_GET_FD_BY_ID', 'BPF_TASK_FD_QUERY', 'BPF_MAP_LOOKUP_AND_DELETE_ELEM', 'BPF_MAP_FREEZE', 'BPF_BTF_GET_NEXT_ID',
+  'BPF_MAP_LOOKUP_BATCH', 'BPF_MAP_LOOKUP_AND_DELETE_BATCH', 'BPF_MAP_UPDATE_BATCH', 'BPF_MAP_DELETE_BATCH', 'BPF_LINK_CREATE',
+  'BPF_LINK_UPDATE', 'BPF_LINK_GET_FD_BY_ID', 'BPF_LINK_GET_NEXT_ID', 'BPF_ENABLE_STATS', 'BPF_ITER_CREATE', 'BPF_LINK_DETACH',
+  'BPF_PROG_BIND_MAP', 'BPF_TOKEN_CREATE',
+];
+/** socketcall(2)'s operations (linux/net.h SYS_SOCKET …), by number. */
+const SOCKETCALL_OPS = [
+  undefined, 'socket', 'bind', 'connect', 'listen', 'accept', 'getsockname', 'getpeername', 'socketpair', 'send', 'recv', 'sendto',
+  'recvfrom', 'shutdown', 'setsockopt', 'getsockopt', 'sendmsg', 'recvmsg', 'accept4', 'recvmmsg', 'sendmmsg',
+];
+
+/** openat2's resolve flags (linux/openat2.h), as auparse names them. */
+const RESOLVE_FLAGS: Array<[number, string]> = [
+  [0x01, 'RESOLVE_NO_XDEV'],
+  [0x02, 'RESOLVE_NO_MAGICLINKS'],
+  [0x04, 'RESOLVE_NO_SYMLINKS'],
+  [0x08, 'RESOLVE_BENEATH'],
+  [0x10, 'RESOLVE_IN_ROOT'],
+  [0x20, 'RESOLVE_CACHED'],
+];
+
+function resolveFlags(raw: string): string {
+  const hex = raw.startsWith('0x') ? raw.slice(2) : raw;
+  if (!isHexDigits(hex) || hex.length > 8) return raw;
+  const v = parseInt(hex, 16);
+  if (v === 0) return '0x0';
+  return flagNames(v, RESOLVE_FLAGS);
+}
+
+/** access() modes as auparse writes them: F_OK, or X_OK|W_OK|R_OK in that order. */
+function accessMode(v: number): string {
+  if (v === 0) return 'F_OK';
+  const names = [];
+  if (v & 1) names.push('X_OK');
+  if (v & 2) names.push('W_OK');
+  if (v & 4) names.push('R_OK');
+  return (v & ~7) !== 0 || names.length === 0 ? `0x${v.toString(16)}` : names.join('|');
+}
+
+/** socketcall's operation, from its a0 as logged (hex), or undefined. */
+function socketcallOp(raw: string | undefined): string | undefined {
+  if (raw === undefined || !isHexDigits(raw) || raw.length > 8) return undefined;
+  return SOCKETCALL_OPS[parseInt(raw, 16)];
+}
+
+/** Syscalls with an argument auparse names (the tables above and the switch below). */
 const NAMED_ARGS = new Set([
   ...Object.keys(UID_ARGS), ...Object.keys(GID_ARGS), ...Object.keys(SIGNAL_ARG), ...Object.keys(MODE_ARG), ...Object.keys(OWNER_ARG),
-  'open', 'openat', 'socket', 'fcntl', 'personality', 'ioctl', 'clone', 'mmap', 'mprotect', 'ptrace', 'prctl', 'mount',
+  ...DIRFD_ARGS.keys(), ...ACCESS_ARG.keys(),
+  'open', 'openat', 'socket', 'fcntl', 'personality', 'ioctl', 'clone', 'mmap', 'mprotect', 'ptrace', 'prctl', 'mount', 'bpf', 'socketcall',
 ]);
 
 function isHexDigits(s: string): boolean {
@@ -462,7 +532,7 @@ function isHexDigits(s: string): boolean {
 /** Syscall arguments whose meaning auparse knows, by syscall name. */
 function argText(kind: 'a0' | 'a1' | 'a2' | 'a3', raw: string, syscall: string | undefined, flags?: number): string {
   // Most syscalls' arguments are plain: answered before any parsing (this runs for a0-a3 of every SYSCALL record).
-  if (syscall === undefined || (!NAMED_ARGS.has(syscall) && !syscall.endsWith('at') && !syscall.endsWith('at2')) || !isHexDigits(raw)) return hexArg(raw);
+  if (syscall === undefined || !NAMED_ARGS.has(syscall) || !isHexDigits(raw)) return hexArg(raw);
   const arg = Number(kind[1]);
   // Arguments are logged as unsigned longs: 64-bit -1 is sixteen f's. Ids and
   // signals are ints, so read the low 32 bits.
@@ -473,9 +543,16 @@ function argText(kind: 'a0' | 'a1' | 'a2' | 'a3', raw: string, syscall: string |
   if (SIGNAL_ARG[syscall] === arg) return signalName(low);
   if (MODE_ARG[syscall] === arg && (syscall !== 'open' || (flags ?? 0) & O_CREAT)) return octalMode(low);
   if (OWNER_ARG[syscall] === arg) return idName(identity.passwd, String(low));
-  // The *at syscalls take a directory fd first; -100 means the working directory.
-  if (arg === 0 && /at2?$/.test(syscall) && low === 0xffffff9c) return 'AT_FDCWD';
+  // The *at syscalls take directory fds; -100 means the working directory.
+  if (low === 0xffffff9c && DIRFD_ARGS.get(syscall)?.includes(arg)) return 'AT_FDCWD';
+  if (ACCESS_ARG.get(syscall) === arg) return accessMode(v);
   switch (syscall) {
+    case 'bpf':
+      if (arg === 0) return BPF_COMMANDS[v] ?? `unknown-bpf-cmd(${raw})`;
+      break;
+    case 'socketcall':
+      if (arg === 0) return SOCKETCALL_OPS[v] ?? `unknown-socketcall(${raw})`;
+      break;
     case 'open':
       if (arg === 1) return openFlags(v);
       break;
@@ -587,6 +664,8 @@ function meaning(kind: FieldKind, value: string, arch: string | undefined, sysca
       return permText(value);
     case 'mode':
       return modeText(value);
+    case 'modeShort':
+      return /^[0-7]+$/.test(value) ? octalMode(parseInt(value, 8)) : value;
     case 'sockaddr':
       return sockaddrText(value);
     case 'a0':
@@ -610,6 +689,8 @@ function meaning(kind: FieldKind, value: string, arch: string | undefined, sysca
       return /^(0x)?[0-9a-fA-F]+$/.test(value) ? personalityName(parseInt(value.replace(/^0x/, ''), 16)) : value;
     case 'fanotify':
       return value === '1' ? 'allow' : value === '2' ? 'deny' : value;
+    case 'resolve':
+      return resolveFlags(value);
     case 'list':
       return /^\d+$/.test(value) ? (LIST_NAMES.get(Number(value)) ?? (Number(value) === FILTER.ENTRY ? 'entry' : `unknown-list(${value})`)) : value;
     case 'session':
@@ -646,6 +727,8 @@ export function interpretRecord(record: InterpretableRecord): Record<string, str
   const arch = fields.arch;
   // Named once per record: a0-a3 are read by it.
   const syscallName = fields.syscall !== undefined ? syscallText(fields.syscall, arch) : undefined;
+  // socketcall multiplexes the socket calls on i386: auparse names the operation with it.
+  const socketcall = syscallName === 'socketcall' ? socketcallOp(fields.a0) : undefined;
   // open's mode argument means something only with O_CREAT in its flags (a1).
   const openFlagsArg = syscallName === 'open' && fields.a1 !== undefined && /^[0-9a-fA-F]+$/.test(fields.a1) ? parseInt(fields.a1.slice(-8), 16) : undefined;
   // A copy of fields has their shape already: filling it in place avoids the
@@ -656,7 +739,7 @@ export function interpretRecord(record: InterpretableRecord): Record<string, str
     const kind = fieldKind(type, key);
     if (kind === 'plain' || kind === 'escaped') continue;
     if (kind === 'syscall') {
-      out[key] = syscallName!;
+      out[key] = socketcall !== undefined ? `socketcall(${socketcall})` : syscallName!;
       continue;
     }
     if (kind === 'proctitle' || kind === 'tty') {
