@@ -247,7 +247,7 @@ function generatedLog(minRecords) {
  * the kernel state it changes is put back.
  */
 async function capturedLog(minRecords) {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'linux-audit-bench-capture-'));
+  const dir = scratchDir('linux-audit-bench-capture-');
   const key = `la_bench_capture_${process.pid}`;
   const client = await AuditClient.open();
   const before = await client.getStatus();
@@ -665,8 +665,15 @@ async function peerRun(gen, peer, rate) {
   });
 }
 
+/** A temporary directory removed when the harness exits, however it exits. */
+function scratchDir(prefix) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  process.once('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
 function buildGenerator() {
-  const gen = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'linux-audit-bench-')), 'syscall-gen');
+  const gen = path.join(scratchDir('linux-audit-bench-'), 'syscall-gen');
   execFileSync('cc', ['-O2', '-o', gen, path.join(here, 'gen', 'syscall-gen.c')]);
   return gen;
 }
