@@ -19,6 +19,28 @@ export function runDir(): string {
 const journalDir = (): string => path.join(runDir(), 'journal');
 const VERSION = 1;
 
+/**
+ * Why a path cannot be trusted with journals, or undefined when it can: a
+ * journal tells a root process what to undo in the kernel, so one planted by
+ * someone else must never be read, and ours must not be written through a
+ * link to somewhere else. Checked with lstat: no symlink, owned by root (or
+ * by this process's user), writable by nobody else.
+ */
+export function untrusted(p: string, kind: 'directory' | 'file'): string | undefined {
+  let st: fs.Stats;
+  try {
+    st = fs.lstatSync(p);
+  } catch {
+    return undefined; // nothing there: nothing to trust yet
+  }
+  const uid = process.geteuid?.() ?? 0;
+  if (st.isSymbolicLink()) return `${p} is a symbolic link`;
+  if (kind === 'directory' ? !st.isDirectory() : !st.isFile()) return `${p} is not a ${kind}`;
+  if (st.uid !== 0 && st.uid !== uid) return `${p} is owned by uid ${st.uid}, not root`;
+  if ((st.mode & 0o022) !== 0) return `${p} is writable by ${st.mode & 0o002 ? 'anyone' : 'its group'} (mode ${(st.mode & 0o777).toString(8)})`;
+  return undefined;
+}
+
 /** A setting changed from `before` to `set`. */
 export interface SettingChange {
   before: number;
@@ -60,6 +82,8 @@ export class ChangeJournal {
   save(): void {
     try {
       fs.mkdirSync(path.dirname(this.path), { recursive: true, mode: 0o700 });
+      // A directory someone else controls is not written to (and not read from: see findOrphans).
+      if (untrusted(runDir(), 'directory') ?? untrusted(journalDir(), 'directory')) return;
       const tmp = `${this.path}.tmp`;
       fs.writeFileSync(tmp, JSON.stringify(this.entry), { mode: 0o600 });
       fs.renameSync(tmp, this.path);
@@ -87,19 +111,30 @@ interface Orphan {
   entry: JournalEntry;
 }
 
-/** Journals whose process is gone (dead, or its pid now names another process). */
-function findOrphans(): Orphan[] {
+/**
+ * Journals whose process is gone (dead, or its pid now names another
+ * process), and the journals or directory refused as untrusted, with why.
+ */
+function findOrphans(): { orphans: Orphan[]; refused: string[] } {
+  const refused: string[] = [];
+  const dirProblem = untrusted(runDir(), 'directory') ?? untrusted(journalDir(), 'directory');
+  if (dirProblem) return { orphans: [], refused: [dirProblem] };
   let names: string[];
   try {
     names = fs.readdirSync(journalDir());
   } catch {
-    return [];
+    return { orphans: [], refused };
   }
   const out: Orphan[] = [];
   for (const name of names) {
     const m = /^(\d+)-\d+\.json$/.exec(name);
     if (!m) continue;
     const file = path.join(journalDir(), name);
+    const fileProblem = untrusted(file, 'file');
+    if (fileProblem) {
+      refused.push(fileProblem);
+      continue;
+    }
     let entry: JournalEntry;
     try {
       entry = JSON.parse(fs.readFileSync(file, 'utf8')) as JournalEntry;
@@ -111,7 +146,7 @@ function findOrphans(): Orphan[] {
     if (alive !== undefined && alive === entry.startTime) continue;
     out.push({ file, entry });
   }
-  return out;
+  return { orphans: out, refused };
 }
 
 /** What a start found and undid of a dead subscriber's changes. */
@@ -134,40 +169,73 @@ export interface Recovery {
  * registration replaces it.
  */
 export async function recoverOrphans(client: AuditClient): Promise<Recovery[]> {
-  const out: Recovery[] = [];
-  for (const { file, entry } of findOrphans()) {
+  const { orphans, refused } = findOrphans();
+  const out: Recovery[] = refused.map((why) => ({
+    pid: 0,
+    command: '',
+    undone: [],
+    failed: [why],
+    message: `did not read a crash-recovery journal: ${why}; a journal tells a root process what to undo in the kernel, so only root's own are trusted. Remove it, or fix its owner and mode`,
+  }));
+  for (const { file, entry } of orphans) {
     const undone: string[] = [];
     const failed: string[] = [];
+    // Every change is tried on its own: one that fails does not keep the others.
+    const left: JournalEntry = { ...entry, rules: [], enabled: undefined, backlogLimit: undefined };
     for (const rule of [...entry.rules].reverse()) {
       try {
         await client.deleteRule(rule);
         undone.push(`deleted rule ${rule}`);
       } catch (e) {
-        // The change may never have been made (killed between journal and kernel).
-        if ((e as { code?: string }).code !== 'ENOENT') failed.push(`rule ${rule}: ${(e as Error).message}`);
+        // The change may never have been made (killed between journal and kernel), or someone deleted it.
+        if ((e as { code?: string }).code === 'ENOENT') continue;
+        failed.push(`rule ${rule}: ${(e as Error).message}`);
+        left.rules.unshift(rule);
       }
     }
+    let status: Awaited<ReturnType<AuditClient['getStatus']>> | undefined;
     try {
-      const status = await client.getStatus();
-      if (entry.enabled && status.enabled === entry.enabled.set && status.enabled !== 2) {
+      status = await client.getStatus();
+    } catch (e) {
+      failed.push(`reading the kernel's status: ${(e as Error).message}`);
+      left.enabled = entry.enabled;
+      left.backlogLimit = entry.backlogLimit;
+    }
+    if (status && entry.enabled && status.enabled === entry.enabled.set && status.enabled !== 2) {
+      try {
         await client.setEnabled(entry.enabled.before as 0 | 1);
         undone.push(`enabled ${entry.enabled.set} -> ${entry.enabled.before}`);
+      } catch (e) {
+        failed.push(`enabled ${entry.enabled.set} -> ${entry.enabled.before}: ${(e as Error).message}`);
+        left.enabled = entry.enabled;
       }
-      if (entry.backlogLimit && status.backlogLimit === entry.backlogLimit.set) {
+    }
+    if (status && entry.backlogLimit && status.backlogLimit === entry.backlogLimit.set) {
+      try {
         await client.setBacklogLimit(entry.backlogLimit.before);
         undone.push(`backlog_limit ${entry.backlogLimit.set} -> ${entry.backlogLimit.before}`);
+      } catch (e) {
+        failed.push(`backlog_limit ${entry.backlogLimit.set} -> ${entry.backlogLimit.before}: ${(e as Error).message}`);
+        left.backlogLimit = entry.backlogLimit;
       }
-    } catch (e) {
-      failed.push((e as Error).message);
     }
-    fs.rmSync(file, { force: true });
+    // What could not be undone stays in the journal, for the next start to try again.
+    if (failed.length === 0) fs.rmSync(file, { force: true });
+    else {
+      try {
+        fs.writeFileSync(`${file}.tmp`, JSON.stringify(left), { mode: 0o600 });
+        fs.renameSync(`${file}.tmp`, file);
+      } catch {
+        // the old journal stays as it was: the next start retries all of it
+      }
+    }
     const who = `pid ${entry.pid}${entry.command ? ` (${entry.command})` : ''}`;
     // A watch installs dozens of rules: name a few, count the rest, so the line stays readable.
     const rules = undone.filter((u) => u.startsWith('deleted rule '));
     const said = rules.length <= 3 ? undone : [`deleted ${rules.length} rules it had added (${rules.slice(0, 2).map((r) => r.slice('deleted rule '.length)).join('; ')}; …)`, ...undone.filter((u) => !u.startsWith('deleted rule '))];
     const message =
       `cleaned up after ${who}, which ended without closing its subscription: ${said.length > 0 ? said.join('; ') : 'nothing was left'}` +
-      (failed.length > 0 ? `; could not undo: ${failed.join('; ')}. Check with \`auditctl -s\` and \`auditctl -l\`` : '');
+      (failed.length > 0 ? `; could not undo: ${failed.join('; ')} (kept in ${file} for the next start). Check with \`auditctl -s\` and \`auditctl -l\`` : '');
     out.push({ pid: entry.pid, command: entry.command, undone, failed, message });
   }
   return out;

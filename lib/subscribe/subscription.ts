@@ -207,6 +207,9 @@ export class Subscription implements AsyncIterable<AuditEvent>, AsyncDisposable 
   private batchWaiter: { resolve: (r: IteratorResult<EventBatch>) => void; reject: (e: unknown) => void } | undefined;
   private failure: Error | undefined;
   private closing: Promise<void> | undefined;
+  /** Set once close() has finished, restoring the kernel or failing to; the iteration ends only then. */
+  private closed = false;
+  private closeError: Error | undefined;
   private ended = false;
   private timer: NodeJS.Timeout | undefined;
   private now = Date.now();
@@ -219,7 +222,8 @@ export class Subscription implements AsyncIterable<AuditEvent>, AsyncDisposable 
   /** The native counters as they were at close, when the socket is gone. */
   private finalNative: NativeSocketStats | undefined;
   private readonly exitHook = (): void => this.restoreAtExit();
-  private readonly abortHook = (): void => void this.close();
+  // A failed restore reaches the consumer through the iterator, never as an unhandled rejection.
+  private readonly abortHook = (): void => void this.close().catch(() => undefined);
 
   constructor(options: SubscribeOptions = {}) {
     this.options = options;
@@ -234,6 +238,7 @@ export class Subscription implements AsyncIterable<AuditEvent>, AsyncDisposable 
     };
     if (options.signal?.aborted) {
       this.ended = true;
+      this.closed = true;
       this.ready = Promise.resolve();
       return;
     }
@@ -602,7 +607,7 @@ export class Subscription implements AsyncIterable<AuditEvent>, AsyncDisposable 
     }
     this.inARow = 0;
     if (this.failure) return Promise.reject(this.failure);
-    if (this.ended) return Promise.resolve({ value: undefined, done: true });
+    if (this.closed) return this.closeError ? Promise.reject(this.closeError) : Promise.resolve({ value: undefined, done: true });
     this.channel?.resume();
     return new Promise((resolve, reject) => (this.waiter = { resolve, reject }));
   }
@@ -615,7 +620,7 @@ export class Subscription implements AsyncIterable<AuditEvent>, AsyncDisposable 
       return new Promise((resolve) => setImmediate(() => resolve({ value: batch, done: false })));
     }
     if (this.failure) return Promise.reject(this.failure);
-    if (this.ended) return Promise.resolve({ value: undefined, done: true });
+    if (this.closed) return this.closeError ? Promise.reject(this.closeError) : Promise.resolve({ value: undefined, done: true });
     this.channel?.resume();
     return new Promise((resolve, reject) => (this.batchWaiter = { resolve, reject }));
   }
@@ -623,7 +628,8 @@ export class Subscription implements AsyncIterable<AuditEvent>, AsyncDisposable 
   private fail(e: Error): void {
     if (this.failure || this.ended) return;
     this.failure = e;
-    void this.close();
+    // The failure is what the consumer hears of; a failed restore after it too, through close().
+    void this.close().catch(() => undefined);
     for (const w of [this.waiter, this.batchWaiter]) w?.reject(e);
     this.waiter = undefined;
     this.batchWaiter = undefined;
@@ -650,42 +656,56 @@ export class Subscription implements AsyncIterable<AuditEvent>, AsyncDisposable 
       this.channel = undefined;
     }
     this.ended = true;
-    if (this.head >= this.queue.length) {
-      for (const w of [this.waiter, this.batchWaiter]) {
-        if (!w) continue;
-        if (this.failure) w.reject(this.failure);
-        else w.resolve({ value: undefined, done: true });
-      }
-      this.waiter = undefined;
-      this.batchWaiter = undefined;
-    }
     try {
       await this.restore();
+    } catch (e) {
+      this.closeError = e as Error;
+      throw e;
     } finally {
       process.removeListener('exit', this.exitHook);
       this.client?.close();
       this.client = undefined;
+      // Only now does the iteration end: a consumer that exits right after its
+      // loop leaves the kernel as it found it.
+      this.closed = true;
+      this.settleWaiters();
     }
+  }
+
+  private settleWaiters(): void {
+    if (this.head < this.queue.length) return; // events still queued: the waiter was answered with one
+    for (const w of [this.waiter, this.batchWaiter]) {
+      if (!w) continue;
+      const error = this.failure ?? this.closeError;
+      if (error) w.reject(error);
+      else w.resolve({ value: undefined, done: true });
+    }
+    this.waiter = undefined;
+    this.batchWaiter = undefined;
   }
 
   /** Undo our changes, newest first; try them all and report the first failure. */
   private async restore(): Promise<void> {
     const client = this.client;
     if (!client) return;
+    // Each change leaves this.changes once undone, so that if the process
+    // exits meanwhile the exit hook still sends the undo of what remains.
     const c = this.changes;
-    this.changes = { registered: false, rules: [] };
     const errors: unknown[] = [];
-    const attempt = async (f: () => Promise<void>): Promise<void> => {
+    const attempt = async (f: () => Promise<void>, done: () => void): Promise<void> => {
       try {
         await f();
+        done();
       } catch (e) {
         errors.push(e);
       }
     };
-    for (const rule of [...c.rules].reverse()) await attempt(() => client.deleteRule(rule));
-    if (c.registered) await attempt(() => client.setPid(0));
-    if (c.enabled !== undefined) await attempt(() => client.setEnabled(c.enabled as 0 | 1));
-    if (c.backlogLimit !== undefined) await attempt(() => client.setBacklogLimit(c.backlogLimit!));
+    for (const rule of [...c.rules].reverse()) await attempt(() => client.deleteRule(rule), () => c.rules.splice(c.rules.indexOf(rule), 1));
+    if (c.registered) await attempt(() => client.setPid(0), () => (c.registered = false));
+    if (c.enabled !== undefined) await attempt(() => client.setEnabled(c.enabled as 0 | 1), () => (c.enabled = undefined));
+    if (c.backlogLimit !== undefined) await attempt(() => client.setBacklogLimit(c.backlogLimit!), () => (c.backlogLimit = undefined));
+    // What failed is not retried by the exit hook (it would fail the same way); the journal keeps it for the next start.
+    this.changes = { registered: false, rules: [] };
     try {
       this.noteStatus(await client.getStatus());
     } catch {
