@@ -253,7 +253,16 @@ export class AuditChannel {
       const data = this.batches[this.batchAt] as Buffer;
       const index = this.batches[this.batchAt + 1] as Uint32Array;
       this.batchAt += 2;
-      this.sink?.(data, index);
+      try {
+        this.sink?.(data, index);
+      } catch (e) {
+        // Thrown here it would leave through the addon's callback as an
+        // uncaught exception, and the reader would never be asked to notify
+        // again: the stream would hang. The subscription hears of it instead.
+        this.paused = true;
+        this.onError?.(e instanceof Error ? e : new Error(String(e)));
+        return;
+      }
     }
   }
 

@@ -291,6 +291,34 @@ describeLive('faults on the real kernel', () => {
     expect(resources().threads).toBeLessThanOrEqual(base.threads);
   });
 
+  it('an exception while JS takes a batch reaches the consumer as an error; the stream does not hang, the kernel is restored', async () => {
+    // A fault injected where the subscription hands each event of a batch to
+    // the process table (trackProcesses): the first exec event throws there.
+    const { ProcessTable } = await import('../../lib/enrich/process.js');
+    const exec = ProcessTable.prototype.exec;
+    ProcessTable.prototype.exec = () => {
+      throw new Error('injected fault while taking a batch');
+    };
+    try {
+      const sub = subscribe({ mode: 'unicast', enable: true, trackProcesses: true, rules: [`-a always,exit -F arch=b64 -S execve -F ppid=${process.pid} -k ${KEY}`] });
+      await sub.ready;
+      spawnSync('/bin/true');
+      const outcome = await Promise.race([
+        (async () => {
+          for await (const ev of sub) void ev;
+          return 'ended';
+        })().catch((e: Error) => e.message),
+        new Promise((resolve) => setTimeout(() => resolve('hung'), 10_000)),
+      ]);
+      expect(outcome).toBe('injected fault while taking a batch');
+      await sub.close();
+    } finally {
+      ProcessTable.prototype.exec = exec;
+    }
+    expect(await kernelSnapshot()).toEqual(before);
+    expect(auditctl('-l')).toBe(rulesBefore);
+  });
+
   it('without any audit capability, multicast fails with EPERM and says which capability it needs', async () => {
     const script = `
       const a = await import(${JSON.stringify(DIST)});
