@@ -9,7 +9,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { AuditEvent } from '../lib/assemble/event.js';
 import { checkConfig, ConfigError } from '../lib/config/index.js';
 import { readAuditLog } from '../lib/logfile/read.js';
-import { FileSink, createSyslogSink, parseSinkUrl, SinkSpecError, SyslogFormatter } from '../lib/sinks/index.js';
+import { FileSink, StdoutSink, createSyslogSink, parseSinkUrl, SinkSpecError, SyslogFormatter } from '../lib/sinks/index.js';
 import { RelpParser, encodeRelpFrame } from '../lib/sinks/relp.js';
 import { corpusPath } from './helpers/corpus.js';
 
@@ -168,6 +168,51 @@ describe('file sink', () => {
     expect(fs.statSync(file).mode & 0o777).toBe(0o640);
     await sink.close();
     expect(() => new FileSink({ path: path.join(dir, 'no', 'such', 'x.log') })).toThrow(/its directory does not exist; create it/);
+  });
+});
+
+describe('sinks never hold more than their bound', () => {
+  it('stdout: a reader slower than the events leaves at most spoolBytes buffered; the rest is counted', async () => {
+    // A pipe nobody reads: writes stay in the stream's buffer.
+    const { PassThrough } = await import('node:stream');
+    const pipe = new PassThrough({ highWaterMark: 1024 });
+    const sink = new StdoutSink({ format: 'json', stream: pipe as unknown as NodeJS.WriteStream, spoolBytes: 256 * 1024 });
+    const [ev] = await events(OK_SYSCALL);
+    for (let i = 0; i < 100_000; i++) sink.write(ev);
+    const s = sink.stats();
+    expect(s.queuedBytes).toBeLessThanOrEqual(256 * 1024);
+    expect(s.spoolDropped).toBeGreaterThan(90_000);
+    expect(s.queued + s.spoolDropped).toBe(100_000);
+    pipe.resume();
+    expect(await sink.flush(5000)).toBe(true);
+    expect(sink.stats()).toMatchObject({ delivered: s.queued, spoolDropped: s.spoolDropped, failed: 0 });
+  });
+
+  it('file: a disk slower than the events leaves at most spoolBytes queued; the rest is counted', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'linux-audit-file-'));
+    try {
+      const sink = new FileSink({ path: path.join(dir, 'audit.log'), spoolBytes: 64 * 1024 });
+      const [ev] = await events(OK_SYSCALL);
+      // All written in one turn of the event loop: nothing reaches the disk meanwhile.
+      for (let i = 0; i < 10_000; i++) sink.write(ev);
+      const s = sink.stats();
+      expect(s.queuedBytes).toBeLessThanOrEqual(64 * 1024);
+      expect(s.queued + s.spoolDropped).toBe(10_000);
+      expect(s.spoolDropped).toBeGreaterThan(9_000);
+      expect(await sink.flush(5000)).toBe(true);
+      await sink.close();
+      expect(sink.stats()).toMatchObject({ delivered: s.queued, failed: 0 });
+      expect(fs.readFileSync(path.join(dir, 'audit.log'), 'utf8').split('\n').filter(Boolean).length).toBe(s.queued * 2);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('the bound is set from the URL and the config file', () => {
+    expect(parseSinkUrl('stdout:raw?spool=1M')).toEqual({ type: 'stdout', format: 'raw', spoolBytes: 1 << 20 });
+    expect(parseSinkUrl('file:/var/log/a.log?spool=2M')).toMatchObject({ type: 'file', spoolBytes: 2 << 20 });
+    expect(() => parseSinkUrl('stdout:json?max=1')).toThrow(/unknown parameter "max"; known: spool/);
+    expect(checkConfig({ sinks: [{ type: 'stdout', spoolBytes: 4096 }] }).sinks?.[0]).toMatchObject({ spoolBytes: 4096 });
   });
 });
 

@@ -96,8 +96,11 @@ const SYSLOG = object(
   },
   ['type', 'transport', 'host'],
 );
-const FILE = object({ type: oneOf(['file']), path: str, format: oneOf(['raw', 'json']), maxBytes: int(0, Number.MAX_SAFE_INTEGER), numLogs: int(1, 999) }, ['type', 'path']);
-const STDOUT = object({ type: oneOf(['stdout']), format: oneOf(['json', 'text', 'raw']) }, ['type']);
+const FILE = object(
+  { type: oneOf(['file']), path: str, format: oneOf(['raw', 'json']), maxBytes: int(0, Number.MAX_SAFE_INTEGER), numLogs: int(1, 999), spoolBytes: int(0, Number.MAX_SAFE_INTEGER) },
+  ['type', 'path'],
+);
+const STDOUT = object({ type: oneOf(['stdout']), format: oneOf(['json', 'text', 'raw']), spoolBytes: int(0, Number.MAX_SAFE_INTEGER) }, ['type']);
 
 const SINK: Check = (v, at) => {
   if (typeof v === 'string') {

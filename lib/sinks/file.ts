@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { AuditEvent } from '../assemble/event.js';
 import { eventToRaw } from '../format/raw.js';
-import { type Sink, type SinkStats, Waiters } from './sink.js';
+import { DEFAULT_SPOOL_BYTES, type Sink, type SinkStats, Waiters } from './sink.js';
 import { alertToJSON, type Alert } from '../watch/alert.js';
 
 export interface FileSinkOptions {
@@ -16,6 +16,8 @@ export interface FileSinkOptions {
   maxBytes?: number;
   /** Files kept, the current one included (auditd's num_logs). Default 5. */
   numLogs?: number;
+  /** Bytes waiting for the disk, at most; past it a line is dropped and counted (spool-dropped). Default 64 MiB. */
+  spoolBytes?: number;
 }
 
 /** Writes are gathered up to this size into one write call. */
@@ -31,6 +33,9 @@ export class FileSink implements Sink {
   private size: number;
   private pending: string[] = [];
   private pendingCount = 0;
+  private pendingBytes = 0;
+  private readonly spoolBytes: number;
+  private spoolDropped = 0;
   private writing = false;
   private delivered = 0;
   private failed = 0;
@@ -44,6 +49,7 @@ export class FileSink implements Sink {
     this.format = options.format ?? 'raw';
     this.maxBytes = options.maxBytes ?? 8 * 1024 * 1024;
     this.numLogs = Math.max(1, options.numLogs ?? 5);
+    this.spoolBytes = options.spoolBytes ?? DEFAULT_SPOOL_BYTES;
     this.fd = this.open();
     this.size = fs.fstatSync(this.fd).size;
   }
@@ -75,8 +81,11 @@ export class FileSink implements Sink {
 
   private append(line: string): void {
     if (this.closed) return void this.failed++;
+    // A disk slower than the events: what is queued stays, this line is counted.
+    if (this.pendingBytes + line.length >= this.spoolBytes) return void this.spoolDropped++;
     this.pending.push(line);
     this.pendingCount++;
+    this.pendingBytes += line.length + 1;
     if (!this.writing) {
       this.writing = true;
       setImmediate(() => this.drain());
@@ -99,6 +108,7 @@ export class FileSink implements Sink {
     }
     const lines = this.pending.splice(0, n);
     const count = n;
+    for (const l of lines) this.pendingBytes -= l.length + 1;
     const data = Buffer.from(lines.join('\n') + '\n');
     fs.write(this.fd, data, 0, data.length, null, (e) => {
       if (e) {
@@ -152,8 +162,8 @@ export class FileSink implements Sink {
       state: this.closed ? 'closed' : 'open',
       delivered: this.delivered,
       queued: this.pendingCount,
-      queuedBytes: 0,
-      spoolDropped: 0,
+      queuedBytes: this.pendingBytes,
+      spoolDropped: this.spoolDropped,
       failed: this.failed,
       reconnects: 0,
       lastError: this.lastError,

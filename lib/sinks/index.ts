@@ -13,14 +13,14 @@ export { createSyslogSink, type SyslogSinkOptions, type SyslogTransport, type Sy
 export { SyslogFormatter, SD_ID, type SyslogMessageOptions, type Facility, type Severity } from './syslog-message.js';
 
 export type SinkSpec =
-  | { type: 'stdout'; format?: Format }
+  | { type: 'stdout'; format?: Format; spoolBytes?: number }
   | ({ type: 'file' } & FileSinkOptions)
   | ({ type: 'syslog' } & SyslogSinkOptions);
 
 export function createSink(spec: SinkSpec): Sink {
   switch (spec.type) {
     case 'stdout':
-      return new StdoutSink({ format: spec.format });
+      return new StdoutSink({ format: spec.format, spoolBytes: spec.spoolBytes });
     case 'file':
       return new FileSink(spec);
     case 'syslog':
@@ -37,7 +37,7 @@ export function parseSize(what: string, text: string): number {
   return Number(m[1]) * 1024 ** ' KMG'.indexOf(m[2].toUpperCase() || ' ');
 }
 
-const URL_HELP = 'stdout[:json|text|raw], file:/PATH[?format=raw|json&max=8M&num=5], or udp|tcp|tls|relp|relp+tls://HOST[:PORT][?payload=json|raw&facility=…&severity=…&spool=64M&ca=…&cert=…&key=…&verify=no]';
+const URL_HELP = 'stdout[:json|text|raw][?spool=64M], file:/PATH[?format=raw|json&max=8M&num=5&spool=64M], or udp|tcp|tls|relp|relp+tls://HOST[:PORT][?payload=json|raw&facility=…&severity=…&spool=64M&ca=…&cert=…&key=…&verify=no]';
 
 /**
  * A sink from the URL an operator types after `--to`:
@@ -45,10 +45,13 @@ const URL_HELP = 'stdout[:json|text|raw], file:/PATH[?format=raw|json&max=8M&num
  *   tcp://logs:514 · tls://logs:6514?ca=/etc/ssl/ca.pem · relp://logs:2514
  */
 export function parseSinkUrl(text: string): SinkSpec {
-  if (text === 'stdout' || text.startsWith('stdout:')) {
-    const format = text.slice('stdout:'.length) || 'json';
+  if (text === 'stdout' || text.startsWith('stdout:') || text.startsWith('stdout?')) {
+    const [head, query = ''] = text.split('?', 2);
+    const format = head.slice('stdout:'.length) || 'json';
     if (!(FORMATS as readonly string[]).includes(format)) throw new SinkSpecError(`--to ${text}: stdout formats are ${FORMATS.join(', ')}`);
-    return { type: 'stdout', format: format as Format };
+    const q = new URLSearchParams(query);
+    for (const k of q.keys()) if (k !== 'spool') throw new SinkSpecError(`--to ${text}: unknown parameter "${k}"; known: spool`);
+    return { type: 'stdout', format: format as Format, spoolBytes: q.get('spool') !== null ? parseSize(`--to ${text}: spool`, q.get('spool')!) : undefined };
   }
   let url: URL;
   try {
@@ -62,7 +65,7 @@ export function parseSinkUrl(text: string): SinkSpec {
   };
   const scheme = url.protocol.slice(0, -1);
   if (scheme === 'file') {
-    known(['format', 'max', 'num']);
+    known(['format', 'max', 'num', 'spool']);
     const format = q.get('format') ?? 'raw';
     if (format !== 'raw' && format !== 'json') throw new SinkSpecError(`--to ${text}: file format is raw or json, not "${format}"`);
     const num = q.get('num');
@@ -73,6 +76,7 @@ export function parseSinkUrl(text: string): SinkSpec {
       format,
       maxBytes: q.get('max') !== null ? parseSize(`--to ${text}: max`, q.get('max')!) : undefined,
       numLogs: num !== null ? Number(num) : undefined,
+      spoolBytes: q.get('spool') !== null ? parseSize(`--to ${text}: spool`, q.get('spool')!) : undefined,
     };
   }
   if (!(TRANSPORTS as readonly string[]).includes(scheme)) throw new SinkSpecError(`--to ${text}: unknown scheme "${scheme}"; write ${URL_HELP}`);

@@ -4,6 +4,9 @@
 import type { AuditEvent } from '../assemble/event.js';
 import type { Alert } from '../watch/alert.js';
 
+/** What a sink holds for a receiver (or a disk, or a pipe) slower than the events, by default: past it new messages are dropped and counted. */
+export const DEFAULT_SPOOL_BYTES = 64 * 1024 * 1024;
+
 /** A wrong sink description; the message says which part and what would do. */
 export class SinkSpecError extends Error {
   readonly code = 'ERR_AUDIT_SINK';

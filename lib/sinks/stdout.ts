@@ -1,9 +1,11 @@
 // Standard output as a sink, for `forward --to stdout` and pipelines
 // (| jq, | vector): one event per line, at the pace the reader takes them.
+// What the reader has not taken waits in the stream's buffer up to a bound
+// (spoolBytes); past it a line is dropped and counted, never held.
 import type { AuditEvent } from '../assemble/event.js';
 import { formatEvent, type Format } from '../format/index.js';
 import { alertToJSON, alertToText, type Alert } from '../watch/alert.js';
-import { type Sink, type SinkStats, Waiters } from './sink.js';
+import { DEFAULT_SPOOL_BYTES, type Sink, type SinkStats, Waiters } from './sink.js';
 
 export class StdoutSink implements Sink {
   readonly name = 'stdout';
@@ -15,10 +17,13 @@ export class StdoutSink implements Sink {
   private lastError: string | undefined;
   private closed = false;
   private readonly waiters = new Waiters();
+  private readonly spoolBytes: number;
+  private spoolDropped = 0;
 
-  constructor(options: { format?: Format; stream?: NodeJS.WriteStream } = {}) {
+  constructor(options: { format?: Format; stream?: NodeJS.WriteStream; spoolBytes?: number } = {}) {
     this.format = options.format ?? 'json';
     this.stream = options.stream ?? process.stdout;
+    this.spoolBytes = options.spoolBytes ?? DEFAULT_SPOOL_BYTES;
     this.stream.on('error', (e) => (this.lastError = e.message));
   }
 
@@ -32,6 +37,8 @@ export class StdoutSink implements Sink {
 
   private line(text: string): void {
     if (this.closed) return void this.failed++;
+    // The reader is slower than the events: what is already queued is kept, this line is counted.
+    if (this.stream.writableLength + text.length >= this.spoolBytes) return void this.spoolDropped++;
     this.waiting++;
     this.stream.write(text + '\n', (e) => {
       this.waiting--;
@@ -57,7 +64,7 @@ export class StdoutSink implements Sink {
       delivered: this.delivered,
       queued: this.waiting,
       queuedBytes: this.stream.writableLength,
-      spoolDropped: 0,
+      spoolDropped: this.spoolDropped,
       failed: this.failed,
       reconnects: 0,
       lastError: this.lastError,

@@ -9,7 +9,7 @@ import tls from 'node:tls';
 import type { AuditEvent } from '../assemble/event.js';
 import type { Alert } from '../watch/alert.js';
 import { OPEN_OFFERS, RelpParser, encodeRelpFrame, responseCode } from './relp.js';
-import { type Sink, SinkSpecError, type SinkState, type SinkStats, Waiters } from './sink.js';
+import { DEFAULT_SPOOL_BYTES, type Sink, SinkSpecError, type SinkState, type SinkStats, Waiters } from './sink.js';
 import { SyslogFormatter, type SyslogMessageOptions } from './syslog-message.js';
 
 export type SyslogTransport = 'udp' | 'tcp' | 'tls' | 'relp' | 'relp+tls';
@@ -188,7 +188,7 @@ class StreamSyslogSink implements Sink {
     this.port = options.port ?? DEFAULT_PORT[options.transport];
     this.relp = options.transport === 'relp' || options.transport === 'relp+tls';
     this.name = `${options.transport}://${options.host}:${this.port}`;
-    this.spoolBytes = options.spoolBytes ?? 64 * 1024 * 1024;
+    this.spoolBytes = options.spoolBytes ?? DEFAULT_SPOOL_BYTES;
     this.window = options.relpWindow ?? 128;
     this.backoff = options.reconnectMinMs ?? 250;
     if (options.transport === 'tls' || options.transport === 'relp+tls') {
