@@ -279,3 +279,14 @@ describe('fields inside a user message', () => {
     expect(r.rawFields().filter((f) => f.key === 'pid').map((f) => f.value)).toEqual(['812', '4242']);
   });
 });
+
+describe('ENRICHED log lines', () => {
+  it("keep the logging host's meanings after 0x1D and interpretation prefers them", () => {
+    const r = parseLogLine('type=SYSCALL msg=audit(1.000:1): arch=c000003e syscall=59 auid=4711 uid=0 key=(null)\x1dARCH=x86_64 SYSCALL=execve AUID="alice" UID="root"')!;
+    expect(r.text).toBe('audit(1.000:1): arch=c000003e syscall=59 auid=4711 uid=0 key=(null)');
+    expect(r.enriched).toEqual({ ARCH: 'x86_64', SYSCALL: 'execve', AUID: 'alice', UID: 'root' });
+    // 4711 means nothing on this host; the log says who it was.
+    expect(r.interpreted.auid).toBe('alice');
+    expect(parseLogLine('type=CWD msg=audit(1.000:2): cwd="/"')!.enriched).toBeUndefined();
+  });
+});

@@ -52,6 +52,9 @@ export class AuditRecord {
   private readonly sourceEnd: number;
   private parsed: Record<string, string> | undefined;
   private meanings: Record<string, string> | undefined;
+  /** What an ENRICHED log line carries after 0x1D: the logging host's meanings. */
+  private enrichedText: string | undefined;
+  private enrichedFields: Record<string, string> | undefined;
 
   /** Use fromText() or parseLogLine(); this takes an already-read header. */
   constructor(
@@ -111,6 +114,32 @@ export class AuditRecord {
    */
   get interpreted(): Record<string, string> {
     return (this.meanings ??= interpretRecord(this));
+  }
+
+  /**
+   * The meanings an ENRICHED log line carries after its 0x1D separator, keyed
+   * as auditd writes them (`AUID`, `UID`, `SYSCALL`), quotes removed: the
+   * logging host's names for its own ids. Undefined for other records.
+   */
+  get enriched(): Record<string, string> | undefined {
+    if (this.enrichedText === undefined) return undefined;
+    if (this.enrichedFields === undefined) {
+      const text = this.enrichedText;
+      const n = scanFields(text, 0, text.length);
+      const t = scannedTokens();
+      const fields: Record<string, string> = Object.create(null) as Record<string, string>;
+      for (let k = 0; k < n; k++) {
+        const at = k * TOKEN_WORDS;
+        fields[text.slice(t[at], t[at + 1])] = text.slice(t[at + 2], t[at + 3]);
+      }
+      this.enrichedFields = fields;
+    }
+    return this.enrichedFields;
+  }
+
+  /** @internal parseLogLine keeps what follows 0x1D. */
+  setEnrichedText(text: string): void {
+    this.enrichedText = text;
   }
 
   /** The fields in order, as written (hex not decoded), with whether each was quoted. */
@@ -419,8 +448,9 @@ function typeAt(line: string, start: number, end: number): number {
 
 /**
  * One line of auditd's log: `[node=NAME ]type=NAME msg=audit(…): body`, raw or
- * ENRICHED (the interpreted part after 0x1D is left out of `text`: it is
- * auditd's, not the kernel's, and can be recomputed).
+ * ENRICHED (the interpreted part after 0x1D is left out of `text`, which is
+ * the kernel's; it is kept as `record.enriched`, and interpretation prefers
+ * its names: they are the logging host's).
  * Returns undefined for a blank line; a line that is not a record comes back
  * as a record marked malformed.
  */
@@ -442,7 +472,10 @@ export function parseLogLine(line: string): AuditRecord | undefined {
   const type = typeAt(line, i + 5, sp);
   if (!line.startsWith('msg=', sp + 1)) return AuditRecord.fromText(Math.max(type, 0), line.slice(sp + 1, end), node, 'no msg= after type=');
   const gs = line.indexOf(GROUP_SEPARATOR, sp + 5);
-  const text = line.slice(sp + 5, gs >= 0 && gs < end ? gs : end);
+  const enriched = gs >= 0 && gs < end;
+  const text = line.slice(sp + 5, enriched ? gs : end);
   if (type < 0) return AuditRecord.fromText(0, text, node, `unknown record type ${line.slice(i + 5, sp)}`);
-  return AuditRecord.fromText(type, text, node);
+  const record = AuditRecord.fromText(type, text, node);
+  if (enriched) record.setEnrichedText(line.slice(gs + 1, end));
+  return record;
 }

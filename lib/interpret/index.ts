@@ -715,6 +715,8 @@ export interface InterpretableRecord {
   type: number;
   fields: Record<string, string>;
   rawFields(): Array<{ key: string; value: string; quoted: boolean }>;
+  /** The logging host's own meanings (an ENRICHED log line), preferred where given. */
+  enriched?: Record<string, string>;
 }
 
 /**
@@ -750,6 +752,15 @@ export function interpretRecord(record: InterpretableRecord): Record<string, str
       continue;
     }
     out[key] = meaning(kind, fields[key], arch, syscallName, false, openFlagsArg);
+  }
+  // An ENRICHED log line names its ids as the host that wrote it knew them;
+  // this host's user database may not know them, or know them differently.
+  const enriched = record.enriched;
+  if (enriched !== undefined) {
+    for (const key in out) {
+      const theirs = enriched[key.toUpperCase()];
+      if (theirs !== undefined) out[key] = theirs;
+    }
   }
   return out;
 }

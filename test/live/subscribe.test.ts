@@ -171,6 +171,56 @@ describeLive('live subscription on the real kernel', () => {
     expect((await kernelSnapshot()).pid).toBe(before.pid);
   });
 
+  it('a consumer whose loop ends by its AbortSignal and that exits at once leaves the kernel as it found it', async () => {
+    // The loop ends only once the kernel is restored: exiting right after it
+    // (no close() awaited) must leave no rule, registration or setting behind.
+    const key = `${KEY}_abort`;
+    const script = `
+      const a = await import(${JSON.stringify(path.resolve('dist/index.js'))});
+      const controller = new AbortController();
+      const s = a.subscribe({ mode: 'unicast', enable: true, backlogLimit: 8192 + 17, signal: controller.signal,
+        rules: ['-a always,exit -F arch=b64 -S execve -F ppid=' + process.pid + ' -k ${key}'] });
+      await s.ready;
+      const { spawnSync } = await import('node:child_process');
+      const ticker = setInterval(() => spawnSync('/bin/true'), 50);
+      for await (const ev of s) if (ev.keys.includes('${key}')) controller.abort();
+      clearInterval(ticker);
+      process.exit(0);
+    `;
+    const { spawn } = await import('node:child_process');
+    const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    const code = await new Promise((resolve) => child.on('exit', resolve));
+    expect(err).toBe('');
+    expect(code).toBe(0);
+    const now = await kernelSnapshot();
+    expect(now).toEqual(before);
+    expect(spawnSync('auditctl', ['-l'], { encoding: 'utf8' }).stdout).not.toContain(key);
+  });
+
+  it('records the kernel sends below type 1100 are delivered: a login uid change (LOGIN) and a user message (USER)', async () => {
+    const sub = subscribe({ mode: 'unicast', enable: true });
+    await sub.ready;
+    const marker = `linux-audit user message ${process.pid}`;
+    // A child sets its login uid (root may, once: loginuid_immutable is off here), then auditctl -m sends AUDIT_USER.
+    spawnSync('sh', ['-c', 'echo 4242 > /proc/self/loginuid']);
+    spawnSync('auditctl', ['-m', marker]);
+    const events = await collect(sub, (evs) => evs.some((e) => e.types.includes('USER') && e.records[0].text.includes(marker)) && evs.some((e) => e.types.includes('LOGIN')), 5000);
+    const login = events.find((e) => e.types.includes('LOGIN'))!;
+    expect(login, 'a LOGIN record arrived').toBeDefined();
+    expect(login.record('LOGIN')!.fields.auid).toBe('4242');
+    const user = events.find((e) => e.types.includes('USER') && e.records[0].text.includes(marker))!;
+    expect(user.records.length).toBe(1);
+    expect(user.incomplete).toBe(false);
+    // Multicast hears the same (collect closed the first, and auditing with it).
+    const listener = subscribe({ mode: 'multicast', enable: true });
+    await listener.ready;
+    spawnSync('auditctl', ['-m', `${marker} again`]);
+    const heard = await collect(listener, (evs) => evs.some((e) => e.records[0].text.includes(`${marker} again`)), 5000);
+    expect(heard.some((e) => e.types[0] === 'USER' && e.records[0].text.includes(`${marker} again`))).toBe(true);
+  });
+
   it('multicast works with CAP_AUDIT_READ alone, as an unprivileged user; unicast then says what it needs', async () => {
     // The child runs the built package (dist/, as users get it) as uid 65534
     // with no capability but CAP_AUDIT_READ.
