@@ -10,6 +10,7 @@ export { Assembler } from './assemble/assembler.js';
 export type { AssemblerOptions, AssemblerStats } from './assemble/assembler.js';
 export { readAuditLog } from './logfile/read.js';
 export type { ReadAuditLogOptions } from './logfile/read.js';
-export { interpretValue, interpretRecord, fieldKind, parseSockaddr, sockaddrText, useIdentityFiles } from './interpret/index.js';
+export { interpretValue, interpretRecord, fieldKind, parseSockaddr, sockaddrText } from './interpret/index.js';
+export { useIdentityFiles } from './identity/files.js';
 export type { FieldKind, SocketAddress } from './interpret/index.js';
 export { RECORD_TYPES, RECORD_TYPE_NAMES, recordTypeName } from './constants/index.js';

@@ -5,7 +5,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { parseLogLine } from '../lib/decode/record.js';
-import { interpretRecord, interpretValue, sockaddrText, useIdentityFiles } from '../lib/interpret/index.js';
+import { interpretRecord, interpretValue, sockaddrText } from '../lib/interpret/index.js';
+import { useIdentityFiles } from '../lib/identity/files.js';
 import { corpusPath, readCorpus } from './helpers/corpus.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -101,6 +102,27 @@ describe('interpretation details', () => {
       const deadline = Date.now() + 3000;
       while (interpretValue(1300, 'auid', '1001') !== 'bob' && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
       expect(interpretValue(1300, 'auid', '1001')).toBe('bob');
+    } finally {
+      useIdentityFiles({ passwd: '/etc/passwd' });
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('names and ids come from one reading of the identity files: the first entry wins both ways, and rules follow useIdentityFiles', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'la-ids-'));
+    const passwd = path.join(dir, 'passwd');
+    // Two entries for uid 2000 and two for the name dup: getpwuid and getpwnam answer with the first.
+    fs.writeFileSync(passwd, 'root:x:0:0::/root:/bin/sh\nfirst:x:2000:2000::/:/bin/sh\nsecond:x:2000:2000::/:/bin/sh\ndup:x:3000:3000::/:/bin/sh\ndup:x:3001:3001::/:/bin/sh\n');
+    const { parseRuleLine } = await import('../lib/rules/parse.js');
+    const uidOf = (rule: string) => {
+      const c = parseRuleLine(rule);
+      return c?.kind === 'add' ? c.rule.fields.find((f) => f.field === 1)?.value : undefined;
+    };
+    useIdentityFiles({ passwd });
+    try {
+      expect(interpretValue(1300, 'uid', '2000')).toBe('first');
+      expect(uidOf('-a always,exit -F uid=dup')).toBe(3000);
+      expect(uidOf('-a always,exit -F uid=first')).toBe(2000);
     } finally {
       useIdentityFiles({ passwd: '/etc/passwd' });
       fs.rmSync(dir, { recursive: true, force: true });

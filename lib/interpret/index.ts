@@ -2,8 +2,8 @@
 // execve, `exit=-13` → EACCES(Permission denied), `auid=4294967295` → unset,
 // `saddr=0200…` → { saddr_fam=inet laddr=10.0.0.5 lport=443 }. Nothing here
 // runs for a field until someone asks for its meaning.
-import fs from 'node:fs';
 import { RECORD_TYPES } from '../constants/index.js';
+import { identityChanged, identityFile, nameOf, type IdKind } from '../identity/files.js';
 import { FILTER } from '../constants/index.js';
 import { LIST_NAMES, machineByArch, syscallName, ERRNO_NAMES } from '../rules/tables.js';
 import {
@@ -110,66 +110,32 @@ export function fieldKind(recordType: number, name: string): FieldKind {
   return 'plain';
 }
 
-// --- users and groups: cached, re-read when the file changes ---------------
-
-interface NameFile {
-  names: Map<number, string>;
-  /** Answers by the raw field text, so a repeated uid costs one map lookup. */
-  answers: Map<string, string>;
-  /** Set by the watcher when the file changes; the next lookup reads it again. */
-  stale: boolean;
-}
-const nameFiles = new Map<string, NameFile>();
-
-function loadNames(file: string): NameFile {
-  const entry: NameFile = { names: new Map(), answers: new Map(), stale: false };
-  try {
-    for (const line of fs.readFileSync(file, 'utf8').split('\n')) {
-      const parts = line.split(':');
-      if (parts.length >= 3 && /^\d+$/.test(parts[2]) && !entry.names.has(Number(parts[2]))) entry.names.set(Number(parts[2]), parts[0]);
-    }
-    // Tools replace these files (rename over them), so any event means: read
-    // again, and watch the new file. The watcher never keeps the process alive.
-    const watcher = fs.watch(file, { persistent: false }, () => {
-      entry.stale = true;
-      watcher.close();
-    });
-    watcher.on('error', () => (entry.stale = true));
-  } catch {
-    // Unreadable: ids stay numbers (unknown(N)) rather than retrying per field.
-  }
-  return entry;
-}
-
-const identity = { passwd: '/etc/passwd', group: '/etc/group' };
-
-/**
- * Where user and group names come from. An agent in a container points these
- * at the host's files (e.g. /host/etc/passwd) to name the host's users.
- */
-export function useIdentityFiles(files: { passwd?: string; group?: string }): void {
-  if (files.passwd) identity.passwd = files.passwd;
-  if (files.group) identity.group = files.group;
-}
+// --- users and groups ----------------------------------------------------------
 
 /** Distinct ids seen are few; the cap only guards against a flood of made-up ones. */
 const ID_ANSWERS_MAX = 4096;
 
+/** Answers by the raw field text, so a repeated uid costs one map lookup; per file in use, dropped when it changes. */
+const idAnswers = { passwd: { file: '', answers: new Map<string, string>() }, group: { file: '', answers: new Map<string, string>() } };
+
 /**
- * A user or group name from a passwd-format file, kept in memory and read
- * again when the file changes; an already interpreted value (a name, `?`) is
- * kept. Every record carries a dozen ids, so answers are memoised by raw text.
+ * A user or group name (lib/identity); an already interpreted value (a name,
+ * `?`) is kept. Every record carries a dozen ids, so answers are memoised.
  */
-function idName(file: string, raw: string): string {
-  let entry = nameFiles.get(file);
-  if (!entry || entry.stale) nameFiles.set(file, (entry = loadNames(file)));
-  let answer = entry.answers.get(raw);
+function idName(kind: IdKind, raw: string): string {
+  const memo = idAnswers[kind];
+  const file = identityFile(kind);
+  if (memo.file !== file || identityChanged(kind)) {
+    memo.file = file;
+    memo.answers.clear();
+  }
+  let answer = memo.answers.get(raw);
   if (answer !== undefined) return answer;
   if (!/^\d+$/.test(raw)) answer = raw;
   else if (raw === '4294967295') answer = 'unset';
-  else answer = entry.names.get(Number(raw)) ?? `unknown(${raw})`;
-  if (entry.answers.size >= ID_ANSWERS_MAX) entry.answers.clear();
-  entry.answers.set(raw, answer);
+  else answer = nameOf(kind, Number(raw)) ?? `unknown(${raw})`;
+  if (memo.answers.size >= ID_ANSWERS_MAX) memo.answers.clear();
+  memo.answers.set(raw, answer);
   return answer;
 }
 
@@ -538,11 +504,11 @@ function argText(kind: 'a0' | 'a1' | 'a2' | 'a3', raw: string, syscall: string |
   // signals are ints, so read the low 32 bits.
   const low = raw.length > 8 ? parseInt(raw.slice(-8), 16) : parseInt(raw, 16);
   const v = low;
-  if (arg < (UID_ARGS[syscall] ?? 0)) return idName(identity.passwd, String(low));
-  if (arg < (GID_ARGS[syscall] ?? 0)) return idName(identity.group, String(low));
+  if (arg < (UID_ARGS[syscall] ?? 0)) return idName('passwd', String(low));
+  if (arg < (GID_ARGS[syscall] ?? 0)) return idName('group', String(low));
   if (SIGNAL_ARG[syscall] === arg) return signalName(low);
   if (MODE_ARG[syscall] === arg && (syscall !== 'open' || (flags ?? 0) & O_CREAT)) return octalMode(low);
-  if (OWNER_ARG[syscall] === arg) return idName(identity.passwd, String(low));
+  if (OWNER_ARG[syscall] === arg) return idName('passwd', String(low));
   // The *at syscalls take directory fds; -100 means the working directory.
   if (low === 0xffffff9c && DIRFD_ARGS.get(syscall)?.includes(arg)) return 'AT_FDCWD';
   if (ACCESS_ARG.get(syscall) === arg) return accessMode(v);
@@ -649,9 +615,9 @@ function meaning(kind: FieldKind, value: string, arch: string | undefined, sysca
     case 'escaped':
       return value;
     case 'uid':
-      return idName(identity.passwd, value);
+      return idName('passwd', value);
     case 'gid':
-      return idName(identity.group, value);
+      return idName('group', value);
     case 'syscall':
       return syscallText(value, arch);
     case 'arch':

@@ -2,6 +2,7 @@
 // arguments) → a command. Semantics follow auditctl and libaudit: the same
 // lists, fields, operators, number bases and checks, so a line means here what
 // it means to auditctl. Errors name the line, the column and what was expected.
+import { idOf } from '../identity/files.js';
 import fs from 'node:fs';
 import { ACTION, FILTER, OPERATOR, PERM, RULE_FIELD, RULE_LIMITS } from '../constants/index.js';
 import { recordTypeNumber } from '../constants/index.js';
@@ -53,7 +54,7 @@ export interface ParseOptions {
    * 3.0's rule (every syscall). Default true.
    */
   expandPerm?: boolean;
-  /** User and group names → ids. Default: /etc/passwd and /etc/group. */
+  /** User and group names → ids. Default: the identity files (lib/identity: /etc/passwd and /etc/group unless useIdentityFiles says otherwise). */
   userId?: (name: string) => number | undefined;
   groupId?: (name: string) => number | undefined;
 }
@@ -113,34 +114,8 @@ export function tokenize(line: string): Token[] {
 
 // --- users and groups ------------------------------------------------------
 
-interface IdFile {
-  mtimeMs: number;
-  ids: Map<string, number>;
-}
-const idFiles = new Map<string, IdFile>();
-
-/** name → id from a passwd-format file, re-read when it changes. */
-function lookupId(file: string, name: string): number | undefined {
-  let st: fs.Stats;
-  try {
-    st = fs.statSync(file);
-  } catch {
-    return undefined;
-  }
-  let cached = idFiles.get(file);
-  if (!cached || cached.mtimeMs !== st.mtimeMs) {
-    const ids = new Map<string, number>();
-    for (const line of fs.readFileSync(file, 'utf8').split('\n')) {
-      const parts = line.split(':');
-      if (parts.length >= 3 && /^\d+$/.test(parts[2])) ids.set(parts[0], Number(parts[2]));
-    }
-    idFiles.set(file, (cached = { mtimeMs: st.mtimeMs, ids }));
-  }
-  return cached.ids.get(name);
-}
-
-const defaultUserId = (name: string): number | undefined => lookupId('/etc/passwd', name);
-const defaultGroupId = (name: string): number | undefined => lookupId('/etc/group', name);
+const defaultUserId = (name: string): number | undefined => idOf('passwd', name);
+const defaultGroupId = (name: string): number | undefined => idOf('group', name);
 const defaultIsDirectory = (path: string): boolean => {
   try {
     return fs.statSync(path).isDirectory();
