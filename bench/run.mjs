@@ -115,7 +115,7 @@ function nativeBatches(minRecords) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'linux-audit-bench-batches-'));
   try {
     const bin = path.join(dir, 'assemble-harness');
-    execFileSync('c++', ['-std=c++17', '-O2', '-o', bin, path.join(root, 'native', 'test', 'assemble-harness.cc'), path.join(root, 'native', 'assembler.cc')]);
+    execFileSync('c++', ['-std=c++17', '-O2', '-o', bin, path.join(root, 'native', 'test', 'assemble-harness.cc'), path.join(root, 'native', 'assembler.cc'), path.join(root, 'native', 'cgroup.cc')]);
     fs.writeFileSync(path.join(dir, 'type-class'), RECORD_TYPE_CLASS);
     const unique = corpusDatagrams();
     const frames = [];

@@ -14,6 +14,7 @@ namespace {
 
 constexpr size_t kPage = 4096;
 constexpr uint16_t kNlmsgError = 2;
+constexpr uint32_t kSyscallType = 1300;  // AUDIT_SYSCALL
 constexpr uint16_t kNlmsgDone = 3;
 
 size_t RoundUp(size_t n) { return (n + kPage - 1) & ~(kPage - 1); }
@@ -77,12 +78,16 @@ Batch& Batch::operator=(Batch&& o) noexcept {
     eventCount = o.eventCount;
     events = std::move(o.events);
     records = std::move(o.records);
+    lastCgroupOffset = o.lastCgroupOffset;
+    lastCgroupLength = o.lastCgroupLength;
     o.data = nullptr;
     o.capacity = 0;
     o.used = 0;
     o.eventCount = 0;
     o.events.clear();
     o.records.clear();
+    o.lastCgroupOffset = kNone;
+    o.lastCgroupLength = 0;
   }
   return *this;
 }
@@ -127,6 +132,8 @@ uint8_t* Batch::Release() {
   eventCount = 0;
   events.clear();
   records.clear();
+  lastCgroupOffset = kNone;
+  lastCgroupLength = 0;
   return d;
 }
 
@@ -134,6 +141,7 @@ Assembler::Assembler(AssemblerOptions options) : o_(std::move(options)) {
   if (o_.maxInFlight < 1) o_.maxInFlight = 1;
   if (o_.maxRecordsPerEvent < 1) o_.maxRecordsPerEvent = 1;
   byKey_.reserve(o_.maxInFlight * 2);
+  if (o_.cgroups) cgroups_ = std::make_unique<CgroupReader>(o_.procRoot);
 }
 
 Assembler::~Assembler() {
@@ -151,6 +159,10 @@ Assembler::Pending* Assembler::Acquire() {
   }
   p->bytes.clear();
   p->recs.clear();
+  p->pid = p->ppid = -1;
+  p->pidSeen = p->ppidSeen = false;
+  p->cgroupSource = kCgroupNotAsked;
+  p->cgroup.clear();
   p->hasExit = false;
   p->cut = false;
   p->malformedAlone = false;
@@ -183,6 +195,49 @@ void Assembler::Append(Pending* p, uint32_t typeAndFlags, const uint8_t* text, s
   }
   p->recs.push_back(Rec{typeAndFlags, static_cast<uint32_t>(p->bytes.size()), static_cast<uint32_t>(length), static_cast<uint32_t>(bodyStart)});
   p->bytes.append(reinterpret_cast<const char*>(text), length);
+  if (!p->pidSeen || !p->ppidSeen) LearnProcess(p, typeAndFlags & 0xffff, text, length, bodyStart);
+}
+
+void Assembler::LearnProcess(Pending* p, uint32_t type, const uint8_t* text, size_t length, size_t bodyStart) {
+  Wanted wanted[4] = {{"pid", 3, {}}, {"ppid", 4, {}}, {"arch", 4, {}}, {"syscall", 7, {}}};
+  // Only what is still unknown is looked for (found counts as known).
+  wanted[0].value.found = p->pidSeen;
+  wanted[1].value.found = p->ppidSeen;
+  bool isSyscall = type == kSyscallType && cgroups_ != nullptr && !o_.execSyscalls.empty();
+  wanted[2].value.found = wanted[3].value.found = !isSyscall;
+  FindFields(text, bodyStart, length, wanted, 4);
+  bool hadPid = p->pidSeen;
+  if (!p->pidSeen && wanted[0].value.found) {
+    int64_t n = ParseDecimal(text, wanted[0].value);
+    if (n >= 0) {
+      p->pid = n;
+      p->pidSeen = true;
+    }
+  }
+  if (!p->ppidSeen && wanted[1].value.found && wanted[1].value.end > wanted[1].value.start) {
+    p->ppid = ParseDecimal(text, wanted[1].value);
+    p->ppidSeen = true;
+  }
+  if (cgroups_ == nullptr || hadPid || !p->pidSeen) return;
+  // The process is named for the first time: where it runs, now.
+  bool exec = false;
+  if (isSyscall && wanted[2].value.found && wanted[3].value.found) {
+    uint64_t arch = 0;
+    for (size_t i = wanted[2].value.start; i < wanted[2].value.end; i++) {
+      int d = HexDigit(text[i] >= 'a' && text[i] <= 'f' ? static_cast<uint8_t>(text[i] - 32) : text[i]);
+      if (d < 0) break;
+      arch = arch << 4 | static_cast<uint64_t>(d);
+    }
+    int64_t nr = ParseDecimal(text, wanted[3].value);
+    for (const auto& e : o_.execSyscalls) exec = exec || (e.first == arch && static_cast<int64_t>(e.second) == nr);
+  }
+  uint64_t before = cgroups_->reads();
+  CgroupAnswer cg = cgroups_->Read(static_cast<uint32_t>(p->pid), p->ppid, exec, now_);
+  stats_.cgroupReads += static_cast<double>(cgroups_->reads() - before);
+  if (cg.source == kCgroupParent || cg.source == kCgroupRuntimeParent) stats_.cgroupParent++;
+  if (cg.source == kCgroupGone) stats_.cgroupGone++;
+  p->cgroupSource = cg.source;
+  if (cg.text != nullptr) p->cgroup = *cg.text;
 }
 
 void Assembler::CountGap(uint32_t serial) {
@@ -214,6 +269,7 @@ bool Assembler::PushDatagram(const uint8_t* d, size_t length, uint32_t recordFla
 void Assembler::Push(uint32_t type, uint32_t recordFlags, const uint8_t* text, size_t length, uint64_t nowNs, Batch& out) {
   uint8_t cls = o_.typeClass.empty() ? static_cast<uint8_t>(kWaits) : o_.typeClass[type & 0xffff];
   if (cls == kIgnored) return;
+  now_ = nowNs;
   stats_.records++;
   // The kernel does not NUL-terminate audit text, but padding may trail it.
   while (length > 0 && text[length - 1] == 0) length--;
@@ -330,38 +386,24 @@ bool Assembler::Passes(const Pending* p, const uint8_t* key, size_t keyLen) cons
 
 void Assembler::Emit(Pending* p, bool incomplete, Batch& out) {
   const uint8_t* bytes = reinterpret_cast<const uint8_t*>(p->bytes.data());
-  // The key, pid and ppid of the event: from the first record that has each,
-  // as lib/assemble/event.ts reads them.
+  // The key of the event: from the first record that has one other than
+  // (null), as lib/assemble/event.ts reads it. pid and ppid were found as the
+  // records arrived (LearnProcess).
   const uint8_t* key = nullptr;
   size_t keyLen = 0;
   bool keyHex = false;
-  int64_t pid = -1, ppid = -1;
-  bool pidSeen = false, ppidSeen = false;
+  int64_t pid = p->pidSeen ? p->pid : -1;
+  int64_t ppid = p->ppidSeen ? p->ppid : -1;
   for (const Rec& r : p->recs) {
-    if (key != nullptr && pidSeen && ppidSeen) break;
     const uint8_t* t = bytes + r.start;
-    Wanted wanted[3] = {{"key", 3, {}}, {"pid", 3, {}}, {"ppid", 4, {}}};
-    // Only what is still unknown is looked for (found counts as known).
-    wanted[0].value.found = key != nullptr;
-    wanted[1].value.found = pidSeen;
-    wanted[2].value.found = ppidSeen;
-    FindFields(t, r.bodyStart, r.length, wanted, 3);
+    Wanted wanted[1] = {{"key", 3, {}}};
+    FindFields(t, r.bodyStart, r.length, wanted, 1);
     const Value& k = wanted[0].value;
-    if (key == nullptr && k.found && !(k.quote == 0 && k.end - k.start == 6 && std::memcmp(t + k.start, "(null)", 6) == 0)) {
+    if (k.found && !(k.quote == 0 && k.end - k.start == 6 && std::memcmp(t + k.start, "(null)", 6) == 0)) {
       key = t + k.start;
       keyLen = k.end - k.start;
       keyHex = IsEncodedHex(t, k);
-    }
-    if (!pidSeen && wanted[1].value.found) {
-      int64_t n = ParseDecimal(t, wanted[1].value);
-      if (n >= 0) {
-        pid = n;
-        pidSeen = true;
-      }
-    }
-    if (!ppidSeen && wanted[2].value.found) {
-      ppid = ParseDecimal(t, wanted[2].value);
-      ppidSeen = true;
+      break;
     }
   }
   if (keyHex) {
@@ -377,7 +419,9 @@ void Assembler::Emit(Pending* p, bool incomplete, Batch& out) {
     Retire(p);
     return;
   }
-  size_t need = p->bytes.size() + (keyHex ? keyLen : 0);
+  bool haveCgroup = p->cgroupSource == kCgroupSelf || p->cgroupSource == kCgroupParent || p->cgroupSource == kCgroupRuntimeParent;
+  size_t cgroupLen = haveCgroup ? p->cgroup.size() : 0;
+  size_t need = p->bytes.size() + (keyHex ? keyLen : 0) + cgroupLen;
   if (!out.Reserve(need)) throw std::bad_alloc();
   size_t base = out.used;
   std::memcpy(out.data + base, p->bytes.data(), p->bytes.size());
@@ -390,6 +434,19 @@ void Assembler::Emit(Pending* p, bool incomplete, Batch& out) {
       out.used += keyLen;
     } else {
       keyOffset = static_cast<uint32_t>(base + (key - bytes));
+    }
+  }
+  uint32_t cgroupOffset = kNone;
+  if (haveCgroup) {
+    // The previous event's text again (the same process, as a rule): shared.
+    if (out.lastCgroupOffset != kNone && out.lastCgroupLength == cgroupLen && std::memcmp(out.data + out.lastCgroupOffset, p->cgroup.data(), cgroupLen) == 0) {
+      cgroupOffset = out.lastCgroupOffset;
+    } else {
+      cgroupOffset = static_cast<uint32_t>(out.used);
+      std::memcpy(out.data + out.used, p->cgroup.data(), cgroupLen);
+      out.used += cgroupLen;
+      out.lastCgroupOffset = cgroupOffset;
+      out.lastCgroupLength = static_cast<uint32_t>(cgroupLen);
     }
   }
   uint32_t first = static_cast<uint32_t>(out.records.size() / kRecordWords);
@@ -411,6 +468,9 @@ void Assembler::Emit(Pending* p, bool incomplete, Batch& out) {
   out.events.push_back(static_cast<uint32_t>(keyLen));
   out.events.push_back(pid < 0 ? kNone : static_cast<uint32_t>(pid));
   out.events.push_back(ppid < 0 ? kNone : static_cast<uint32_t>(ppid));
+  out.events.push_back(cgroupOffset);
+  out.events.push_back(static_cast<uint32_t>(cgroupLen));
+  out.events.push_back(p->cgroupSource);
   out.eventCount++;
   stats_.events++;
   Retire(p);

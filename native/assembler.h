@@ -10,16 +10,20 @@
 // and an index JS reads without decoding anything (lib/subscribe/batch.ts):
 //   [eventCount, recordCount, events (kEventWords each), records (kRecordWords each)]
 //   event:  firstRecord, recordCount, serial, seconds, millis, flags,
-//           keyOffset, keyLength (keyOffset 0xffffffff: no key), pid, ppid (0xffffffff: none)
+//           keyOffset, keyLength (keyOffset 0xffffffff: no key), pid, ppid (0xffffffff: none),
+//           cgroupOffset, cgroupLength, cgroupSource (cgroup.h; the text: distinct paths, one per line)
 //   record: offset, length, type | flags << 16, bodyStart
 // A key the kernel hex-encoded is decoded into the batch after the records.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <unordered_map>
 #include <vector>
+
+#include "cgroup.h"
 
 namespace la {
 
@@ -27,7 +31,7 @@ namespace la {
 // handed over before it fills, so that blocks keep this size.
 constexpr size_t kBatchBytes = 256 * 1024;
 
-constexpr uint32_t kEventWords = 10;
+constexpr uint32_t kEventWords = 13;
 constexpr uint32_t kRecordWords = 4;
 constexpr uint32_t kNone = 0xffffffffu;
 
@@ -61,6 +65,14 @@ struct AssemblerOptions {
   // and one of the types (if any are given). Others are counted and dropped.
   std::vector<std::string> keys;
   std::vector<uint8_t> types;  // 65536 entries, 1 = wanted; empty: all
+  // Read each event's cgroup when its first record naming a pid arrives (its
+  // process may be gone soon after), from procRoot (/proc, or a host's /proc
+  // seen from a container).
+  bool cgroups = false;
+  std::string procRoot = "/proc";
+  // (audit arch, syscall number) of the execs: their process is read afresh,
+  // not from the cache, since a runtime moves it into a container just before.
+  std::vector<std::pair<uint32_t, uint32_t>> execSyscalls;
 };
 
 struct AssemblerStats {
@@ -72,6 +84,9 @@ struct AssemblerStats {
   double serialGaps = 0;
   double malformed = 0;
   double recordsCut = 0;
+  double cgroupReads = 0;   // /proc/<pid>/cgroup files read (the rest came from the cache)
+  double cgroupParent = 0;  // events whose process was gone: its parent's cgroup read instead
+  double cgroupGone = 0;    // events whose process and parent were both gone: container unknown
 };
 
 // One published unit: bytes in an mmap'd block (freed by munmap when JS lets
@@ -83,6 +98,9 @@ struct Batch {
   uint32_t eventCount = 0;
   std::vector<uint32_t> events;
   std::vector<uint32_t> records;
+  // The last cgroup text written, so that a process's next events share it.
+  uint32_t lastCgroupOffset = kNone;
+  uint32_t lastCgroupLength = 0;
 
   Batch() = default;
   Batch(const Batch&) = delete;
@@ -139,6 +157,13 @@ class Assembler {
     bool hasExit = false;
     bool cut = false;
     bool malformedAlone = false;
+    // Found as records arrive: the first record that names them wins.
+    int64_t pid = -1;
+    int64_t ppid = -1;
+    bool pidSeen = false;
+    bool ppidSeen = false;
+    CgroupSource cgroupSource = kCgroupNotAsked;
+    std::string cgroup;
     std::string bytes;
     std::vector<Rec> recs;
     Pending* prev = nullptr;  // arrival order
@@ -149,12 +174,16 @@ class Assembler {
   void Retire(Pending* p);
   void Unlink(Pending* p);
   void Append(Pending* p, uint32_t typeAndFlags, const uint8_t* text, size_t length, size_t bodyStart);
+  // pid and ppid from a record, and the process's cgroup read at once.
+  void LearnProcess(Pending* p, uint32_t type, const uint8_t* text, size_t length, size_t bodyStart);
   void Emit(Pending* p, bool incomplete, Batch& out);
   bool Passes(const Pending* p, const uint8_t* key, size_t keyLen) const;
   void CountGap(uint32_t serial);
 
   AssemblerOptions o_;
   AssemblerStats stats_;
+  std::unique_ptr<CgroupReader> cgroups_;
+  uint64_t now_ = 0;  // the time of the last record pushed
   std::unordered_map<uint32_t, Pending*> byKey_;
   Pending* oldest_ = nullptr;
   Pending* newest_ = nullptr;

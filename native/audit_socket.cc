@@ -45,6 +45,11 @@ constexpr unsigned kMaxVlen = 64;
 // setting: three quarters of a block, so that one more receive (64 records of
 // a few hundred bytes, as a rule) still fits and blocks keep their size.
 constexpr size_t kPublishBytes = la::kBatchBytes * 3 / 4;
+// The longest the reader sleeps before receiving what woke it: a process's
+// cgroup is read when its event is, and a short-lived one (a program run by
+// `docker exec`) is gone within a millisecond or two. 98% of such programs
+// were placed in their container with a 2 ms sleep, 99.x% with this.
+constexpr uint64_t kGatherNs = 250 * 1000;
 // Batches up to this size are copied into a Buffer of V8's rather than lent.
 constexpr size_t kCopyBytes = 16 * 1024;
 
@@ -124,7 +129,8 @@ class AuditSocket : public Napi::ObjectWrap<AuditSocket> {
   }
 
   // new AuditSocket({ multicast, bufferBytes, dropOnOverflow, latencyMs, assemble: { maxInFlight,
-  //   timeoutMs, maxRecordsPerEvent, maxEventBytes, typeClass, keys, types } })
+  //   timeoutMs, maxRecordsPerEvent, maxEventBytes, typeClass, keys, types, cgroups, procRoot,
+  //   execSyscalls: [arch, nr, …] } })
   // lib/transport/channel.ts checks the options first, with messages for users;
   // these checks keep a wrong value from reaching a thread.
   explicit AuditSocket(const Napi::CallbackInfo& info) : Napi::ObjectWrap<AuditSocket>(info) {
@@ -180,6 +186,13 @@ class AuditSocket : public Napi::ObjectWrap<AuditSocket> {
         }
       }
       if (!TypeTable(a, "typeClass", &ao.typeClass) || !TypeTable(a, "types", &ao.types)) return;
+      if (a.Has("cgroups")) ao.cgroups = a.Get("cgroups").ToBoolean();
+      if (a.Has("execSyscalls") && a.Get("execSyscalls").IsArray()) {
+        Napi::Array pairs = a.Get("execSyscalls").As<Napi::Array>();
+        for (uint32_t i = 0; i + 1 < pairs.Length(); i += 2)
+          ao.execSyscalls.emplace_back(pairs.Get(i).ToNumber().Uint32Value(), pairs.Get(i + 1).ToNumber().Uint32Value());
+      }
+      if (a.Has("procRoot") && a.Get("procRoot").IsString()) ao.procRoot = a.Get("procRoot").As<Napi::String>().Utf8Value();
       if (a.Has("keys") && a.Get("keys").IsArray()) {
         Napi::Array keys = a.Get("keys").As<Napi::Array>();
         for (uint32_t i = 0; i < keys.Length(); i++) ao.keys.push_back(keys.Get(i).ToString().Utf8Value());
@@ -581,6 +594,9 @@ class AuditSocket : public Napi::ObjectWrap<AuditSocket> {
     o.Set("serialGaps", c.assembly.serialGaps);
     o.Set("malformed", c.assembly.malformed);
     o.Set("recordsCut", c.assembly.recordsCut);
+    o.Set("cgroupReads", c.assembly.cgroupReads);
+    o.Set("cgroupParent", c.assembly.cgroupParent);
+    o.Set("cgroupGone", c.assembly.cgroupGone);
     o.Set("inFlight", c.inFlight);
     return o;
   }
@@ -677,10 +693,12 @@ class AuditSocket : public Napi::ObjectWrap<AuditSocket> {
     sockaddr_nl from[kMaxVlen];
     pollfd fds[2] = {{fd_, POLLIN, 0}, {wakeFd_, POLLIN, 0}};
     // How long to let records gather once the socket is readable, so that one
-    // receive and one wake-up of JS take many: up to latencyNs_, less when
-    // the last gathering filled a good part of the socket buffer (a small
-    // buffer, without CAP_NET_ADMIN, must not overflow while we wait).
-    uint64_t gatherNs = latencyNs_;
+    // receive takes many: up to kGatherNs (JS is woken once per latencyNs_
+    // whatever this is), less when the last gathering filled a good part of
+    // the socket buffer (a small buffer, without CAP_NET_ADMIN, must not
+    // overflow while we wait).
+    const uint64_t maxGatherNs = latencyNs_ < kGatherNs ? latencyNs_ : kGatherNs;
+    uint64_t gatherNs = maxGatherNs;
 
     auto publish = [&]() {
       if (batch.empty()) return;
@@ -709,59 +727,9 @@ class AuditSocket : public Napi::ObjectWrap<AuditSocket> {
       if (notify) tsfn_.NonBlockingCall(CallOnReadable);
     };
 
-    try {
-      slots.resize(kSlotBytes * kMaxVlen);
-      for (unsigned i = 0; i < kMaxVlen; i++) {
-        iovs[i].iov_base = slots.data() + i * kSlotBytes;
-        iovs[i].iov_len = kSlotBytes;
-      }
-      while (true) {
-        // Hold back while the bound is reached, unless told to drop instead:
-        // the socket buffer and then the kernel backlog take the load meanwhile.
-        bool dropping = false;
-        {
-          std::unique_lock<std::mutex> lock(mutex_);
-          if (stopping_) break;
-          if (counters_.pendingBytes + static_cast<double>(batch.used) >= static_cast<double>(bufferBytes_)) {
-            if (dropOnOverflow_) {
-              dropping = true;
-            } else {
-              auto t0 = std::chrono::steady_clock::now();
-              space_.wait(lock, [&] { return stopping_ || counters_.pendingBytes < static_cast<double>(bufferBytes_) / 2; });
-              counters_.blockedMs += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-              if (stopping_) break;
-            }
-          }
-        }
-
-        // Wake for data, for the oldest waiting event's timeout, or for a
-        // batch that has waited long enough.
-        uint64_t now = MonotonicNs();
-        uint64_t deadline = assembler_->NextDeadline();
-        if (!batch.empty() && batchOpened + latencyNs_ < deadline) deadline = batchOpened + latencyNs_;
-        timespec timeout{};
-        timespec* timeoutPtr = nullptr;
-        if (deadline != UINT64_MAX) {
-          uint64_t wait = deadline > now ? deadline - now : 0;
-          timeout.tv_sec = static_cast<time_t>(wait / 1000000000ull);
-          timeout.tv_nsec = static_cast<long>(wait % 1000000000ull);
-          timeoutPtr = &timeout;
-        }
-        int pr = ::ppoll(fds, 2, timeoutPtr, nullptr);
-        if (pr < 0) {
-          if (errno == EINTR) continue;
-          fail(errno, "poll");
-          break;
-        }
-        if (fds[1].revents & POLLIN) break;  // stop() or close() woke us
-        if (fds[0].revents & (POLLIN | POLLERR)) {
-          uint64_t readableAt = MonotonicNs();
-          if (gatherNs > 0 && batch.empty()) {
-            timespec pause{static_cast<time_t>(gatherNs / 1000000000ull), static_cast<long>(gatherNs % 1000000000ull)};
-            ::nanosleep(&pause, nullptr);
-          }
-          size_t gathered = 0;
-          // Drain until the socket is empty, handing over full batches meanwhile.
+    // Receive until the socket is empty, handing over full batches meanwhile.
+    // False when the socket failed (the reader stops).
+    auto drain = [&](bool dropping, uint64_t readableAt, size_t* gathered) -> bool {
           while (true) {
             if (dropping) {
               ssize_t n = ::recv(fd_, slots.data(), kSlotBytes, MSG_DONTWAIT | MSG_TRUNC);
@@ -813,7 +781,7 @@ class AuditSocket : public Napi::ObjectWrap<AuditSocket> {
               }
               if (e != EAGAIN && e != EWOULDBLOCK) {
                 fail(e, "recvmmsg");
-                goto done;
+                return false;
               }
               break;
             }
@@ -840,7 +808,7 @@ class AuditSocket : public Napi::ObjectWrap<AuditSocket> {
                 replies = true;
               }
             }
-            gathered += static_cast<size_t>(bytes);
+            *gathered += static_cast<size_t>(bytes);
             if (!batch.empty() && batchOpened == 0) batchOpened = readableAt;
             bool notify = false;
             {
@@ -861,9 +829,71 @@ class AuditSocket : public Napi::ObjectWrap<AuditSocket> {
             if (stopping_) break;
             if (counters_.pendingBytes + static_cast<double>(batch.used) >= static_cast<double>(bufferBytes_)) break;
           }
+          return true;
+    };
+
+    try {
+      slots.resize(kSlotBytes * kMaxVlen);
+      for (unsigned i = 0; i < kMaxVlen; i++) {
+        iovs[i].iov_base = slots.data() + i * kSlotBytes;
+        iovs[i].iov_len = kSlotBytes;
+      }
+      while (true) {
+        // Hold back while the bound is reached, unless told to drop instead:
+        // the socket buffer and then the kernel backlog take the load meanwhile.
+        bool dropping = false;
+        {
+          std::unique_lock<std::mutex> lock(mutex_);
+          if (stopping_) break;
+          if (counters_.pendingBytes + static_cast<double>(batch.used) >= static_cast<double>(bufferBytes_)) {
+            if (dropOnOverflow_) {
+              dropping = true;
+            } else {
+              auto t0 = std::chrono::steady_clock::now();
+              space_.wait(lock, [&] { return stopping_ || counters_.pendingBytes < static_cast<double>(bufferBytes_) / 2; });
+              counters_.blockedMs += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+              if (stopping_) break;
+            }
+          }
+        }
+
+        // Wake for data, for the oldest waiting event's timeout, or for a
+        // batch that has waited long enough.
+        uint64_t now = MonotonicNs();
+        uint64_t deadline = assembler_->NextDeadline();
+        if (!batch.empty() && batchOpened + latencyNs_ < deadline) deadline = batchOpened + latencyNs_;
+        timespec timeout{};
+        timespec* timeoutPtr = nullptr;
+        if (deadline != UINT64_MAX) {
+          uint64_t wait = deadline > now ? deadline - now : 0;
+          timeout.tv_sec = static_cast<time_t>(wait / 1000000000ull);
+          timeout.tv_nsec = static_cast<long>(wait % 1000000000ull);
+          timeoutPtr = &timeout;
+        }
+        int pr = ::ppoll(fds, 2, timeoutPtr, nullptr);
+        if (pr < 0) {
+          if (errno == EINTR) continue;
+          fail(errno, "poll");
+          break;
+        }
+        if (fds[1].revents & POLLIN) break;  // stop() or close() woke us
+        if (fds[0].revents & (POLLIN | POLLERR)) {
+          uint64_t readableAt = MonotonicNs();
+          size_t gathered = 0;
+          // At once: a process's cgroup is read when its first record is, and
+          // a short-lived one (a program `docker exec` runs) is gone soon.
+          bool opening = batch.empty();
+          if (!drain(dropping, readableAt, &gathered)) break;
+          // Then let records gather, so that the next receive and the next
+          // wake-up of JS take many.
+          if (gatherNs > 0 && opening && !dropping) {
+            timespec pause{static_cast<time_t>(gatherNs / 1000000000ull), static_cast<long>(gatherNs % 1000000000ull)};
+            ::nanosleep(&pause, nullptr);
+            if (!drain(dropping, readableAt, &gathered)) break;
+          }
           size_t buffer = receiveBufferBytes_.load(std::memory_order_relaxed);
           if (gathered > buffer / 4 && gatherNs > 50000) gatherNs /= 2;
-          else if (gathered < buffer / 16) gatherNs = gatherNs * 2 > latencyNs_ ? latencyNs_ : gatherNs * 2;
+          else if (gathered < buffer / 16) gatherNs = gatherNs * 2 > maxGatherNs ? maxGatherNs : gatherNs * 2;
         }
         now = MonotonicNs();
         assembler_->Expire(now, batch);
@@ -882,7 +912,6 @@ class AuditSocket : public Napi::ObjectWrap<AuditSocket> {
       fail(EIO, "the reader thread");
       return;
     }
-  done:
     publish();
   }
 

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ContainerResolver, containerFromCgroup, containerFromPath } from '../lib/enrich/container.js';
+import { CGROUP_GONE, CGROUP_NOT_ASKED, CGROUP_PARENT, CGROUP_RUNTIME_PARENT, CGROUP_SELF, ContainerResolver, containerFromCgroup, containerFromPath, containerFromPaths } from '../lib/enrich/container.js';
 
 const ID = 'a'.repeat(8) + '0123456789abcdef'.repeat(3) + 'b'.repeat(8);
 const POD = '3f1b5a42-8e3c-4d2a-9b0e-1c2d3e4f5a6b';
@@ -40,66 +40,26 @@ describe('container ids from cgroup paths', () => {
   });
 });
 
-describe('ContainerResolver', () => {
-  function fakeProc(): { root: string; setProcess(pid: number, start: number, cgroup: string): void; remove(pid: number): void } {
-    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'la-proc-'));
-    return {
-      root,
-      setProcess(pid, start, cgroup) {
-        fs.mkdirSync(path.join(root, String(pid)), { recursive: true });
-        // comm with a space and a parenthesis, as real process names may have
-        const fields = ['S', ...Array.from({ length: 18 }, () => '0'), String(start), '0'];
-        fs.writeFileSync(path.join(root, String(pid), 'stat'), `${pid} (we(ird name) ${fields.join(' ')}\n`);
-        fs.writeFileSync(path.join(root, String(pid), 'cgroup'), cgroup);
-      },
-      remove(pid) {
-        fs.rmSync(path.join(root, String(pid)), { recursive: true, force: true });
-      },
-    };
-  }
-
-  it('reads a process once, then answers from the cache', () => {
-    const proc = fakeProc();
-    proc.setProcess(100, 5000, `0::/docker/${ID}\n`);
-    const r = new ContainerResolver({ procRoot: proc.root });
-    expect(r.lookup(100)?.id).toBe(ID);
-    const reads = r.reads;
-    for (let i = 0; i < 1000; i++) r.lookup(100);
-    expect(r.reads).toBe(reads);
+describe('ContainerResolver (what the reader thread read, and how)', () => {
+  it('a process read itself: its container, or null for the host', () => {
+    const r = new ContainerResolver();
+    expect(r.resolve(`/docker/${ID}`, CGROUP_SELF)).toMatchObject({ id: ID, runtime: 'docker' });
+    expect(r.resolve('/process_api/5f84d2950b88755b7d4046cdc2cdeaa2\n/', CGROUP_SELF)).toBeNull();
   });
 
-  it('sees a reused pid, or a process moved to another cgroup, once the answer is revalidateMs old; at once when asked fresh', () => {
-    const proc = fakeProc();
-    proc.setProcess(100, 5000, '0::/system.slice/cron.service\n');
-    const r = new ContainerResolver({ procRoot: proc.root, revalidateMs: 60_000 });
-    expect(r.lookup(100)).toBeNull();
-    proc.setProcess(100, 5000, `0::/docker/${ID}\n`);
-    expect(r.lookup(100)).toBeNull(); // trusted for a minute
-    expect(r.lookup(100, undefined, true)?.runtime).toBe('docker');
-    const soon = new ContainerResolver({ procRoot: proc.root, revalidateMs: 0 });
-    expect(soon.lookup(100)?.runtime).toBe('docker');
-    proc.setProcess(100, 9000, '0::/system.slice/cron.service\n');
-    expect(soon.lookup(100)).toBeNull();
+  it('a process placed through its parent: where the parent is, unless the parent is a runtime\'s process on the host (unknown, never the host)', () => {
+    const r = new ContainerResolver();
+    expect(r.resolve(`/kubepods/pod${POD}/${ID}`, CGROUP_PARENT)).toMatchObject({ id: ID, podUid: POD });
+    expect(r.resolve('/user.slice/session-1.scope', CGROUP_PARENT)).toBeNull();
+    expect(r.resolve('/system.slice/containerd.service', CGROUP_RUNTIME_PARENT)).toBeUndefined();
+    expect(r.resolve(`/docker/${ID}`, CGROUP_RUNTIME_PARENT)).toMatchObject({ id: ID });
+    expect(r.resolve(undefined, CGROUP_GONE)).toBeUndefined();
+    expect(r.resolve(undefined, CGROUP_NOT_ASKED)).toBeUndefined();
   });
 
-  it('falls back to the parent when the process is gone', () => {
-    const proc = fakeProc();
-    proc.setProcess(200, 1, `0::/kubepods/pod${POD}/${ID}\n`);
-    const r = new ContainerResolver({ procRoot: proc.root });
-    expect(r.lookup(201, 200)).toMatchObject({ id: ID, podUid: POD });
-    expect(r.lookup(202)).toBeUndefined();
-  });
-
-  it('stays within its bound', () => {
-    const proc = fakeProc();
-    for (let pid = 1; pid <= 20; pid++) proc.setProcess(pid, pid, '0::/\n');
-    const r = new ContainerResolver({ procRoot: proc.root, maxEntries: 5 });
-    for (let pid = 1; pid <= 20; pid++) r.lookup(pid);
-    const reads = r.reads;
-    r.lookup(20); // recent: cached
-    expect(r.reads).toBe(reads);
-    r.lookup(1); // evicted long ago: read again
-    expect(r.reads).toBeGreaterThan(reads);
+  it('reads several distinct paths, the first naming a container wins', () => {
+    expect(containerFromPaths(`/\n/docker/${ID}`)?.id).toBe(ID);
+    expect(containerFromPaths('/\n/user.slice')).toBeUndefined();
   });
 });
 
@@ -183,17 +143,14 @@ describe('RuntimeClient (engine API over a unix socket)', () => {
       50,
     );
     try {
-      const proc = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'la-proc-')), '300');
-      fs.mkdirSync(proc);
-      fs.writeFileSync(path.join(proc, 'stat'), `300 (nginx) S 1 ${Array.from({ length: 16 }, () => '0').join(' ')} 77 0\n`);
-      fs.writeFileSync(path.join(proc, 'cgroup'), `0::/system.slice/docker-${ID}.scope\n`);
       const runtime = new RuntimeClient({ sockets: [engine.socket] });
-      const r = new ContainerResolver({ procRoot: path.dirname(proc), runtime });
+      const r = new ContainerResolver({ runtime });
+      const text = `/system.slice/docker-${ID}.scope`;
       // The first event does not wait for the engine.
-      expect(r.lookup(300)).toEqual({ id: ID, runtime: 'docker', cgroup: `/system.slice/docker-${ID}.scope` });
+      expect(r.resolve(text, CGROUP_SELF)).toEqual({ id: ID, runtime: 'docker', cgroup: text });
       await runtime.settled(ID);
-      expect(r.lookup(300)).toMatchObject({ id: ID, name: 'k8s_web_web-7d4b9c_default_uid_0', image: 'nginx:1.27', pod: 'web-7d4b9c', namespace: 'default', containerName: 'web' });
-      for (let i = 0; i < 100; i++) r.lookup(300);
+      expect(r.resolve(text, CGROUP_SELF)).toMatchObject({ id: ID, name: 'k8s_web_web-7d4b9c_default_uid_0', image: 'nginx:1.27', pod: 'web-7d4b9c', namespace: 'default', containerName: 'web' });
+      for (let i = 0; i < 100; i++) r.resolve(text, CGROUP_SELF);
       expect(engine.requests).toEqual([`/containers/${ID}/json`]);
     } finally {
       await engine.close();

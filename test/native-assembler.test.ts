@@ -2,8 +2,13 @@
 // through its harness: grouping, bounds, what the index says about each event,
 // the filters, and the routing of replies. The batches are read back with the
 // library's own reader (lib/assemble/batch.ts), as a subscription reads them.
-import { describe, expect, it } from 'vitest';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseLogLine } from '../lib/decode/record.js';
+import { EVENT_WORDS } from '../lib/assemble/batch.js';
+import { CGROUP_GONE, CGROUP_PARENT, CGROUP_RUNTIME_PARENT, CGROUP_SELF, ContainerResolver } from '../lib/enrich/container.js';
 import { RECORD_TYPES } from '../lib/constants/index.js';
 import { logLines, readCorpus } from './helpers/corpus.js';
 import { assembleNative, recordDatagram, type Step } from './helpers/native-assembler.js';
@@ -130,5 +135,87 @@ describe('native assembly', () => {
     const { events } = assembleNative(steps);
     expect(events[0].records.length).toBe(201);
     expect(events[0].records[200].fields.a199).toBe(arg);
+  });
+});
+
+describe('native cgroup reading (a fake /proc)', () => {
+  const ID = 'c'.repeat(64);
+  let root: string;
+  const proc = (pid: number, cgroup: string | undefined, state = 'S', comm = 'sh') => {
+    const dir = path.join(root, String(pid));
+    fs.rmSync(dir, { recursive: true, force: true });
+    if (cgroup === undefined) return;
+    fs.mkdirSync(dir, { recursive: true });
+    fs.writeFileSync(path.join(dir, 'cgroup'), cgroup);
+    fs.writeFileSync(path.join(dir, 'comm'), `${comm}\n`);
+    fs.writeFileSync(path.join(dir, 'stat'), `${pid} (${comm}) ${state} 1 ${'0 '.repeat(40)}\n`);
+  };
+  const exec = (serial: number, pid: number, ppid: number): Step[] => [
+    rec('SYSCALL', serial, `arch=c000003e syscall=59 success=yes ppid=${ppid} pid=${pid} key="k"`),
+    rec('EXECVE', serial, 'argc=1 a0="x"'),
+    rec('EOE', serial),
+  ];
+  const sys = (serial: number, pid: number, ppid: number): Step[] => [rec('SYSCALL', serial, `syscall=110 ppid=${ppid} pid=${pid}`), rec('EOE', serial)];
+
+  beforeAll(() => {
+    root = fs.mkdtempSync(path.join(os.tmpdir(), 'la-proc-'));
+  });
+  afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
+
+  it('reads the process, or its parent when it is gone or a zombie, and says which; distinct paths only', () => {
+    proc(10, `12:pids:/docker/${ID}\n11:memory:/docker/${ID}\n0::/docker/${ID}\n`);
+    proc(20, undefined); // gone
+    proc(21, `4:memory:/docker/${ID}\n0::/docker/${ID}\n`); // its parent, in the container
+    proc(30, '12:pids:/\n0::/\n', 'Z'); // a zombie: v1 says / everywhere
+    proc(31, '0::/system.slice/containerd.service\n', 'S', 'containerd-shim'); // its parent: a runtime's, on the host
+    proc(40, undefined);
+    proc(41, undefined);
+    proc(50, '12:pids:/\n4:memory:/user.slice\n0::/\n'); // a host process
+    proc(60, undefined);
+    proc(61, '0::/user.slice/session-1.scope\n', 'S', 'bash'); // gone; its parent a shell on the host
+    const { batches, stats } = assembleNative([...exec(1, 10, 1), ...exec(2, 20, 21), ...exec(3, 30, 31), ...exec(4, 40, 41), ...exec(5, 50, 1), ...exec(6, 60, 61)], ['cgroups=1', `procRoot=${root}`]);
+    const batch = batches[0];
+    const seen = Array.from({ length: batch.length }, (_, i) => batch.cgroupAt(2 + i * EVENT_WORDS));
+    expect(seen).toEqual([
+      { text: `/docker/${ID}`, source: CGROUP_SELF },
+      { text: `/docker/${ID}`, source: CGROUP_PARENT },
+      { text: '/system.slice/containerd.service', source: CGROUP_RUNTIME_PARENT },
+      { text: undefined, source: CGROUP_GONE },
+      { text: '/\n/user.slice', source: CGROUP_SELF },
+      { text: '/user.slice/session-1.scope', source: CGROUP_PARENT },
+    ]);
+    const r = new ContainerResolver();
+    expect(seen.map((c) => r.resolve(c.text, c.source)?.id ?? r.resolve(c.text, c.source))).toEqual([ID, ID, undefined, undefined, null, null]);
+    expect(stats).toMatchObject({ cgroupParent: 3, cgroupGone: 1 });
+  });
+
+  it('a busy process is read once per 100 ms, an exec afresh every time', () => {
+    proc(60, `0::/docker/${ID}\n`);
+    const busy: Step[] = [{ clockMs: 0 }];
+    for (let i = 0; i < 50; i++) busy.push(...sys(100 + i, 60, 1));
+    busy.push({ clockMs: 150 }, ...sys(200, 60, 1));
+    expect(assembleNative(busy, ['cgroups=1', `procRoot=${root}`]).stats.cgroupReads).toBe(2);
+    const execs: Step[] = [{ clockMs: 0 }];
+    for (let i = 0; i < 5; i++) execs.push(...exec(300 + i, 60, 1));
+    expect(assembleNative(execs, ['cgroups=1', `procRoot=${root}`, 'exec=c000003e:59']).stats.cgroupReads).toBe(5);
+    // Without the table an exec is a syscall like any other: cached.
+    expect(assembleNative(execs, ['cgroups=1', `procRoot=${root}`]).stats.cgroupReads).toBe(1);
+  });
+});
+
+describe('native cgroup text across batches', () => {
+  it('a batch never points at the previous batch\'s cgroup text', () => {
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'la-proc-'));
+    try {
+      fs.mkdirSync(path.join(root, '7'));
+      fs.writeFileSync(path.join(root, '7', 'cgroup'), `0::/docker/${'d'.repeat(64)}\n`);
+      const ev = (serial: number): Step[] => [rec('SYSCALL', serial, 'syscall=110 ppid=1 pid=7'), rec('EOE', serial)];
+      // Padding first, so that the second batch's event would sit past the shared offset.
+      const { batches } = assembleNative([rec('USER', 1, `msg='${'x'.repeat(2000)}'`), ...ev(2), 'publish', ...ev(3), 'publish'], ['cgroups=1', `procRoot=${root}`]);
+      expect(batches).toHaveLength(2);
+      expect(batches[1].cgroupAt(2).text).toBe(`/docker/${'d'.repeat(64)}`);
+    } finally {
+      fs.rmSync(root, { recursive: true, force: true });
+    }
   });
 });

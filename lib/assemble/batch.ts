@@ -1,14 +1,15 @@
 // A batch of complete events as the native reader hands it over: their
 // records' text end to end in one Buffer, and an index (native/assembler.h):
 //   [eventCount, recordCount, events (EVENT_WORDS each), records (RECORD_WORDS each)]
-//   event:  firstRecord, recordCount, serial, seconds, millis, flags, keyOffset, keyLength, pid, ppid
+//   event:  firstRecord, recordCount, serial, seconds, millis, flags, keyOffset, keyLength, pid, ppid,
+//           cgroupOffset, cgroupLength, cgroupSource
 //   record: offset, length, type | flags << 16, bodyStart
 // Events are views of it: nothing is decoded and no string made until a
 // property is read. Hot path: plain integer reads, one object per event.
 import { AuditRecord } from '../decode/record.js';
 import { AuditEvent, type Enrichment } from './event.js';
 
-export const EVENT_WORDS = 10;
+export const EVENT_WORDS = 13;
 export const RECORD_WORDS = 4;
 const NONE = 0xffffffff;
 
@@ -108,6 +109,13 @@ export class EventBatch implements Iterable<AuditEvent> {
     const end = offset + x[at + 7];
     if (x[at + 5] & EVENT_KEY_PLAIN) return [(this.data as FastBuffer).latin1Slice(offset, end)];
     return (this.data as FastBuffer).utf8Slice(offset, end).split('\x01');
+  }
+
+  /** @internal The cgroup paths the reader read for the event at `at`, and how it came by them (CGROUP_* in lib/enrich/container). */
+  cgroupAt(at: number): { text: string | undefined; source: number } {
+    const x = this.index;
+    const offset = x[at + 10];
+    return { text: offset === NONE ? undefined : (this.data as FastBuffer).latin1Slice(offset, offset + x[at + 11]), source: x[at + 12] };
   }
 
   /** @internal The event's pid or ppid (word 8 or 9), when a record had one. */

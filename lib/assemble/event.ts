@@ -92,17 +92,17 @@ export class AuditEvent {
   }
 
   /**
-   * The container the process runs in (null: the host), from its cgroup, or
-   * its parent's when it has already exited. Only for live events (undefined
-   * for log files, or when neither process can be read); looked up on first
-   * use, from a cache, so read it soon after the event arrives.
+   * The container the process runs in (null: the host), from its cgroup as
+   * the reader thread read it when the event completed. A process already
+   * gone by then is placed by its parent only if the parent is in a
+   * container. Undefined when that cannot be told (and counted in
+   * stats().containerUnknown), and for log files.
    */
   get container(): ContainerInfo | null | undefined {
-    if (!this.containerLooked && this.enrichment) {
+    if (!this.containerLooked && this.enrichment && this.batch) {
       this.containerLooked = true;
-      const pid = this.pid;
-      const ppid = this.ppid;
-      if (pid !== undefined) this.containerInfo = this.enrichment.containers.lookup(pid, ppid);
+      const { text, source } = this.batch.cgroupAt(this.at);
+      this.containerInfo = this.enrichment.containers.resolve(text, source);
     }
     return this.containerInfo;
   }

@@ -2,8 +2,6 @@
 // shares the host kernel, and the runtimes name the cgroup they put a
 // container in after its id: that path is how an audit event is tied to a
 // container.
-import fs from 'node:fs';
-import path from 'node:path';
 import type { ContainerDetails, RuntimeClient } from './runtime.js';
 
 export type ContainerRuntime = 'docker' | 'containerd' | 'cri-o' | 'podman' | 'kubernetes' | 'lxc';
@@ -64,85 +62,68 @@ export function containerFromCgroup(text: string): ContainerInfo | undefined {
   return undefined;
 }
 
+/** How the reader thread came by an event's cgroup (native/cgroup.h). */
+export const CGROUP_NOT_ASKED = 0;
+export const CGROUP_SELF = 1;
+export const CGROUP_PARENT = 2;
+export const CGROUP_GONE = 3;
+export const CGROUP_RUNTIME_PARENT = 4;
+
+/** The container of the distinct cgroup paths the reader thread read (one per line), or undefined for the host. */
+export function containerFromPaths(text: string): ContainerInfo | undefined {
+  let start = 0;
+  while (start <= text.length) {
+    let end = text.indexOf('\n', start);
+    if (end < 0) end = text.length;
+    const found = containerFromPath(text.slice(start, end));
+    if (found) return found;
+    start = end + 1;
+  }
+  return undefined;
+}
+
 export interface ContainerResolverOptions {
-  /** Where /proc is (a host's /proc mounted in a container: /host/proc). */
-  procRoot?: string;
-  /** Processes remembered. Default 4096. */
+  /** Containers remembered by their cgroup text. Default 1024. */
   maxEntries?: number;
-  /** How long an answer is trusted before the process's cgroup is read again. Default 5000 ms. */
-  revalidateMs?: number;
   /** Asks the container runtime for names, images and pods (in the background). */
   runtime?: RuntimeClient;
 }
 
-interface Entry {
-  info: ContainerInfo | null;
-  checkedAt: number;
-}
-
 /**
- * Container lookups by pid, cached in a bounded LRU. An answer is trusted for
- * revalidateMs, then the cgroup is read again: a pid reused by a new process,
- * or a process a runtime moved into a container, is seen as it is now. A busy
- * process costs one small /proc read every few seconds, not one per event.
+ * Events' containers, from the cgroup text the reader thread read for each
+ * (see containerOfEvent), with names, images and pods from the runtime when
+ * it has answered. The same few texts come again and again: their meaning is
+ * remembered, bounded.
  */
 export class ContainerResolver {
-  private readonly procRoot: string;
   private readonly maxEntries: number;
-  private readonly revalidateMs: number;
   private readonly runtime: RuntimeClient | undefined;
-  private readonly cache = new Map<number, Entry>();
-  /** /proc reads made, for tests and stats. */
-  reads = 0;
+  private readonly known = new Map<string, ContainerInfo | null>();
 
   constructor(options: ContainerResolverOptions = {}) {
-    this.procRoot = options.procRoot ?? '/proc';
-    this.maxEntries = Math.max(1, options.maxEntries ?? 4096);
-    this.revalidateMs = options.revalidateMs ?? 5000;
+    this.maxEntries = Math.max(1, options.maxEntries ?? 1024);
     this.runtime = options.runtime;
   }
 
   /**
-   * The container of `pid`, null for a host process, undefined when neither
-   * it nor `ppid` (tried when the process is already gone) can be read.
-   * `fresh` reads /proc now instead of trusting an answer up to revalidateMs
-   * old: a process moved to another cgroup since (a runtime placing a
-   * process it started) is seen where it is. The container watch asks so.
+   * The container of an event whose cgroup the reader read as `text`, by
+   * `source` (CGROUP_*): a process read itself, or, gone, through its parent.
+   * A parent that is a container runtime's process on the host (runc, a
+   * shim: what `docker exec` runs through) says nothing of where its child
+   * ran: unknown, never the host.
    */
-  lookup(pid: number, ppid?: number, fresh = false): ContainerInfo | null | undefined {
-    let info = this.lookupOne(pid, fresh);
-    if (info === undefined && ppid !== undefined) info = this.lookupOne(ppid, fresh);
+  resolve(text: string | undefined, source: number): ContainerInfo | null | undefined {
+    if (text === undefined || (source !== CGROUP_SELF && source !== CGROUP_PARENT && source !== CGROUP_RUNTIME_PARENT)) return undefined;
+    let info = this.known.get(text);
+    if (info === undefined) {
+      info = containerFromPaths(text) ?? null;
+      if (this.known.size >= this.maxEntries) this.known.clear();
+      this.known.set(text, info);
+    }
+    if (source === CGROUP_RUNTIME_PARENT && info === null) return undefined;
     if (!info || !this.runtime) return info;
     // Names and images when the runtime has already told us; else it is asked now, for later events.
     const details = this.runtime.details(info.id);
     return details ? { ...info, ...details } : info;
   }
-
-  private lookupOne(pid: number, fresh: boolean): ContainerInfo | null | undefined {
-    if (!Number.isInteger(pid) || pid <= 0) return undefined;
-    const now = Date.now();
-    const hit = fresh ? undefined : this.cache.get(pid);
-    if (hit && now - hit.checkedAt < this.revalidateMs) {
-      this.touch(pid, hit);
-      return hit.info;
-    }
-    let text: string;
-    try {
-      this.reads++;
-      text = fs.readFileSync(path.join(this.procRoot, String(pid), 'cgroup'), 'utf8');
-    } catch {
-      this.cache.delete(pid);
-      return undefined;
-    }
-    const entry: Entry = { info: containerFromCgroup(text) ?? null, checkedAt: now };
-    this.touch(pid, entry);
-    return entry.info;
-  }
-
-  private touch(pid: number, entry: Entry): void {
-    this.cache.delete(pid);
-    this.cache.set(pid, entry);
-    if (this.cache.size > this.maxEntries) this.cache.delete(this.cache.keys().next().value!);
-  }
-
 }

@@ -15,6 +15,11 @@ export interface NativeAssembleOptions {
   keys?: string[];
   /** Deliver only events with a record of a type marked 1 in this table. */
   types?: Uint8Array;
+  /** Read each event's cgroup as it completes, from procRoot (default /proc). */
+  cgroups?: boolean;
+  procRoot?: string;
+  /** (AUDIT_ARCH, syscall number) pairs, flat, of the execs: their process is read afresh. */
+  execSyscalls?: number[];
 }
 
 export interface NativeSocketOptions {
@@ -54,6 +59,10 @@ export interface NativeSocketStats {
   malformed: number;
   /** Records left out of events that reached the per-event bound. */
   recordsCut: number;
+  /** /proc/<pid>/cgroup files read; events read through their parent; events neither could place. */
+  cgroupReads: number;
+  cgroupParent: number;
+  cgroupGone: number;
   inFlight: number;
 }
 

@@ -102,6 +102,20 @@ export const MACHINES = new Map<string, Machine>(
   ).map(([name, arch, table, bits, compat]) => [name, { name, arch, table, bits, compat }]),
 );
 
+/**
+ * (AUDIT_ARCH, syscall number) of execve and execveat on every machine with a
+ * table: the native reader reads an exec's process afresh, since a runtime
+ * moves its process into a container just before it.
+ */
+export function execSyscalls(): Array<[number, number]> {
+  const out: Array<[number, number]> = [];
+  for (const m of MACHINES.values()) {
+    const table = m.table !== undefined ? SYSCALL_TABLES[m.table] : undefined;
+    for (const name of ['execve', 'execveat']) if (table?.[name] !== undefined) out.push([m.arch >>> 0, table[name]]);
+  }
+  return out;
+}
+
 /** uname -m spellings auditctl accepts for each machine. */
 const MACHINE_ALIASES = new Map<string, string>([
   ['i486', 'i386'],

@@ -12,12 +12,13 @@ import type { AuditRule } from '../rules/rule.js';
 import { encodeRuleForDelete } from '../client/rules.js';
 import { formatRule } from '../rules/format.js';
 import { presetRules, type PresetName } from '../rules/presets.js';
+import { execSyscalls } from '../rules/tables.js';
 import { pidAlive, processName } from '../proc/index.js';
-import { ContainerResolver } from '../enrich/container.js';
+import { CGROUP_RUNTIME_PARENT, ContainerResolver } from '../enrich/container.js';
 import { ProcessTable } from '../enrich/process.js';
 import { RuntimeClient } from '../enrich/runtime.js';
 import type { Enrichment } from '../assemble/event.js';
-import { EventBatch } from '../assemble/batch.js';
+import { EVENT_WORDS, EventBatch } from '../assemble/batch.js';
 import type { AuditEvent } from '../assemble/event.js';
 import { ChangeJournal, recoverOrphans, type Recovery } from '../journal/journal.js';
 
@@ -85,7 +86,7 @@ export interface SubscribeOptions {
    * `Subscription.recovered`. Default true.
    */
   recover?: boolean;
-  /** Where /proc is, for `event.container` and `event.ancestry` (a host's /proc seen from a container: /host/proc). Default /proc. */
+  /** Where /proc is, for `event.container` (read by the reader thread) and `event.ancestry` (a host's /proc seen from a container: /host/proc). Default /proc. */
   procRoot?: string;
   /**
    * Engine API sockets (Docker's, podman's) to ask for container names, images
@@ -151,6 +152,13 @@ export interface SubscriptionStats {
   incomplete: number;
   /** Records left out of events larger than the per-event bound (8192 records, 8 MiB). */
   recordsCut: number;
+  /**
+   * Events whose container cannot be told (ev.container undefined): the
+   * process had exited when its event was read, and its parent had too, or
+   * was a container runtime's process on the host (runc, a shim: what
+   * `docker exec` runs through).
+   */
+  containerUnknown: number;
   /** Serial numbers skipped between events: informative, not loss. */
   serialGaps: number;
   /** Events waiting for the consumer now. */
@@ -173,6 +181,7 @@ interface Changes {
 }
 
 const TICK_MS = 250;
+const EXEC_SYSCALLS = execSyscalls().flat();
 /** Events handed over on microtasks alone before one goes through the event loop. */
 const YIELD_EVERY = 256;
 
@@ -219,6 +228,7 @@ export class Subscription implements AsyncIterable<AuditEvent>, AsyncDisposable 
   private kernelLost = 0;
   private lastStatus: AuditStatus | undefined;
   private undelivered = 0;
+  private runtimeParentOnHost = 0;
   /** The native counters as they were at close, when the socket is gone. */
   private finalNative: NativeSocketStats | undefined;
   private readonly exitHook = (): void => this.restoreAtExit();
@@ -230,7 +240,6 @@ export class Subscription implements AsyncIterable<AuditEvent>, AsyncDisposable 
     this.queueLimit = Math.max(1, options.queueLimit ?? 1000);
     this.enrichment = {
       containers: new ContainerResolver({
-        procRoot: options.procRoot,
         runtime: options.runtimeSockets === false ? undefined : new RuntimeClient({ sockets: options.runtimeSockets }),
       }),
       processes: new ProcessTable({ procRoot: options.procRoot }),
@@ -319,6 +328,7 @@ export class Subscription implements AsyncIterable<AuditEvent>, AsyncDisposable 
       undelivered: this.undelivered,
       incomplete: n?.incomplete ?? 0,
       recordsCut: n?.recordsCut ?? 0,
+      containerUnknown: (n?.cgroupGone ?? 0) + this.runtimeParentOnHost,
       serialGaps: n?.serialGaps ?? 0,
       queueDepth: this.queued,
       inFlight: n?.inFlight ?? 0,
@@ -464,6 +474,9 @@ export class Subscription implements AsyncIterable<AuditEvent>, AsyncDisposable 
         typeClass: RECORD_TYPE_CLASS,
         keys: o.keys !== undefined && o.keys.length > 0 ? o.keys : undefined,
         types,
+        cgroups: true,
+        procRoot: o.procRoot ?? '/proc',
+        execSyscalls: EXEC_SYSCALLS,
       },
     });
     channel.setReceiveBuffer(o.receiveBufferBytes ?? 8 << 20);
@@ -507,6 +520,12 @@ export class Subscription implements AsyncIterable<AuditEvent>, AsyncDisposable 
   private onBatch(data: Buffer, index: Uint32Array): void {
     const batch = new EventBatch(data, index, this.enrichment);
     if (batch.length === 0) return;
+    // Events placed through a runtime's process on the host are unknown;
+    // told now, so that every unknown is counted, read or not.
+    for (let i = 0; i < batch.length; i++) {
+      const at = 2 + i * EVENT_WORDS;
+      if (index[at + 12] === CGROUP_RUNTIME_PARENT && this.enrichment.containers.resolve(batch.cgroupAt(at).text, CGROUP_RUNTIME_PARENT) === undefined) this.runtimeParentOnHost++;
+    }
     if (this.options.trackProcesses) for (const ev of batch) this.learnProcess(ev);
     this.queue.push(batch);
     this.queued += batch.length;

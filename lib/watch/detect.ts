@@ -32,16 +32,8 @@ export interface DetectStats {
   alerts: Partial<Record<AlertKind, number>>;
 }
 
-/**
- * Which container an event is from. `fresh`: read the process's cgroup now,
- * asked for the rare always-alert events, whose attribution must be exact;
- * the frequent profile events (exec, bind, connect) may use an answer a
- * moment old.
- */
-export type ContainerOf = (ev: AuditEvent, fresh: boolean) => ContainerInfo | null | undefined;
-
-/** Keys whose events feed profiles and come often; the rest are always-alerts, rare by nature. */
-const PROFILE_KEYS: ReadonlySet<string> = new Set([WATCH_KEYS.exec, WATCH_KEYS.bind, WATCH_KEYS.connect]);
+/** Which container an event is from (null: the host; undefined: cannot be told). */
+export type ContainerOf = (ev: AuditEvent) => ContainerInfo | null | undefined;
 
 export class Detector {
   readonly profiles: Profiles;
@@ -69,7 +61,7 @@ export class Detector {
     const key = ourKey(f.key);
     if (key === undefined) return NONE;
     this.stats.watched++;
-    const info = this.containerOf(ev, !PROFILE_KEYS.has(key));
+    const info = this.containerOf(ev);
     if (info === undefined) this.stats.unattributed++;
     // One profile per event: learning counts events, not items.
     const profile = info === undefined ? undefined : info === null ? this.profiles.see(HOST_ID, 'host', undefined, ev.time) : this.profiles.see(info.id, info.runtime, info.name, ev.time);

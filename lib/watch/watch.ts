@@ -2,8 +2,6 @@
 // (on top of subscribe(), which restores everything it changed), learns each
 // container's profile, and yields what is new or never acceptable.
 import type { AuditEvent } from '../assemble/event.js';
-import { ContainerResolver } from '../enrich/container.js';
-import { RuntimeClient } from '../enrich/runtime.js';
 import { subscribe, type SubscribeOptions, type Subscription, type SubscriptionStats } from '../subscribe/subscription.js';
 import type { Alert } from './alert.js';
 import { Detector, type DetectStats } from './detect.js';
@@ -66,21 +64,8 @@ export class Watch implements AsyncIterable<Alert>, AsyncDisposable {
     // A state file that cannot be read stops the watch before the kernel is touched.
     if (options.statePath) this.profiles.load(options.statePath);
     const s = options.subscribe ?? {};
-    // Its own resolver: always-alerts read the cgroup at once; profile events
-    // trust an answer up to a second old (reading /proc for each bind of a
-    // busy server would cost more than everything else the watch does), so a
-    // process moved into a container is seen there within a second.
-    const resolver = new ContainerResolver({
-      procRoot: s.procRoot,
-      revalidateMs: 1000,
-      runtime: s.runtimeSockets === false ? undefined : new RuntimeClient({ sockets: s.runtimeSockets }),
-    });
-    this.detector = new Detector(this.profiles, (ev, fresh) => {
-      // The SYSCALL record's own pid and ppid: every watched event has one.
-      const f = ev.syscall;
-      const pid = Number(f?.pid);
-      return pid > 0 ? resolver.lookup(pid, Number(f!.ppid) || undefined, fresh) : undefined;
-    });
+    // Every event's container was read by the reader thread as it completed.
+    this.detector = new Detector(this.profiles, (ev) => ev.container);
     const rules = watchRules();
     this.skipped = rules.skipped;
     this.subscription = subscribe({ enable: true, ...s, rules: [...rules.rules, ...(s.rules ?? [])], signal: options.signal });

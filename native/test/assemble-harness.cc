@@ -3,7 +3,7 @@
 //
 // argv: TYPECLASS_FILE (65536 bytes, lib/constants RECORD_TYPE_CLASS) then
 // options: maxInFlight=N timeoutMs=N maxRecordsPerEvent=N maxEventBytes=N
-// key=K (repeats) type=N (repeats).
+// key=K (repeats) type=N (repeats) cgroups=1 procRoot=DIR exec=ARCHHEX:NR (repeats).
 // stdin, little-endian frames:
 //   'D' u32 flags u32 length bytes   a datagram (flags: 1 = truncated)
 //   'T' u64 ns                        the clock moves to ns; old events expire
@@ -62,6 +62,9 @@ int main(int argc, char** argv) {
     else if (k == "maxRecordsPerEvent") o.maxRecordsPerEvent = static_cast<uint32_t>(std::stoul(v));
     else if (k == "maxEventBytes") o.maxEventBytes = std::stoull(v);
     else if (k == "key") o.keys.push_back(v);
+    else if (k == "cgroups") o.cgroups = v == "1";
+    else if (k == "procRoot") o.procRoot = v;
+    else if (k == "exec") o.execSyscalls.emplace_back(std::stoul(v.substr(0, v.find(':')), nullptr, 16), std::stoul(v.substr(v.find(':') + 1)));
     else if (k == "type") {
       if (o.types.empty()) o.types.assign(65536, 0);
       o.types[std::stoul(v) & 0xffff] = 1;
@@ -104,9 +107,10 @@ int main(int argc, char** argv) {
   char json[512];
   int n = std::snprintf(json, sizeof json,
                         "{\"records\":%.0f,\"events\":%.0f,\"filtered\":%.0f,\"incomplete\":%.0f,\"strayEndOfEvent\":%.0f,"
-                        "\"serialGaps\":%.0f,\"malformed\":%.0f,\"recordsCut\":%.0f,\"inFlight\":%zu}",
+                        "\"serialGaps\":%.0f,\"malformed\":%.0f,\"recordsCut\":%.0f,\"inFlight\":%zu,"
+                        "\"cgroupReads\":%.0f,\"cgroupParent\":%.0f,\"cgroupGone\":%.0f}",
                         s.records, s.events, s.filtered, s.incomplete, s.strayEndOfEvent, s.serialGaps, s.malformed,
-                        s.recordsCut, assembler.InFlight());
+                        s.recordsCut, assembler.InFlight(), s.cgroupReads, s.cgroupParent, s.cgroupGone);
   std::fputc('S', stdout);
   WriteU32(static_cast<uint32_t>(n));
   Write(json, static_cast<size_t>(n));

@@ -18,7 +18,7 @@ function harness(): { bin: string; table: string } {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'linux-audit-harness-'));
   process.once('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
   const bin = path.join(dir, 'assemble-harness');
-  execFileSync('c++', ['-std=c++17', '-O1', '-Wall', '-Wextra', '-Werror', '-o', bin, path.join(root, 'native', 'test', 'assemble-harness.cc'), path.join(root, 'native', 'assembler.cc')]);
+  execFileSync('c++', ['-std=c++17', '-O1', '-Wall', '-Wextra', '-Werror', '-o', bin, path.join(root, 'native', 'test', 'assemble-harness.cc'), path.join(root, 'native', 'assembler.cc'), path.join(root, 'native', 'cgroup.cc')]);
   const table = path.join(dir, 'type-class');
   fs.writeFileSync(table, RECORD_TYPE_CLASS);
   return (built = { bin, table });
