@@ -1,5 +1,6 @@
 // The command as a user runs it, on log files (no kernel needed): parse, its
 // formats and filters, terminal safety, and what a mistake looks like.
+import { tempDir } from './helpers/temp.js';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -94,7 +95,7 @@ describe('linux-audit parse', () => {
   });
 
   it('shows a progress bar for a big file when stderr is a terminal, and nothing otherwise', () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'linux-audit-cli-'));
+    const dir = tempDir('linux-audit-cli-');
     try {
       const big = path.join(dir, 'big.log');
       const chunk = fs.readFileSync(corpusPath('go-libaudit/auparse/audit-rhel7.log'));
@@ -208,7 +209,7 @@ describe('mistakes', () => {
   });
 
   it('a rules file with a mistake names its file and line', () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'linux-audit-cli-'));
+    const dir = tempDir('linux-audit-cli-');
     try {
       fs.writeFileSync(path.join(dir, 'bad.rules'), '# ok\n-a always,exit -F arch=b64 -S execve\n-a always,exit -F arch=b64 -S nosuchcall\n');
       const r = cli(['tail', '--rules', path.join(dir, 'bad.rules')]);
@@ -224,7 +225,7 @@ describe('mistakes', () => {
   });
 
   it('a config file with a wrong key: the key, what it wants, exit 2', () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'linux-audit-cli-'));
+    const dir = tempDir('linux-audit-cli-');
     try {
       const file = path.join(dir, 'config.json');
       fs.writeFileSync(file, JSON.stringify({ mode: 'auto', sinks: [{ type: 'syslog', transport: 'relp', host: 'logs', port: 'x' }] }));

@@ -1,3 +1,4 @@
+import { tempDir } from './helpers/temp.js';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -52,7 +53,7 @@ describe('interpretation against libauparse (the oracle)', () => {
   const synthetic = path.join(here, 'oracle', 'synthetic.log');
 
   it('matches auparse_interpret_field on every field of the corpus logs and of synthetic.log', () => {
-    const bin = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'la-oracle-')), 'auparse-fields');
+    const bin = path.join(tempDir('la-oracle-'), 'auparse-fields');
     execFileSync('cc', ['-o', bin, path.join(here, 'oracle', 'auparse-fields.c'), '-lauparse']);
     const out = execFileSync(bin, [...logs.map((l) => corpusPath(l)), synthetic], { encoding: 'utf8', maxBuffer: 64 << 20 });
     const unescape = (s: string) => s.replace(/\\(t|n|\\)/g, (_, c: string) => (c === 't' ? '\t' : c === 'n' ? '\n' : '\\'));
@@ -88,7 +89,7 @@ describe('interpretation against libauparse (the oracle)', () => {
 
 describe('interpretation details', () => {
   it('names users from the identity files, and notices when they are replaced', async () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'la-ids-'));
+    const dir = tempDir('la-ids-');
     const passwd = path.join(dir, 'passwd');
     fs.writeFileSync(passwd, 'root:x:0:0::/root:/bin/sh\nalice:x:1000:1000::/home/alice:/bin/sh\n');
     useIdentityFiles({ passwd });
@@ -109,7 +110,7 @@ describe('interpretation details', () => {
   });
 
   it('names and ids come from one reading of the identity files: the first entry wins both ways, and rules follow useIdentityFiles', async () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'la-ids-'));
+    const dir = tempDir('la-ids-');
     const passwd = path.join(dir, 'passwd');
     // Two entries for uid 2000 and two for the name dup: getpwuid and getpwnam answer with the first.
     fs.writeFileSync(passwd, 'root:x:0:0::/root:/bin/sh\nfirst:x:2000:2000::/:/bin/sh\nsecond:x:2000:2000::/:/bin/sh\ndup:x:3000:3000::/:/bin/sh\ndup:x:3001:3001::/:/bin/sh\n');

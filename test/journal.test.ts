@@ -1,5 +1,6 @@
 // Crash recovery without a kernel: journals of a dead process, undone through
 // a client that answers as the kernel would (and fails where we say).
+import { tempDir } from './helpers/temp.js';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -40,7 +41,7 @@ describe('crash recovery', () => {
   const saved = process.env.LINUX_AUDIT_RUN_DIR;
 
   beforeEach(() => {
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'la-journal-'));
+    dir = tempDir('la-journal-');
     journal = path.join(dir, 'journal');
     fs.mkdirSync(journal, { mode: 0o700 });
     process.env.LINUX_AUDIT_RUN_DIR = dir;

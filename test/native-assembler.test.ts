@@ -2,6 +2,7 @@
 // through its harness: grouping, bounds, what the index says about each event,
 // the filters, and the routing of replies. The batches are read back with the
 // library's own reader (lib/assemble/batch.ts), as a subscription reads them.
+import { tempDir } from './helpers/temp.js';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -158,7 +159,7 @@ describe('native cgroup reading (a fake /proc)', () => {
   const sys = (serial: number, pid: number, ppid: number): Step[] => [rec('SYSCALL', serial, `syscall=110 ppid=${ppid} pid=${pid}`), rec('EOE', serial)];
 
   beforeAll(() => {
-    root = fs.mkdtempSync(path.join(os.tmpdir(), 'la-proc-'));
+    root = tempDir('la-proc-');
   });
   afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
 
@@ -205,7 +206,7 @@ describe('native cgroup reading (a fake /proc)', () => {
 
 describe('native cgroup text across batches', () => {
   it('a batch never points at the previous batch\'s cgroup text', () => {
-    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'la-proc-'));
+    const root = tempDir('la-proc-');
     try {
       fs.mkdirSync(path.join(root, '7'));
       fs.writeFileSync(path.join(root, '7', 'cgroup'), `0::/docker/${'d'.repeat(64)}\n`);

@@ -1,6 +1,7 @@
 // Sinks without the kernel: RELP framing, RFC 5424 messages, sink URLs and the
 // config file, file rotation, and the stream sink against small local servers
 // (the live tests use a real rsyslog).
+import { tempDir } from './helpers/temp.js';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -137,7 +138,7 @@ describe('file sink', () => {
   afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
 
   it('rotates by size like auditd (FILE, FILE.1 … FILE.N-1), files 0600, order kept', async () => {
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'linux-audit-file-'));
+    dir = tempDir('linux-audit-file-');
     const file = path.join(dir, 'audit.log');
     const evs: AuditEvent[] = [];
     for await (const ev of readAuditLog(fs.createReadStream(corpusPath('go-libaudit/auparse/audit-rhel7.log')))) evs.push(ev);
@@ -160,7 +161,7 @@ describe('file sink', () => {
   });
 
   it('makes an existing world-readable file private, and says what to do when it cannot open', async () => {
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'linux-audit-file-'));
+    dir = tempDir('linux-audit-file-');
     const file = path.join(dir, 'open.log');
     fs.writeFileSync(file, '', { mode: 0o644 });
     fs.chmodSync(file, 0o644);
@@ -189,7 +190,7 @@ describe('sinks never hold more than their bound', () => {
   });
 
   it('file: a disk slower than the events leaves at most spoolBytes queued; the rest is counted', async () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'linux-audit-file-'));
+    const dir = tempDir('linux-audit-file-');
     try {
       const sink = new FileSink({ path: path.join(dir, 'audit.log'), spoolBytes: 64 * 1024 });
       const [ev] = await events(OK_SYSCALL);

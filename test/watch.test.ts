@@ -1,5 +1,6 @@
 // The watch's detectors and profiles without a kernel: events made from
 // audit.log lines as the kernel writes them, the container given by the test.
+import { tempDir } from './helpers/temp.js';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -121,7 +122,7 @@ describe('container watch: detectors', () => {
 
 describe('container watch: profiles on disk', () => {
   it('saves atomically with mode 0600 and reads back; a foreign version is refused with what to do', () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'la-watch-unit-'));
+    const dir = tempDir('la-watch-unit-');
     try {
       const file = path.join(dir, 'sub', 'state.json');
       const p = new Profiles({ learn: { ms: 0 } });

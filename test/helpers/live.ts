@@ -3,6 +3,7 @@
 // suite that cannot run fails instead of skipping.
 import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import { tempDir } from './temp.js';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -108,8 +109,7 @@ let generator: string | undefined;
 /** Build bench/gen/syscall-gen.c once per run (cc is there: node-gyp needs it). */
 export function syscallGenerator(): string {
   if (generator) return generator;
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'linux-audit-gen-'));
-  process.once('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
+  const dir = tempDir('linux-audit-gen-');
   const out = path.join(dir, 'syscall-gen');
   execFileSync('cc', ['-O2', '-o', out, path.resolve(here, '..', '..', 'bench', 'gen', 'syscall-gen.c')]);
   return (generator = out);

@@ -1,6 +1,7 @@
 // The native assembler (native/assembler.cc) without a kernel: built with its
 // harness (native/test/assemble-harness.cc), fed datagrams, its batches read
 // back with the library's own batch reader. The same code the reader thread runs.
+import { tempDir } from './temp.js';
 import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -15,8 +16,7 @@ let built: { bin: string; table: string } | undefined;
 
 function harness(): { bin: string; table: string } {
   if (built) return built;
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'linux-audit-harness-'));
-  process.once('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
+  const dir = tempDir('linux-audit-harness-');
   const bin = path.join(dir, 'assemble-harness');
   execFileSync('c++', ['-std=c++17', '-O1', '-Wall', '-Wextra', '-Werror', '-o', bin, path.join(root, 'native', 'test', 'assemble-harness.cc'), path.join(root, 'native', 'assembler.cc'), path.join(root, 'native', 'cgroup.cc')]);
   const table = path.join(dir, 'type-class');
