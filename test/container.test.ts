@@ -1,3 +1,4 @@
+import { tempDir } from './helpers/temp.js';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -73,7 +74,7 @@ describe('ProcessTable', () => {
 
   it('walks parents from /proc, nearest first, up to the depth and not past pid 1', async () => {
     const { ProcessTable } = await import('../lib/enrich/process.js');
-    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'la-ptable-'));
+    const root = tempDir('la-ptable-');
     proc(root, 1, 0, 'init');
     proc(root, 10, 1, 'sshd');
     proc(root, 20, 10, 'bash');
@@ -92,7 +93,7 @@ describe('ProcessTable', () => {
 
   it('learns from the stream: a process that has exited is still named', async () => {
     const { ProcessTable } = await import('../lib/enrich/process.js');
-    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'la-ptable-'));
+    const root = tempDir('la-ptable-');
     proc(root, 1, 0, 'init');
     const t = new ProcessTable({ procRoot: root });
     t.exec(500, 1, '/usr/bin/python3', 'python3', ['python3', 'x.py']);
@@ -112,7 +113,7 @@ describe('RuntimeClient (engine API over a unix socket)', () => {
   // A stand-in for the engine: no container engine runs on this machine.
   async function fakeEngine(containers: Record<string, object>, delayMs = 0): Promise<{ socket: string; close(): Promise<void>; requests: string[] }> {
     const http = await import('node:http');
-    const socket = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'la-engine-')), 'docker.sock');
+    const socket = path.join(tempDir('la-engine-'), 'docker.sock');
     const requests: string[] = [];
     const server = http.createServer((req, res) => {
       requests.push(req.url!);
@@ -147,7 +148,7 @@ describe('RuntimeClient (engine API over a unix socket)', () => {
       const r = new ContainerResolver({ runtime });
       const text = `/system.slice/docker-${ID}.scope`;
       // The first event does not wait for the engine.
-      expect(r.resolve(text, CGROUP_SELF)).toEqual({ id: ID, runtime: 'docker', cgroup: text });
+      expect(r.resolve(text, CGROUP_SELF)).toEqual({ id: ID, runtime: 'docker', cgroup: text, via: 'cgroup' });
       await runtime.settled(ID);
       expect(r.resolve(text, CGROUP_SELF)).toMatchObject({ id: ID, name: 'k8s_web_web-7d4b9c_default_uid_0', image: 'nginx:1.27', pod: 'web-7d4b9c', namespace: 'default', containerName: 'web' });
       for (let i = 0; i < 100; i++) r.resolve(text, CGROUP_SELF);

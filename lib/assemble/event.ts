@@ -102,7 +102,7 @@ export class AuditEvent {
     if (!this.containerLooked && this.enrichment && this.batch) {
       this.containerLooked = true;
       const { text, source } = this.batch.cgroupAt(this.at);
-      this.containerInfo = this.enrichment.containers.resolve(text, source);
+      this.containerInfo = this.enrichment.containers.resolve(text, source, this.pid, this.time);
     }
     return this.containerInfo;
   }

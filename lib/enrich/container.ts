@@ -3,6 +3,7 @@
 // container in after its id: that path is how an audit event is tied to a
 // container.
 import type { ContainerDetails, RuntimeClient } from './runtime.js';
+import type { ContainerdClient } from './containerd.js';
 
 export type ContainerRuntime = 'docker' | 'containerd' | 'cri-o' | 'podman' | 'kubernetes' | 'lxc';
 
@@ -12,8 +13,14 @@ export interface ContainerInfo extends ContainerDetails {
   runtime: ContainerRuntime;
   /** Kubernetes pod uid, when the cgroup is under kubepods. */
   podUid?: string;
-  /** The cgroup path the id was read from. */
+  /** The cgroup path the id was read from ('' when the runtime said so instead). */
   cgroup: string;
+  /**
+   * How the process was placed: its own cgroup, read as its event arrived;
+   * its parent's (it had exited); or the runtime's word (it had exited, and
+   * containerd had reported it as a process it started in this container).
+   */
+  via?: 'cgroup' | 'parent' | 'runtime';
 }
 
 const HEX64 = '([0-9a-f]{64})';
@@ -85,8 +92,15 @@ export function containerFromPaths(text: string): ContainerInfo | undefined {
 export interface ContainerResolverOptions {
   /** Containers remembered by their cgroup text. Default 1024. */
   maxEntries?: number;
-  /** Asks the container runtime for names, images and pods (in the background). */
+  /** Asks the container engine (Docker, podman) for names, images and pods (in the background). */
   runtime?: RuntimeClient;
+  /** Asks containerd for names, images and pods, and knows the processes it started. */
+  containerd?: ContainerdClient;
+}
+
+/** A containerd namespace's runtime: the CRI plugin's is Kubernetes', Docker's engine uses moby. */
+function runtimeOfNamespace(namespace: string): ContainerRuntime {
+  return namespace === 'k8s.io' ? 'kubernetes' : namespace === 'moby' ? 'docker' : 'containerd';
 }
 
 /**
@@ -98,11 +112,17 @@ export interface ContainerResolverOptions {
 export class ContainerResolver {
   private readonly maxEntries: number;
   private readonly runtime: RuntimeClient | undefined;
+  private readonly containerd: ContainerdClient | undefined;
   private readonly known = new Map<string, ContainerInfo | null>();
 
   constructor(options: ContainerResolverOptions = {}) {
     this.maxEntries = Math.max(1, options.maxEntries ?? 1024);
     this.runtime = options.runtime;
+    this.containerd = options.containerd;
+  }
+
+  close(): void {
+    this.containerd?.close();
   }
 
   /**
@@ -112,18 +132,26 @@ export class ContainerResolver {
    * shim: what `docker exec` runs through) says nothing of where its child
    * ran: unknown, never the host.
    */
-  resolve(text: string | undefined, source: number): ContainerInfo | null | undefined {
-    if (text === undefined || (source !== CGROUP_SELF && source !== CGROUP_PARENT && source !== CGROUP_RUNTIME_PARENT)) return undefined;
-    let info = this.known.get(text);
-    if (info === undefined) {
-      info = containerFromPaths(text) ?? null;
-      if (this.known.size >= this.maxEntries) this.known.clear();
-      this.known.set(text, info);
+  resolve(text: string | undefined, source: number, pid?: number, time?: number): ContainerInfo | null | undefined {
+    let info: ContainerInfo | null | undefined;
+    if (text !== undefined && (source === CGROUP_SELF || source === CGROUP_PARENT || source === CGROUP_RUNTIME_PARENT)) {
+      info = this.known.get(text);
+      if (info === undefined) {
+        info = containerFromPaths(text) ?? null;
+        if (this.known.size >= this.maxEntries) this.known.clear();
+        this.known.set(text, info);
+      }
+      if (info !== null) info = { ...info, via: source === CGROUP_SELF ? 'cgroup' : 'parent' };
+      if (source === CGROUP_RUNTIME_PARENT && info === null) info = undefined;
     }
-    if (source === CGROUP_RUNTIME_PARENT && info === null) return undefined;
-    if (!info || !this.runtime) return info;
-    // Names and images when the runtime has already told us; else it is asked now, for later events.
-    const details = this.runtime.details(info.id);
+    // Gone before it could be read: containerd may have reported it as a process it started.
+    if (info === undefined && pid !== undefined && time !== undefined && this.containerd) {
+      const owner = this.containerd.owner(pid, time);
+      if (owner) info = { id: owner.id, runtime: runtimeOfNamespace(owner.namespace), cgroup: '', via: 'runtime' };
+    }
+    if (!info) return info;
+    // Names and images when a runtime has already told us; else it is asked now, for later events.
+    const details = this.runtime?.details(info.id) ?? this.containerd?.details(info.id);
     return details ? { ...info, ...details } : info;
   }
 }

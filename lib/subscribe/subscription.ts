@@ -14,7 +14,8 @@ import { formatRule } from '../rules/format.js';
 import { presetRules, type PresetName } from '../rules/presets.js';
 import { execSyscalls } from '../rules/tables.js';
 import { pidAlive, processName } from '../proc/index.js';
-import { CGROUP_RUNTIME_PARENT, ContainerResolver } from '../enrich/container.js';
+import { CGROUP_GONE, CGROUP_RUNTIME_PARENT, ContainerResolver } from '../enrich/container.js';
+import { ContainerdClient } from '../enrich/containerd.js';
 import { ProcessTable } from '../enrich/process.js';
 import { RuntimeClient } from '../enrich/runtime.js';
 import type { Enrichment } from '../assemble/event.js';
@@ -94,6 +95,14 @@ export interface SubscribeOptions {
    * /run/podman/podman.sock, where they exist.
    */
   runtimeSockets?: string[] | false;
+  /**
+   * containerd sockets to ask for names, images and Kubernetes pods, and
+   * whose event stream names the processes it starts (a `kubectl exec`'s
+   * program is placed by it when it exits too soon to be read); false to ask
+   * none. Default: /run/containerd/containerd.sock and Docker's managed
+   * containerd, where they exist.
+   */
+  containerdSockets?: string[] | false;
   /** Parents listed in `event.ancestry`. Default 5. */
   ancestryDepth?: number;
   /**
@@ -228,7 +237,7 @@ export class Subscription implements AsyncIterable<AuditEvent>, AsyncDisposable 
   private kernelLost = 0;
   private lastStatus: AuditStatus | undefined;
   private undelivered = 0;
-  private runtimeParentOnHost = 0;
+  private containerUnknown = 0;
   /** The native counters as they were at close, when the socket is gone. */
   private finalNative: NativeSocketStats | undefined;
   private readonly exitHook = (): void => this.restoreAtExit();
@@ -241,11 +250,13 @@ export class Subscription implements AsyncIterable<AuditEvent>, AsyncDisposable 
     this.enrichment = {
       containers: new ContainerResolver({
         runtime: options.runtimeSockets === false ? undefined : new RuntimeClient({ sockets: options.runtimeSockets }),
+        containerd: options.containerdSockets === false ? undefined : new ContainerdClient({ sockets: options.containerdSockets }),
       }),
       processes: new ProcessTable({ procRoot: options.procRoot }),
       ancestryDepth: options.ancestryDepth ?? 5,
     };
     if (options.signal?.aborted) {
+      this.enrichment.containers.close();
       this.ended = true;
       this.closed = true;
       this.ready = Promise.resolve();
@@ -328,7 +339,7 @@ export class Subscription implements AsyncIterable<AuditEvent>, AsyncDisposable 
       undelivered: this.undelivered,
       incomplete: n?.incomplete ?? 0,
       recordsCut: n?.recordsCut ?? 0,
-      containerUnknown: (n?.cgroupGone ?? 0) + this.runtimeParentOnHost,
+      containerUnknown: this.containerUnknown,
       serialGaps: n?.serialGaps ?? 0,
       queueDepth: this.queued,
       inFlight: n?.inFlight ?? 0,
@@ -520,11 +531,13 @@ export class Subscription implements AsyncIterable<AuditEvent>, AsyncDisposable 
   private onBatch(data: Buffer, index: Uint32Array): void {
     const batch = new EventBatch(data, index, this.enrichment);
     if (batch.length === 0) return;
-    // Events placed through a runtime's process on the host are unknown;
+    // Events whose process was gone before it could be read may be unknown;
     // told now, so that every unknown is counted, read or not.
     for (let i = 0; i < batch.length; i++) {
       const at = 2 + i * EVENT_WORDS;
-      if (index[at + 12] === CGROUP_RUNTIME_PARENT && this.enrichment.containers.resolve(batch.cgroupAt(at).text, CGROUP_RUNTIME_PARENT) === undefined) this.runtimeParentOnHost++;
+      const source = index[at + 12];
+      if (source !== CGROUP_GONE && source !== CGROUP_RUNTIME_PARENT) continue;
+      if (this.enrichment.containers.resolve(batch.cgroupAt(at).text, source, batch.numberAt(at, 8), index[at + 3] * 1000 + index[at + 4]) === undefined) this.containerUnknown++;
     }
     if (this.options.trackProcesses) for (const ev of batch) this.learnProcess(ev);
     this.queue.push(batch);
@@ -675,6 +688,7 @@ export class Subscription implements AsyncIterable<AuditEvent>, AsyncDisposable 
       this.channel = undefined;
     }
     this.ended = true;
+    this.enrichment.containers.close();
     try {
       await this.restore();
     } catch (e) {
