@@ -4,8 +4,8 @@
 // busybox, not pulled. stop() leaves no container, mount, process or file.
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
+import { tempDir } from './temp.js';
 
 function busyboxPath(): string {
   return fs.existsSync('/bin/busybox') ? '/bin/busybox' : '/usr/bin/busybox';
@@ -61,7 +61,7 @@ export interface DockerEngine {
 
 /** A Docker engine of the test's own: `dockerd --bridge=none --iptables=false …` under a temporary directory; the image bb:local imported. */
 export async function startDocker(): Promise<DockerEngine> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'la-docker-'));
+  const dir = tempDir('docker-');
   const socket = path.join(dir, 'docker.sock');
   const log = fs.openSync(path.join(dir, 'dockerd.log'), 'w');
   const child = spawn(
@@ -109,7 +109,7 @@ export interface ContainerdEngine {
 
 /** containerd alone, with its own config (root, state, socket) under a temporary directory. */
 export async function startContainerd(): Promise<ContainerdEngine> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'la-containerd-'));
+  const dir = tempDir('containerd-');
   const socket = path.join(dir, 'containerd.sock');
   const config = path.join(dir, 'config.toml');
   fs.writeFileSync(
