@@ -13,7 +13,7 @@ import { Profiles, WatchStateError } from '../lib/watch/profile.js';
 import { watchRules } from '../lib/watch/rules.js';
 import { parseRuleLine } from '../lib/rules/parse.js';
 import { SyslogFormatter } from '../lib/sinks/syslog-message.js';
-import { alertToText } from '../lib/watch/alert.js';
+import { alertToText, type Alert } from '../lib/watch/alert.js';
 
 const CID = 'ab'.repeat(32);
 const DOCKER: ContainerInfo = { id: CID, runtime: 'docker', cgroup: `/system.slice/docker-${CID}.scope` };
@@ -104,6 +104,51 @@ describe('container watch: detectors', () => {
     expect(kinds(2, '/bin/c')).toEqual(['profile-full']);
     expect(kinds(3, '/bin/d')).toEqual([]);
     expect(d.profiles.counts.overCap).toBe(2);
+  });
+
+  it("a runtime's setup of a container raises nothing (counted); the container's own mount and unshare afterwards do", () => {
+    // As a real `docker run` shows it (test/live/engines.test.ts): the shim
+    // execs runc on the host; runc's children join the container's cgroup,
+    // unshare, mount and pivot_root, and the last execs the entrypoint.
+    const where = new Map<number, ContainerInfo | null>([[100, null], [200, null], [300, DOCKER], [301, DOCKER], [400, null]]);
+    const d = new Detector(new Profiles({ learn: { ms: 0 } }), (ev) => where.get(ev.pid!));
+    const call = (t: number, nr: number, key: string, pid: number, ppid: number, exe: string, comm: string, success = 'yes'): Alert[] =>
+      d.inspect(event(t, ['SYSCALL', syscall(t, nr, key, '', success, '0', exe, comm)[1].replace('ppid=1 pid=4242', `ppid=${ppid} pid=${pid}`)]));
+    const kinds = (alerts: Alert[]): string[] => alerts.map((a) => a.kind);
+    call(0, 59, 'la-watch-exec', 200, 100, '/usr/sbin/runc', 'runc'); // the shim runs runc
+    expect(kinds(call(0, 165, 'la-watch-mount', 200, 100, '/usr/sbin/runc', 'runc'))).toEqual([]); // runc on the host
+    expect(kinds(call(0, 165, 'la-watch-mount', 400, 1, '/usr/sbin/dockerd', 'dockerd'))).toEqual([]); // the engine's overlay
+    expect(kinds(call(0, 272, 'la-watch-ns', 301, 200, '/', 'runc:[1:CHILD]'))).toEqual([]);
+    expect(kinds(call(0, 165, 'la-watch-mount', 300, 200, '/', 'runc:[2:INIT]'))).toEqual([]);
+    expect(kinds(call(0, 155, 'la-watch-ns', 300, 200, '/', 'runc:[2:INIT]'))).toEqual([]);
+    expect(d.stats.runtimeSetup).toBe(5);
+    // The entrypoint runs; from now on pid 300 is the container's own, whatever it calls itself.
+    call(1, 59, 'la-watch-exec', 300, 200, '/bin/sh', 'sh');
+    expect(kinds(call(1, 165, 'la-watch-mount', 300, 200, '/bin/sh', 'runc:[2:INIT]'))).toEqual(['mount']);
+    expect(kinds(call(1, 272, 'la-watch-ns', 300, 200, '/bin/sh', 'runc:[2:INIT]'))).toEqual(['namespace-change']);
+    // A process inside cannot make a host runtime its parent: one whose parent is not a runtime the stream saw alerts.
+    where.set(302, DOCKER);
+    expect(kinds(call(2, 165, 'la-watch-mount', 302, 300, '/', 'runc:[2:INIT]'))).toEqual(['mount']);
+    // A program named like the engine's, but in a container or not where packages put it, is not the engine.
+    expect(kinds(call(2, 165, 'la-watch-mount', 302, 300, '/usr/sbin/dockerd', 'dockerd'))).toEqual(['mount']);
+    where.set(401, null);
+    expect(kinds(call(2, 165, 'la-watch-mount', 401, 1, '/tmp/dockerd', 'dockerd'))).toEqual(['mount']);
+    expect(d.stats.runtimeSetup).toBe(5);
+  });
+
+  it('a call seccomp refused, reported in a SECCOMP record (no syscall rule sees it), is the attempt it stands for; one seccomp only logged is left to its syscall record', () => {
+    // Records as the kernel wrote them here for a container whose profile logs clock_settime and kills on mount.
+    const seccomp = (t: number, nr: number, code: string, comm: string): AuditEvent =>
+      event(t, ['SECCOMP', `auid=4294967295 uid=0 gid=0 ses=4294967295 pid=5393 comm="${comm}" exe="/bin/busybox" sig=31 arch=c000003e syscall=${nr} compat=0 ip=0x48153a code=${code}`]);
+    const inside = detector(DOCKER);
+    const [mount] = inside.inspect(seccomp(0, 165, '0x80000000', 'mount'));
+    expect(mount).toMatchObject({ kind: 'mount', severity: 'high', container: { id: CID }, process: { pid: 5393, comm: 'mount', exe: '/bin/busybox' } });
+    expect(mount.reason).toBe(`mount (pid 5393) in container ${CID.slice(0, 12)} (docker) tried mount, which its seccomp filter refused (kill-process)`);
+    expect(inside.inspect(seccomp(1, 227, '0x50001', 'date')).map((a) => [a.kind, a.severity])).toEqual([['clock-change', 'high']]);
+    expect(inside.inspect(seccomp(2, 227, '0x7ffc0000', 'date'))).toEqual([]); // logged, then the kernel refused it: the SYSCALL record alerts
+    expect(inside.inspect(seccomp(3, 0, '0x80000000', 'cat'))).toEqual([]); // read: not one of the watch's
+    expect(detector(null).inspect(seccomp(4, 272, '0x50001', 'svc'))).toEqual([]); // unshare on the host
+    expect(inside.inspect(seccomp(5, 272, '0x50001', 'sh')).map((a) => a.kind)).toEqual(['namespace-change']);
   });
 
   it('hostile names reach the reason escaped on a terminal, and syslog gets the mapped severity', () => {

@@ -46,7 +46,7 @@ function summaryLines(w: Watch, alerts: number): string[] {
     .join(', ');
   const lines = [
     `linux-audit watch: ${s.containers} profiles (${s.learning} learning), ${s.watched} watched events, ${alerts} alerts${kinds ? ` (${kinds})` : ''}; ` +
-      `unattributed ${s.unattributed}, over cap ${s.overCap}, untracked ${s.untracked}; ${statsText(s.subscription, alerts)}`,
+      `unattributed ${s.unattributed}, runtime setup ${s.runtimeSetup}, over cap ${s.overCap}, untracked ${s.untracked}; ${statsText(s.subscription, alerts)}`,
   ];
   for (const c of w.summary()) {
     const items = Object.entries(c.items)

@@ -126,6 +126,40 @@ export class ContainerResolver {
   }
 
   /**
+   * The engines' answer for container `id`, waiting at most `timeoutMs`:
+   * its details, or why there are none (no engine to ask, none knows it, no
+   * answer in time). For what is sent once and cannot be amended, an alert.
+   */
+  async detailsWithin(id: string, timeoutMs: number): Promise<ContainerDetails | 'no-engine' | 'not-found' | 'timeout'> {
+    const asks: Array<Promise<ContainerDetails | null>> = [];
+    if (this.runtime?.active) asks.push(this.runtime.settled(id));
+    if (this.containerd?.active) asks.push(this.containerd.settled(id));
+    if (asks.length === 0) return 'no-engine';
+    let timer: NodeJS.Timeout | undefined;
+    // An engine that knows the id but not its name (Docker's own containerd
+    // keeps no names) does not end the wait while another may answer with one.
+    const answered = new Promise<ContainerDetails | 'not-found'>((resolve) => {
+      let left = asks.length;
+      let known: ContainerDetails | undefined;
+      for (const a of asks)
+        void a.then((d) => {
+          if (d && (d.name !== undefined || d.pod !== undefined)) return resolve(d);
+          known ??= d ?? undefined;
+          if (--left === 0) resolve(known ?? 'not-found');
+        });
+    });
+    const late = new Promise<'timeout'>((resolve) => {
+      timer = setTimeout(() => resolve('timeout'), timeoutMs);
+      timer.unref();
+    });
+    try {
+      return await Promise.race([answered, late]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /**
    * The container of an event whose cgroup the reader read as `text`, by
    * `source` (CGROUP_*): a process read itself, or, gone, through its parent.
    * A parent that is a container runtime's process on the host (runc, a

@@ -66,6 +66,11 @@ export class RuntimeClient {
     this.concurrency = Math.max(1, options.concurrency ?? 4);
   }
 
+  /** Whether any of the sockets exists. */
+  get active(): boolean {
+    return this.sockets.some((s) => fs.existsSync(s));
+  }
+
   /**
    * What is known of container `id` now: details, null (no runtime knows it),
    * or undefined (not looked up yet; a lookup is started).

@@ -321,6 +321,11 @@ export class Subscription implements AsyncIterable<AuditEvent>, AsyncDisposable 
     this.discardQueue();
   }
 
+  /** @internal The container lookups the events use: the watch waits on them for an alert's names. */
+  get containers(): ContainerResolver {
+    return this.enrichment.containers;
+  }
+
   stats(): SubscriptionStats {
     const n = this.channel?.nativeStats() ?? this.finalNative;
     return {

@@ -35,6 +35,12 @@ export interface AlertContainer {
   image?: string;
   pod?: string;
   namespace?: string;
+  /**
+   * Why name, image and pod are missing, when they are: no engine socket to
+   * ask ('no-engine'), no engine knows the id ('not-found'), or none answered
+   * within the watch's namesWaitMs ('timeout').
+   */
+  engineAnswer?: 'no-engine' | 'not-found' | 'timeout';
 }
 
 export interface Alert {

@@ -10,6 +10,7 @@ import { processOf } from '../shape/json.js';
 import type { Alert, AlertContainer, AlertKind, AlertSeverity } from './alert.js';
 import { HOST_ID, Profiles, type Profile, type ProfileKind } from './profile.js';
 import { WATCH_KEYS, WATCH_KEY_PREFIX } from './rules.js';
+import { RuntimeSetup } from './setup.js';
 
 /** Looked for in the SYSCALL record's text before anything is decoded: most of the stream is not ours. */
 const KEY_MARK = ` key="${WATCH_KEY_PREFIX}`;
@@ -19,6 +20,18 @@ const WRITABLE_DIRS = ['/tmp/', '/var/tmp/', '/dev/shm/', '/run/shm/'];
 
 const CLOCK_SETTERS = new Set(['settimeofday', 'clock_settime', 'stime']);
 const SOCKADDR = RECORD_TYPES.SOCKADDR;
+const SECCOMP = RECORD_TYPES.SECCOMP;
+/** SECCOMP actions after which the call went on to the kernel (whose own record then tells of it). */
+const SECCOMP_LOG = 0x7ffc0000;
+const SECCOMP_ALLOW = 0x7fff0000;
+/** The always-alerts a call refused by seccomp is an attempt at; only these are raised from SECCOMP records. */
+const SECCOMP_KINDS = new Map<string, AlertKind>([
+  ...['settimeofday', 'clock_settime', 'stime', 'adjtimex', 'clock_adjtime'].map((s) => [s, 'clock-change'] as const),
+  ...['init_module', 'finit_module', 'delete_module'].map((s) => [s, 'kernel-module'] as const),
+  ...['mount', 'umount2', 'umount', 'fsmount', 'move_mount'].map((s) => [s, 'mount'] as const),
+  ...['ptrace'].map((s) => [s, 'ptrace-attach'] as const),
+  ...['setns', 'unshare', 'pivot_root'].map((s) => [s, 'namespace-change'] as const),
+]);
 /** Addresses remembered per kind before the memo starts over. */
 const ADDRESS_MEMO = 4096;
 /** Records the kernel writes only when adjtimex/clock_adjtime changed something. */
@@ -29,6 +42,8 @@ export interface DetectStats {
   watched: number;
   /** Watched events whose process (and parent) had gone before their container could be read. */
   unattributed: number;
+  /** Mounts and namespace calls that were a runtime setting a container up, or an engine on the host: not alerted. */
+  runtimeSetup: number;
   alerts: Partial<Record<AlertKind, number>>;
 }
 
@@ -37,7 +52,8 @@ export type ContainerOf = (ev: AuditEvent) => ContainerInfo | null | undefined;
 
 export class Detector {
   readonly profiles: Profiles;
-  readonly stats: DetectStats = { watched: 0, unattributed: 0, alerts: {} };
+  readonly stats: DetectStats = { watched: 0, unattributed: 0, runtimeSetup: 0, alerts: {} };
+  private readonly setup = new RuntimeSetup();
   private readonly containerOf: ContainerOf;
   private readonly bindItems = new Map<string, string | undefined>();
   private readonly connectItems = new Map<string, string | undefined>();
@@ -51,8 +67,9 @@ export class Detector {
   /** The alerts an event raises; [] for events the watch did not ask for. */
   inspect(ev: AuditEvent): Alert[] {
     const sc = ev.record(SYSCALL);
+    if (sc === undefined) return this.inspectSeccomp(ev);
     // Cheapest first: one substring search rejects everything else in the stream.
-    if (sc === undefined || !sc.text.includes(KEY_MARK)) return NONE;
+    if (!sc.text.includes(KEY_MARK)) return NONE;
     // The hot path (exec, bind, connect at the host's rate) reads raw fields,
     // and builds no reason, process or container copy unless it raises an
     // alert: interpreting a record names every id and number in it, and most
@@ -63,10 +80,18 @@ export class Detector {
     this.stats.watched++;
     const info = this.containerOf(ev);
     if (info === undefined) this.stats.unattributed++;
+    const inContainer = info === undefined ? undefined : info !== null;
+    const success = f.success === 'yes';
+    if (key === WATCH_KEYS.exec) {
+      if (success) this.setup.noteExec(ev.pid ?? -1, f.exe ?? '', inContainer, ev.time);
+    } else if ((key === WATCH_KEYS.mount || key === WATCH_KEYS.namespace) && this.setup.isSetup(ev.pid, ev.ppid, f.exe ?? '', inContainer, ev.time)) {
+      // The runtime's work, not the container's: neither alerted nor learned.
+      this.stats.runtimeSetup++;
+      return NONE;
+    }
     // One profile per event: learning counts events, not items.
     const profile = info === undefined ? undefined : info === null ? this.profiles.see(HOST_ID, 'host', undefined, ev.time) : this.profiles.see(info.id, info.runtime, info.name, ev.time);
     const a = new Alerts(this.stats, ev, sc, info);
-    const success = f.success === 'yes';
 
     switch (key) {
       case WATCH_KEYS.exec: {
@@ -125,6 +150,33 @@ export class Detector {
     if (uid !== undefined && this.isNew(a, profile, 'users', `uid ${uid}`)) {
       a.raise('new-user', 'medium', `${a.who()} ran as uid ${uid} (${sc.interpreted.uid} on the host), which ${a.where()} had never used`, `uid ${uid}`);
     }
+    return a.list;
+  }
+
+  /**
+   * A call the process's seccomp filter refused (or killed it for), which the
+   * kernel reports in a SECCOMP record of its own when the filter asks for it
+   * or the action kills: no syscall rule sees such a call, since seccomp
+   * refuses it before the syscall is audited. See docs/watch.md, "What the
+   * kernel does not show".
+   */
+  private inspectSeccomp(ev: AuditEvent): Alert[] {
+    const r = ev.record(SECCOMP);
+    if (r === undefined) return NONE;
+    const code = Number.parseInt(r.fields.code ?? '', 16);
+    const action = (code & 0xffff0000) >>> 0;
+    if (!Number.isInteger(code) || action === SECCOMP_LOG || action === SECCOMP_ALLOW) return NONE;
+    const syscall = r.interpreted.syscall ?? '';
+    const kind = SECCOMP_KINDS.get(syscall);
+    if (kind === undefined) return NONE;
+    this.stats.watched++;
+    const info = this.containerOf(ev);
+    if (info === undefined) this.stats.unattributed++;
+    // On the host, runtimes and systemd do these all day: only from inside a container.
+    if (kind === 'namespace-change' && !info) return NONE;
+    const a = new Alerts(this.stats, ev, r, info);
+    const how = `${syscall}, which its seccomp filter refused (${r.interpreted.code ?? r.fields.code})`;
+    a.raise(kind, kind === 'mount' && !info ? 'medium' : 'high', `${a.who()} tried ${how}`);
     return a.list;
   }
 

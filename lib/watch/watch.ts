@@ -16,6 +16,12 @@ export interface WatchOptions extends ProfileOptions {
   statePath?: string;
   /** How often changed profiles are written to statePath. Default 5000 ms (and always at close). */
   saveIntervalMs?: number;
+  /**
+   * How long an alert about a container the engine has not named yet waits
+   * for its answer (name, image, pod) before it goes out without them, saying
+   * why (`container.engineAnswer`). Default 2000 ms.
+   */
+  namesWaitMs?: number;
   /** Ends the watch (and restores the kernel) when aborted. */
   signal?: AbortSignal;
   /**
@@ -82,6 +88,8 @@ export class Watch implements AsyncIterable<Alert>, AsyncDisposable {
     try {
       for await (const ev of this.subscription) {
         const alerts = this.inspect(ev);
+        if (alerts.length === 0) continue;
+        await this.name(alerts);
         for (const a of alerts) yield a;
       }
     } finally {
@@ -92,6 +100,26 @@ export class Watch implements AsyncIterable<Alert>, AsyncDisposable {
   /** The alerts one event raises (what the iterator does with each event; for replaying logs through a watch's profiles). */
   inspect(ev: AuditEvent): Alert[] {
     return this.detector.inspect(ev);
+  }
+
+  /**
+   * An alert is sent once: a container the engine had not named when the
+   * event arrived (a short-lived one has no later events to carry the name)
+   * is asked for, for a bounded time.
+   */
+  private async name(alerts: Alert[]): Promise<void> {
+    const c = alerts[0].container;
+    if (!c || c.name !== undefined || c.pod !== undefined) return;
+    const answer = await this.subscription.containers.detailsWithin(c.id, this.options.namesWaitMs ?? 2000);
+    for (const a of alerts) {
+      if (!a.container) continue;
+      if (typeof answer === 'string') a.container.engineAnswer = answer;
+      else
+        for (const k of ['name', 'image', 'pod', 'namespace'] as const) {
+          const v = answer[k];
+          if (v !== undefined) a.container[k] = v;
+        }
+    }
   }
 
   stats(): WatchStats {

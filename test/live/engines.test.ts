@@ -5,9 +5,13 @@
 // never the host; unknown, counted, when it cannot be told.
 import { spawn, spawnSync } from 'node:child_process';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { subscribe, type AuditEvent, type Subscription } from '../../lib/index.js';
+import fs from 'node:fs';
+import path from 'node:path';
+import { subscribe, watch, type AuditEvent, type Subscription } from '../../lib/index.js';
+import type { Alert } from '../../lib/watch/alert.js';
+import { tempDir } from '../helpers/temp.js';
 import { describeLive, kernelSnapshot, restoreKernel, syscallGenerator, type KernelSnapshot } from '../helpers/live.js';
-import { startContainerd, startDocker, type ContainerdEngine, type DockerEngine } from '../helpers/engines.js';
+import { busyboxRootfs, startContainerd, startDocker, type ContainerdEngine, type DockerEngine } from '../helpers/engines.js';
 import { ContainerdClient } from '../../lib/enrich/containerd.js';
 
 const KEY = `la_engines_${process.pid}`;
@@ -168,4 +172,65 @@ describeLive('containers on real engines', () => {
       client.close();
     }
   }, 60_000);
+
+  it('the watch: starting containers and docker exec raise nothing (the runtime\'s setup is counted); a container\'s own mount does, with its name; calls seccomp refuses are seen only when the profile has them reported', async () => {
+    const w = watch({ subscribe: { mode: 'unicast', runtimeSockets: [docker.socket], containerdSockets: [docker.containerdSocket] } });
+    await w.ready;
+    const alerts: Alert[] = [];
+    const consume = (async () => {
+      for await (const a of w) alerts.push(a);
+    })();
+    const dockerRun = (...args: string[]): Promise<number> => run('docker', ['-H', `unix://${docker.socket}`, ...args]);
+    const idOf = (name: string): string => docker.docker('inspect', '--format', '{{.Id}}', name).trim();
+    // A profile that lets the clock calls through to the kernel, logged (it
+    // refuses them: no CAP_SYS_TIME), and kills a process that calls mount.
+    const profile = path.join(tempDir('seccomp-'), 'profile.json');
+    fs.writeFileSync(profile, JSON.stringify({
+      defaultAction: 'SCMP_ACT_ALLOW',
+      syscalls: [
+        { names: ['clock_settime', 'settimeofday', 'adjtimex', 'clock_adjtime'], action: 'SCMP_ACT_LOG' },
+        { names: ['mount'], action: 'SCMP_ACT_KILL_PROCESS' },
+      ],
+    }));
+    const names = ['quiet', 'oneshot', 'mounter', 'reported', 'silent'];
+    try {
+      expect(await dockerRun('run', '-d', '--name', 'quiet', '--network', 'none', 'bb:local', '/bin/sleep', '1000')).toBe(0);
+      expect(await dockerRun('exec', 'quiet', '/bin/true')).toBe(0);
+      expect(await dockerRun('run', '--name', 'oneshot', '--network', 'none', 'bb:local', '/bin/true')).toBe(0);
+      // Allowed to mount (CAP_SYS_ADMIN, no seccomp or AppArmor filter): its own mount, after its entrypoint ran.
+      expect(await dockerRun('run', '--name', 'mounter', '--network', 'none', '--cap-add', 'SYS_ADMIN', '--security-opt', 'seccomp=unconfined', '--security-opt', 'apparmor=unconfined', 'bb:local', '/bin/sh', '-c', 'mount -t tmpfs x /tmp && sleep 1')).toBe(0);
+      // Never really sets the clock: without CAP_SYS_TIME the kernel refuses.
+      await dockerRun('run', '--name', 'reported', '--network', 'none', '--cap-drop', 'SYS_TIME', '--security-opt', `seccomp=${profile}`, 'bb:local', '/bin/sh', '-c', 'date -s 2001-01-01; mount -t tmpfs x /tmp');
+      // Docker's default profile refuses the call before the kernel audits it: nothing to see.
+      await dockerRun('run', '--name', 'silent', '--network', 'none', '--cap-drop', 'SYS_TIME', 'bb:local', '/bin/date', '-s', '2001-01-01');
+      // containerd (runc under it, as under Kubernetes): a container started and an exec.
+      const K8S_QUIET = 'e'.repeat(64);
+      containerd.ctr('run', '-d', '--rootfs', '--cgroup', `/kubepods/besteffort/pod${POD_UID}/${K8S_QUIET}`, busyboxRootfs(tempDir('rootfs-')), K8S_QUIET, '/bin/sleep', '1000');
+      expect(await run('ctr', ['--address', containerd.socket, '-n', 'k8s.io', 'tasks', 'exec', '--exec-id', 'quiet', K8S_QUIET, '/bin/true'])).toBe(0);
+      const [quiet, oneshot, mounter, reported, silent] = names.map(idOf);
+      await until(() => alerts.filter((a) => a.container?.id === reported).length >= 2, 15_000);
+      const of = (id: string): string[] => alerts.filter((a) => a.container?.id === id).map((a) => a.kind).sort();
+      const setupKinds = ['mount', 'namespace-change'];
+      console.log(`watch: ${alerts.length} alerts, runtime setup ${w.stats().runtimeSetup}: ${alerts.map((a) => `${a.kind}@${a.container === null ? 'host' : (a.container?.name ?? a.container?.id.slice(0, 12))}`).join(' ')}`);
+      expect(of(quiet)).toEqual([]);
+      expect(of(K8S_QUIET)).toEqual([]);
+      expect(of(oneshot)).toEqual([]);
+      expect(of(silent)).toEqual([]);
+      expect(of(mounter)).toEqual(['mount']);
+      expect(of(reported)).toEqual(['clock-change', 'mount']);
+      // No other container, and not the engine on the host, was said to mount or change namespaces.
+      expect(alerts.filter((a) => setupKinds.includes(a.kind) && a.container?.id !== mounter && a.container?.id !== reported)).toEqual([]);
+      expect(w.stats().runtimeSetup).toBeGreaterThan(20);
+      const mount = alerts.find((a) => a.container?.id === mounter)!;
+      expect(mount).toMatchObject({ severity: 'high', container: { name: 'mounter', image: 'bb:local', runtime: 'docker' }, process: { comm: 'mount' } });
+      const clock = alerts.find((a) => a.container?.id === reported && a.kind === 'clock-change')!;
+      expect(clock.reason).toMatch(/tried to set \(clock_settime failed: EPERM/);
+      const killed = alerts.find((a) => a.container?.id === reported && a.kind === 'mount')!;
+      expect(killed.reason).toMatch(/tried mount, which its seccomp filter refused \(kill-process\)/);
+    } finally {
+      await w.close();
+      await consume;
+      spawnSync('docker', ['-H', `unix://${docker.socket}`, 'rm', '-f', ...names]);
+    }
+  }, 120_000);
 }, { dockerd: 'docker.io', docker: 'docker.io', containerd: 'containerd', ctr: 'containerd', busybox: 'busybox-static' });
