@@ -3,7 +3,11 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { CGROUP_GONE, CGROUP_NOT_ASKED, CGROUP_PARENT, CGROUP_RUNTIME_PARENT, CGROUP_SELF, ContainerResolver, containerFromCgroup, containerFromPath, containerFromPaths } from '../lib/enrich/container.js';
+import { compileFilter } from '../lib/filter/index.js';
+import { engineSocketsFrom } from '../lib/cli/engines.js';
+import { checkConfig } from '../lib/config/index.js';
+import type { AuditEvent } from '../lib/assemble/event.js';
+import { CGROUP_GONE, CGROUP_NOT_ASKED, CGROUP_PARENT, CGROUP_RUNTIME_PARENT, CGROUP_SELF, ContainerResolver, type ContainerInfo, containerFromCgroup, containerFromPath, containerFromPaths } from '../lib/enrich/container.js';
 
 const ID = 'a'.repeat(8) + '0123456789abcdef'.repeat(3) + 'b'.repeat(8);
 const POD = '3f1b5a42-8e3c-4d2a-9b0e-1c2d3e4f5a6b';
@@ -169,5 +173,34 @@ describe('RuntimeClient (engine API over a unix socket)', () => {
     } finally {
       await engine.close();
     }
+  });
+});
+
+describe('choosing events by container, and where the engines are asked', () => {
+  const web = { id: ID, runtime: 'kubernetes' as const, cgroup: '', name: 'cart', pod: 'shop-7d4b9c-x2x9q', namespace: 'shop' };
+  // The filter reads only ev.container: events stand in as that one property.
+  const pick = (wanted: string[], c: ContainerInfo | null | undefined): boolean => compileFilter({ containers: wanted })({ container: c } as AuditEvent);
+
+  it('host is the host only: an event whose container is unknown is neither the host nor a container', () => {
+    expect(pick(['host'], null)).toBe(true);
+    expect(pick(['host'], undefined)).toBe(false);
+    expect(pick(['any'], undefined)).toBe(false);
+    expect(pick(['host'], web)).toBe(false);
+    expect(pick(['any'], web)).toBe(true);
+  });
+
+  it('by id prefix, name, pod, or namespace/pod', () => {
+    for (const w of [ID.slice(0, 12), 'cart', 'shop-7d4b9c-x2x9q', 'shop/shop-7d4b9c-x2x9q']) expect(pick([w], web), w).toBe(true);
+    for (const w of ['other/shop-7d4b9c-x2x9q', 'shop/cart', 'shop/', '/shop-7d4b9c-x2x9q', 'bbbb']) expect(pick([w], web), w).toBe(false);
+    expect(pick(['shop/shop-7d4b9c-x2x9q'], { ...web, namespace: undefined })).toBe(false);
+  });
+
+  it('sockets from flags, else the config file, else the defaults; none, or an empty list, asks none', () => {
+    expect(engineSocketsFrom({})).toEqual({ runtimeSockets: undefined, containerdSockets: undefined });
+    expect(engineSocketsFrom({ 'runtime-socket': ['/host/run/docker.sock'], 'containerd-socket': ['none'] })).toEqual({ runtimeSockets: ['/host/run/docker.sock'], containerdSockets: false });
+    const config = checkConfig({ runtimeSockets: [], containerdSockets: ['/host/run/containerd/containerd.sock'] });
+    expect(engineSocketsFrom({}, config)).toEqual({ runtimeSockets: false, containerdSockets: ['/host/run/containerd/containerd.sock'] });
+    expect(engineSocketsFrom({ 'containerd-socket': ['/a.sock,/b.sock'] }, config)).toEqual({ runtimeSockets: false, containerdSockets: ['/a.sock', '/b.sock'] });
+    expect(() => checkConfig({ containerdSockets: '/x.sock' })).toThrow(/^config\.containerdSockets: expected a list/);
   });
 });

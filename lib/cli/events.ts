@@ -26,7 +26,8 @@ export const EVENT_OPTIONS_HELP = `Filters (each may repeat or take a comma list
   -p, --pid N              events of process N
   -u, --uid U              user name or id, as uid, euid or auid (like ausearch -ua)
   -x, --exe E              executable: a full path, or a bare name matched to its last part
-      --container C        any (in some container), host (in none), an id prefix, a name or a pod
+      --container C        any (in some container), host (in none; not unknown), an id prefix,
+                           a name, a pod, or NAMESPACE/POD (names once the engine has answered)
       --success yes|no     whether the syscall or operation succeeded
 Output:
 ${FORMAT_HELP}

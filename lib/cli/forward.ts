@@ -10,6 +10,7 @@ import { subscribe } from '../subscribe/subscription.js';
 import { AgentReporter } from './agents.js';
 import { EXIT, UsageError, integer, list, oneOf, parse } from './args.js';
 import { EVENT_OPTIONS, filterFrom } from './events.js';
+import { ENGINE_OPTIONS, engineSocketsFrom } from './engines.js';
 import { heartbeat, rulesFromFile } from './tail.js';
 
 export const FORWARD_HELP = `Usage: linux-audit forward [--config FILE] [--to URL]… [options]
@@ -30,6 +31,7 @@ line goes to stderr every --health seconds and on SIGUSR1.
                       failure-severity=…, sd=yes|no, spool=64M, hostname=…
       --mode unicast|multicast|auto, --rules FILE|DIR, --preset NAME   as for tail
       --health SECONDS   health line interval (default 60; 0: only on SIGUSR1)
+      --runtime-socket PATH, --containerd-socket PATH   as for tail (config: runtimeSockets, containerdSockets)
   Filters as for tail (--key, --type, --syscall, --pid, --uid, --exe, --container, --success).`;
 
 export function sinkLine(s: SinkStats): string {
@@ -39,6 +41,7 @@ export function sinkLine(s: SinkStats): string {
 export async function forwardCommand(args: string[], out: (line: string) => void, err: (line: string) => void): Promise<number> {
   const { values } = parse(args, {
     ...EVENT_OPTIONS,
+    ...ENGINE_OPTIONS,
     config: { type: 'string', short: 'c' },
     to: { type: 'string', multiple: true },
     mode: { type: 'string' },
@@ -69,6 +72,7 @@ export async function forwardCommand(args: string[], out: (line: string) => void
     bufferBytes: config.bufferBytes,
     queueLimit: config.queueLimit,
     backlogLimit: config.backlogLimit,
+    ...engineSocketsFrom(values, config),
   });
   let forwarded = 0;
   let lastForwarded = 0;

@@ -7,6 +7,7 @@ import { subscribe, type Subscription, type SubscriptionStats } from '../subscri
 import { AgentReporter } from './agents.js';
 import { EXIT, UsageError, integer, list, oneOf, parse } from './args.js';
 import { EVENT_OPTIONS, EVENT_OPTIONS_HELP, colorFrom, filterFrom } from './events.js';
+import { ENGINE_OPTIONS, ENGINE_OPTIONS_HELP, engineSocketsFrom } from './engines.js';
 import { formatEvent } from '../format/index.js';
 import { LineWriter, chooseFormat, wantsColor } from './output.js';
 
@@ -21,7 +22,8 @@ stop cleanly (exit 0).
       --mode unicast|multicast|auto   how to receive (default auto)
       --rules FILE|DIR     install these rules (auditctl syntax) for the run, remove them after
       --preset NAME        the same with a named rule set (${Object.keys(PRESETS).join(', ')})
-${EVENT_OPTIONS_HELP}`;
+${EVENT_OPTIONS_HELP}
+${ENGINE_OPTIONS_HELP}`;
 
 /** The rule lines of a file or rules.d directory, checked here so a mistake names its file and line. */
 export function rulesFromFile(target: string): string[] {
@@ -59,6 +61,7 @@ export function heartbeat(command: string, s: SubscriptionStats, shown: number):
 export async function tailCommand(args: string[], out: NodeJS.WriteStream, err: (line: string) => void): Promise<number> {
   const { values } = parse(args, {
     ...EVENT_OPTIONS,
+    ...ENGINE_OPTIONS,
     mode: { type: 'string' },
     rules: { type: 'string', multiple: true },
     preset: { type: 'string', multiple: true },
@@ -73,7 +76,7 @@ export async function tailCommand(args: string[], out: NodeJS.WriteStream, err: 
   for (const p of presets) if (!Object.hasOwn(PRESETS, p)) throw new UsageError(`unknown preset "${p}"; presets: ${Object.keys(PRESETS).join(', ')}`);
   const rules = list(values.rules).flatMap(rulesFromFile);
 
-  const sub: Subscription = subscribe({ mode, enable: true, rules, presets: presets as PresetName[] });
+  const sub: Subscription = subscribe({ mode, enable: true, rules, presets: presets as PresetName[], ...engineSocketsFrom(values) });
   const writer = new LineWriter(out);
   let shown = 0;
   const stop = (): void => void sub.close();

@@ -7,6 +7,7 @@ import { AgentReporter } from './agents.js';
 import { EXIT, UsageError, integer, list, oneOf, parse } from './args.js';
 import { sinkLine } from './forward.js';
 import { statsText } from './tail.js';
+import { ENGINE_OPTIONS, ENGINE_OPTIONS_HELP, engineSocketsFrom } from './engines.js';
 
 export const DEFAULT_STATE_PATH = '/var/lib/linux-audit/watch.json';
 
@@ -29,7 +30,8 @@ summary of containers, profile sizes and alerts. See docs/watch.md.
       --state FILE        profiles kept across restarts (default ${DEFAULT_STATE_PATH})
       --reset [CONTAINER] forget one container's profile (id, or 12+ characters of it), or all; then exit
       --mode unicast|multicast|auto   as for tail
-      --health SECONDS    summary interval on stderr (default 0: only on SIGUSR1)`;
+      --health SECONDS    summary interval on stderr (default 0: only on SIGUSR1)
+${ENGINE_OPTIONS_HELP}`;
 
 /** "90s", "10m", "2h", "500ms", or plain seconds. */
 export function parseDuration(flag: string, text: string): number {
@@ -68,6 +70,7 @@ export async function watchCommand(args: string[], out: (line: string) => void, 
       reset: { type: 'boolean' },
       mode: { type: 'string' },
       health: { type: 'string' },
+      ...ENGINE_OPTIONS,
     },
     true,
   );
@@ -92,7 +95,7 @@ export async function watchCommand(args: string[], out: (line: string) => void, 
   const sinks = await openSinks(specs);
   let w: Watch;
   try {
-    w = watch({ statePath, learn: { ms: learnMs, events: learnEvents }, subscribe: { mode } });
+    w = watch({ statePath, learn: { ms: learnMs, events: learnEvents }, subscribe: { mode, ...engineSocketsFrom(values) } });
   } catch (e) {
     await Promise.all(sinks.map((s) => s.close(0)));
     throw e;

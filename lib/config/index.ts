@@ -19,6 +19,10 @@ export interface AgentConfig {
   bufferBytes?: number;
   queueLimit?: number;
   backlogLimit?: number;
+  /** Docker's or podman's API sockets to ask for container names ([] for none; default: the usual paths). */
+  runtimeSockets?: string[];
+  /** containerd's sockets ([] for none; default: the usual paths). */
+  containerdSockets?: string[];
   /** Seconds between health lines on stderr; 0 for none. */
   healthSeconds: number;
 }
@@ -128,6 +132,8 @@ const CONFIG = object({
   bufferBytes: int(1024 * 1024, Number.MAX_SAFE_INTEGER),
   queueLimit: int(1, 10_000_000),
   backlogLimit: int(1, 0x7fffffff),
+  runtimeSockets: list(str),
+  containerdSockets: list(str),
   healthSeconds: int(0, 86_400),
 });
 
@@ -144,6 +150,8 @@ export function checkConfig(json: unknown, source = 'config'): AgentConfig {
     bufferBytes: c.bufferBytes,
     queueLimit: c.queueLimit,
     backlogLimit: c.backlogLimit,
+    runtimeSockets: c.runtimeSockets,
+    containerdSockets: c.containerdSockets,
     healthSeconds: c.healthSeconds ?? 60,
   };
 }

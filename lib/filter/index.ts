@@ -19,8 +19,10 @@ export interface EventFilter {
   /** Executables: a full path matches `exe=` exactly, a bare name matches its last part. */
   exes?: string[];
   /**
-   * Containers: `any` (in some container), `host` (in none), or an id
-   * prefix, a container name or a Kubernetes pod name.
+   * Containers: `any` (in some container), `host` (in none: an event whose
+   * container is unknown is neither), or an id prefix, a container name, a
+   * Kubernetes pod name or `namespace/pod`. Names match once the engine has
+   * answered: the first events of a new container match by id only.
    */
   containers?: string[];
   /** Whether the syscall (or user-space operation) succeeded. */
@@ -86,9 +88,12 @@ export function compileFilter(filter: EventFilter): (ev: AuditEvent) => boolean 
     tests.push((ev) => {
       const c = ev.container;
       return wanted.some((w) => {
-        if (w === 'host') return !c;
+        // Unknown (undefined) is neither the host nor a container.
+        if (w === 'host') return c === null;
         if (!c) return false;
-        return w === 'any' || c.id.startsWith(w) || c.name === w || c.pod === w;
+        if (w === 'any' || c.id.startsWith(w) || c.name === w || c.pod === w) return true;
+        const slash = w.indexOf('/');
+        return slash > 0 && c.namespace === w.slice(0, slash) && c.pod === w.slice(slash + 1);
       });
     });
   }

@@ -10,6 +10,7 @@ import path from 'node:path';
 import { subscribe, watch, type AuditEvent, type Subscription } from '../../lib/index.js';
 import type { Alert } from '../../lib/watch/alert.js';
 import { tempDir } from '../helpers/temp.js';
+import { CliProcess } from '../helpers/cli.js';
 import { describeLive, kernelSnapshot, restoreKernel, syscallGenerator, type KernelSnapshot } from '../helpers/live.js';
 import { busyboxRootfs, startContainerd, startDocker, type ContainerdEngine, type DockerEngine } from '../helpers/engines.js';
 import { ContainerdClient } from '../../lib/enrich/containerd.js';
@@ -139,6 +140,29 @@ describeLive('containers on real engines', () => {
     const named = t.events.filter((e) => e.container?.pod !== undefined);
     expect(named.length).toBeGreaterThan(0);
     expect(named.at(-1)!.container).toMatchObject({ id: K8S_ID, runtime: 'kubernetes', podUid: POD_UID, pod: 'shop-7d4b9c-x2x9q', namespace: 'shop', containerName: 'cart' });
+  }, 60_000);
+
+  it('linux-audit tail --containerd-socket S --container NAMESPACE/POD: the pod\'s events, named from containerd', async () => {
+    const rules = path.join(tempDir('tail-'), 'exec.rules');
+    fs.writeFileSync(rules, `-a always,exit -F arch=b64 -S execve -F success=1 -k ${KEY}_tail\n`);
+    const tail = new CliProcess(['tail', '--mode', 'unicast', '--format', 'json', '--rules', rules, '--runtime-socket', 'none', '--containerd-socket', containerd.socket, '--container', 'shop/shop-7d4b9c-x2x9q']);
+    try {
+      await tail.waitFor((p) => p.stderr.includes('receiving in unicast mode'), 'tail to start');
+      // The first exec's events go out before containerd has answered (matched by id only, so not by this filter); later ones carry the pod.
+      for (let i = 0; i < 20 && !tail.stdout.includes('\n'); i++) {
+        await run('ctr', ['--address', containerd.socket, '-n', 'k8s.io', 'tasks', 'exec', '--exec-id', `tail${i}`, K8S_ID, '/bin/true']);
+        await run('/bin/true', []); // on the host: never shown
+      }
+      await tail.waitFor((p) => p.stdout.includes('\n'), 'an event of the pod');
+      tail.child.kill('SIGTERM');
+      expect(await tail.exited).toBe(0);
+      const events = tail.stdout.trim().split('\n').map((l) => JSON.parse(l) as { container?: { id: string; pod?: string; namespace?: string; containerName?: string } });
+      expect(events.length).toBeGreaterThan(0);
+      for (const e of events) expect(e.container).toMatchObject({ id: K8S_ID, pod: 'shop-7d4b9c-x2x9q', namespace: 'shop', containerName: 'cart' });
+    } finally {
+      if (tail.child.exitCode === null) tail.child.kill('SIGKILL');
+      await tail.exited;
+    }
   }, 60_000);
 
   it('a pid containerd reported places only events from while its process lived: a later process given the pid is not placed by it', async () => {
