@@ -9,7 +9,7 @@ import { AuditEvent } from '../lib/assemble/event.js';
 import { AuditRecord, parseLogLine } from '../lib/decode/record.js';
 import type { ContainerInfo } from '../lib/enrich/container.js';
 import { Detector } from '../lib/watch/detect.js';
-import { Profiles, WatchStateError } from '../lib/watch/profile.js';
+import { HOST_ID, Profiles, WatchStateError } from '../lib/watch/profile.js';
 import { watchRules } from '../lib/watch/rules.js';
 import { parseRuleLine } from '../lib/rules/parse.js';
 import { SyslogFormatter } from '../lib/sinks/syslog-message.js';
@@ -162,6 +162,44 @@ describe('container watch: detectors', () => {
     const f = new SyslogFormatter({ hostname: 'h' });
     const writable = alerts.find((a) => a.kind === 'exec-from-writable-dir')!;
     expect(f.alertMessage(writable)).toMatch(/^<11>1 \S+ h linux-audit \d+ exec-from-writable-dir \[linux-audit-alert@32473 kind="exec-from-writable-dir" severity="high" container="[0-9a-f]{64}" item="\/tmp\/a\\nb" pid="7"\] \{/);
+  });
+});
+
+describe('container watch: profiles by image, and forgotten with age', () => {
+  it('profileBy image: replicas share what was learned; a container whose image is not known has its own', () => {
+    const a: ContainerInfo = { ...DOCKER, id: 'a'.repeat(64), image: 'shop/cart:1.4' };
+    const b: ContainerInfo = { ...DOCKER, id: 'b'.repeat(64), image: 'shop/cart:1.4' };
+    const c: ContainerInfo = { ...DOCKER, id: 'c'.repeat(64) };
+    let now: ContainerInfo = a;
+    const d = new Detector(new Profiles({ learn: { ms: 10_000 } }), () => now, { profileBy: 'image' });
+    const exec = (t: number, exe: string): Alert[] => d.inspect(event(t, syscall(t, 59, 'la-watch-exec', '', 'yes', '0', exe)));
+    expect(exec(0, '/usr/bin/cart')).toEqual([]); // a learns for the image
+    now = b;
+    expect(exec(20, '/usr/bin/cart')).toEqual([]); // a new replica: known
+    const [alert] = exec(21, '/bin/sh');
+    expect(alert).toMatchObject({ kind: 'new-program', container: { id: b.id, image: 'shop/cart:1.4' } });
+    expect(alert.reason).toBe(`app (pid 4242) in container ${b.id.slice(0, 12)} (docker) ran /bin/sh, which image shop/cart:1.4 had never run`);
+    now = c;
+    expect(exec(22, '/bin/sh')).toEqual([]); // its own profile, learning
+    expect(d.profiles.ids().sort()).toEqual([c.id, 'image:shop/cart:1.4']);
+  });
+
+  it('profiles of containers not seen for forgetAfterMs are forgotten, the host never; lastSeen survives a restart', () => {
+    const dir = tempDir('la-watch-age-');
+    const p = new Profiles({ learn: { ms: 0 }, forgetAfterMs: 3_600_000 });
+    p.see(CID, 'docker', 'web', 0);
+    p.see(HOST_ID, 'host', undefined, 0);
+    p.see('d'.repeat(64), 'docker', undefined, 3_000_000);
+    p.see(HOST_ID, 'host', undefined, 3_700_000);
+    expect(p.ids().sort()).toEqual(['d'.repeat(64), HOST_ID]);
+    expect(p.counts.expired).toBe(1);
+    const file = path.join(dir, 'state.json');
+    p.save(file);
+    const q = new Profiles({ forgetAfterMs: 3_600_000 });
+    q.load(file);
+    expect(q.get('d'.repeat(64))!.lastSeen).toBe(3_000_000);
+    q.see(HOST_ID, 'host', undefined, 6_700_000);
+    expect(q.ids()).toEqual([HOST_ID]);
   });
 });
 

@@ -29,6 +29,9 @@ summary of containers, profile sizes and alerts. See docs/watch.md.
       --learn-events N    …or until N of its events, if sooner
       --state FILE        profiles kept across restarts (default ${DEFAULT_STATE_PATH})
       --reset [CONTAINER] forget one container's profile (id, or 12+ characters of it), or all; then exit
+      --profile-by container|image   one profile per container (default) or per image, so a
+                          new replica of a Deployment does not learn again
+      --forget-after DURATION   forget profiles of containers not seen for this long (default 24h)
       --mode unicast|multicast|auto   as for tail
       --health SECONDS    summary interval on stderr (default 0: only on SIGUSR1)
 ${ENGINE_OPTIONS_HELP}`;
@@ -48,13 +51,13 @@ function summaryLines(w: Watch, alerts: number): string[] {
     .join(', ');
   const lines = [
     `linux-audit watch: ${s.containers} profiles (${s.learning} learning), ${s.watched} watched events, ${alerts} alerts${kinds ? ` (${kinds})` : ''}; ` +
-      `unattributed ${s.unattributed}, runtime setup ${s.runtimeSetup}, over cap ${s.overCap}, untracked ${s.untracked}; ${statsText(s.subscription, alerts)}`,
+      `unattributed ${s.unattributed}, runtime setup ${s.runtimeSetup}, over cap ${s.overCap}, untracked ${s.untracked}, expired ${s.expired}; ${statsText(s.subscription, alerts)}`,
   ];
   for (const c of w.summary()) {
     const items = Object.entries(c.items)
       .map(([k, n]) => `${k} ${n}`)
       .join(', ');
-    lines.push(`  ${c.id === 'host' ? 'host' : `${c.runtime} ${c.id.slice(0, 12)}`}${c.name ? ` ${c.name}` : ''}: ${c.learning ? `learning until ${c.learnUntil}` : 'watching'}; ${items}`);
+    lines.push(`  ${c.id === 'host' || c.id.startsWith('image:') ? c.id : `${c.runtime} ${c.id.slice(0, 12)}`}${c.name ? ` ${c.name}` : ''}: ${c.learning ? `learning until ${c.learnUntil}` : 'watching'}; ${items}`);
   }
   return lines;
 }
@@ -70,6 +73,8 @@ export async function watchCommand(args: string[], out: (line: string) => void, 
       reset: { type: 'boolean' },
       mode: { type: 'string' },
       health: { type: 'string' },
+      'profile-by': { type: 'string' },
+      'forget-after': { type: 'string' },
       ...ENGINE_OPTIONS,
     },
     true,
@@ -88,6 +93,8 @@ export async function watchCommand(args: string[], out: (line: string) => void, 
   const learnMs = values.learn !== undefined ? parseDuration('--learn', values.learn as string) : undefined;
   const learnEvents = integer('--learn-events', values['learn-events'] as string | undefined, 1, Number.MAX_SAFE_INTEGER);
   const mode = oneOf('mode', values.mode as string | undefined, ['unicast', 'multicast', 'auto'] as const);
+  const profileBy = oneOf('profile-by', values['profile-by'] as string | undefined, ['container', 'image'] as const);
+  const forgetAfterMs = values['forget-after'] !== undefined ? parseDuration('--forget-after', values['forget-after'] as string) : undefined;
   const healthSeconds = integer('--health', values.health as string | undefined, 0, 86_400) ?? 0;
   const specs = list(values.to).map(parseSinkUrl);
   if (specs.length === 0) specs.push(parseSinkUrl('stdout:text'));
@@ -95,7 +102,7 @@ export async function watchCommand(args: string[], out: (line: string) => void, 
   const sinks = await openSinks(specs);
   let w: Watch;
   try {
-    w = watch({ statePath, learn: { ms: learnMs, events: learnEvents }, subscribe: { mode, ...engineSocketsFrom(values) } });
+    w = watch({ statePath, learn: { ms: learnMs, events: learnEvents }, profileBy, forgetAfterMs, subscribe: { mode, ...engineSocketsFrom(values) } });
   } catch (e) {
     await Promise.all(sinks.map((s) => s.close(0)));
     throw e;

@@ -50,6 +50,19 @@ export interface DetectStats {
 /** Which container an event is from (null: the host; undefined: cannot be told). */
 export type ContainerOf = (ev: AuditEvent) => ContainerInfo | null | undefined;
 
+export interface DetectOptions {
+  /**
+   * What a profile belongs to: each container ('container', the default), or
+   * each image ('image': the replicas of a Deployment, and a container that
+   * replaces one, share what was learned; a container whose image the engine
+   * did not say has its own).
+   */
+  profileBy?: 'container' | 'image';
+}
+
+/** The profile key of an image: not a container id (hex) nor the host. */
+const IMAGE_KEY = 'image:';
+
 export class Detector {
   readonly profiles: Profiles;
   readonly stats: DetectStats = { watched: 0, unattributed: 0, runtimeSetup: 0, alerts: {} };
@@ -58,10 +71,21 @@ export class Detector {
   private readonly bindItems = new Map<string, string | undefined>();
   private readonly connectItems = new Map<string, string | undefined>();
 
+  private readonly byImage: boolean;
+
   /** `containerOf` says which container an event is from (default: `event.container`, from its cgroup). */
-  constructor(profiles: Profiles, containerOf?: ContainerOf) {
+  constructor(profiles: Profiles, containerOf?: ContainerOf, options: DetectOptions = {}) {
     this.profiles = profiles;
     this.containerOf = containerOf ?? ((ev) => ev.container);
+    this.byImage = options.profileBy === 'image';
+  }
+
+  /** The profile an event of `info` learns into and is checked against, and how alerts name it. */
+  private profileOf(info: ContainerInfo | null | undefined, time: number): { profile: Profile | undefined; label: string | undefined } {
+    if (info === undefined) return { profile: undefined, label: undefined };
+    if (info === null) return { profile: this.profiles.see(HOST_ID, 'host', undefined, time), label: undefined };
+    if (this.byImage && info.image !== undefined) return { profile: this.profiles.see(IMAGE_KEY + info.image, info.runtime, info.image, time), label: `image ${info.image}` };
+    return { profile: this.profiles.see(info.id, info.runtime, info.name, time), label: undefined };
   }
 
   /** The alerts an event raises; [] for events the watch did not ask for. */
@@ -90,8 +114,8 @@ export class Detector {
       return NONE;
     }
     // One profile per event: learning counts events, not items.
-    const profile = info === undefined ? undefined : info === null ? this.profiles.see(HOST_ID, 'host', undefined, ev.time) : this.profiles.see(info.id, info.runtime, info.name, ev.time);
-    const a = new Alerts(this.stats, ev, sc, info);
+    const { profile, label } = this.profileOf(info, ev.time);
+    const a = new Alerts(this.stats, ev, sc, info, label);
 
     switch (key) {
       case WATCH_KEYS.exec: {
@@ -99,17 +123,17 @@ export class Detector {
         if (WRITABLE_DIRS.some((d) => exe.startsWith(d)) || exe.startsWith('/memfd:')) {
           a.raise('exec-from-writable-dir', 'high', `${a.who()} ran ${exe}, a program in a directory anyone may write to (or in memory only)`, exe);
         }
-        if (this.isNew(a, profile, 'programs', exe)) a.raise('new-program', 'medium', `${a.who()} ran ${exe}, which ${a.where()} had never run`, exe);
+        if (this.isNew(a, profile, 'programs', exe)) a.raise('new-program', 'medium', `${a.who()} ran ${exe}, which ${a.profileWhere()} had never run`, exe);
         break;
       }
       case WATCH_KEYS.bind: {
         const item = this.addressItem(ev, true);
-        if (item !== undefined && this.isNew(a, profile, 'listening', item)) a.raise('new-listening-port', 'medium', `${a.who()} bound ${item}, a port ${a.where()} had never bound`, item);
+        if (item !== undefined && this.isNew(a, profile, 'listening', item)) a.raise('new-listening-port', 'medium', `${a.who()} bound ${item}, a port ${a.profileWhere()} had never bound`, item);
         break;
       }
       case WATCH_KEYS.connect: {
         const item = this.addressItem(ev, false);
-        if (item !== undefined && this.isNew(a, profile, 'destinations', item)) a.raise('new-destination', 'low', `${a.who()} connected to ${item}, where ${a.where()} had never connected`, item);
+        if (item !== undefined && this.isNew(a, profile, 'destinations', item)) a.raise('new-destination', 'low', `${a.who()} connected to ${item}, where ${a.profileWhere()} had never connected`, item);
         break;
       }
       case WATCH_KEYS.time: {
@@ -148,7 +172,7 @@ export class Detector {
     // number, since a container's /etc/passwd is not the host's.
     const uid = f.uid;
     if (uid !== undefined && this.isNew(a, profile, 'users', `uid ${uid}`)) {
-      a.raise('new-user', 'medium', `${a.who()} ran as uid ${uid} (${sc.interpreted.uid} on the host), which ${a.where()} had never used`, `uid ${uid}`);
+      a.raise('new-user', 'medium', `${a.who()} ran as uid ${uid} (${sc.interpreted.uid} on the host), which ${a.profileWhere()} had never used`, `uid ${uid}`);
     }
     return a.list;
   }
@@ -184,7 +208,7 @@ export class Detector {
   private isNew(a: Alerts, p: Profile | undefined, kind: ProfileKind, item: string): boolean {
     if (p === undefined || item === '') return false;
     const verdict = this.profiles.note(p, kind, item);
-    if (verdict === 'full') a.raise('profile-full', 'low', `the ${kind} profile of ${a.where()} is full; what it does beyond it is counted, not alerted`);
+    if (verdict === 'full') a.raise('profile-full', 'low', `the ${kind} profile of ${a.profileWhere()} is full; what it does beyond it is counted, not alerted`);
     return verdict === 'new';
   }
 
@@ -231,7 +255,13 @@ class Alerts {
     private readonly ev: AuditEvent,
     private readonly sc: AuditRecord,
     private readonly info: ContainerInfo | null | undefined,
+    /** How the profile is named when it is not the container's own (an image's). */
+    private readonly profileLabel?: string,
   ) {}
+
+  profileWhere(): string {
+    return this.profileLabel ?? this.where();
+  }
 
   where(): string {
     const c = this.info;

@@ -22,6 +22,12 @@ export interface LearnOptions {
 
 export interface ProfileOptions {
   learn?: LearnOptions;
+  /**
+   * Profiles of containers not seen for this long are forgotten (the host's
+   * never is), so a host that runs thousands of short-lived containers does
+   * not fill maxContainers. Default 24 hours.
+   */
+  forgetAfterMs?: number;
   /** Most items of one kind kept per container; beyond it, counted and alerted once (profile-full). Default 1000. */
   maxItemsPerKind?: number;
   /** Most containers kept; beyond it, new containers are counted (untracked) and not profiled. Default 10000. */
@@ -33,6 +39,8 @@ export interface Profile {
   name?: string;
   /** When the container was first seen (ms since the epoch), and until when it learns. */
   firstSeen: number;
+  /** When it was last seen (to the minute: kept on disk). */
+  lastSeen: number;
   learnUntil: number;
   /** Watched events seen while learning (for `learn.events`). */
   learnedEvents: number;
@@ -46,11 +54,13 @@ export interface Profile {
 export type Verdict = 'learned' | 'known' | 'new' | 'full' | 'over-cap' | 'untracked';
 
 const STATE_VERSION = 1;
+/** How often profiles are swept for age, and how finely lastSeen is kept. */
+const SWEEP_MS = 60_000;
 
 interface StateFile {
   version: number;
   savedAt: string;
-  containers: Record<string, { runtime: string; name?: string; firstSeen: number; learnUntil: number; learnedEvents: number; learning: boolean } & Record<ProfileKind, string[]>>;
+  containers: Record<string, { runtime: string; name?: string; firstSeen: number; lastSeen?: number; learnUntil: number; learnedEvents: number; learning: boolean } & Record<ProfileKind, string[]>>;
 }
 
 /** A state file that cannot be used: the message says which and what to do. */
@@ -64,15 +74,18 @@ export class Profiles {
   private readonly learnEvents: number;
   private readonly maxItems: number;
   private readonly maxContainers: number;
-  /** Sightings not kept because a cap was reached, and containers not tracked. */
-  readonly counts = { overCap: 0, untracked: 0 };
+  private readonly forgetAfterMs: number;
+  /** Sightings not kept because a cap was reached, containers not tracked, profiles forgotten for age. */
+  readonly counts = { overCap: 0, untracked: 0, expired: 0 };
   private dirty = false;
+  private lastSweep = 0;
 
   constructor(options: ProfileOptions = {}) {
     this.learnMs = options.learn?.ms ?? 10 * 60_000;
     this.learnEvents = options.learn?.events ?? Infinity;
     this.maxItems = options.maxItemsPerKind ?? 1000;
     this.maxContainers = options.maxContainers ?? 10_000;
+    this.forgetAfterMs = options.forgetAfterMs ?? 24 * 3_600_000;
   }
 
   get size(): number {
@@ -93,16 +106,22 @@ export class Profiles {
 
   /** The container's profile, made when it is first seen at `now`; undefined past maxContainers. */
   see(id: string, runtime: string, name: string | undefined, now: number): Profile | undefined {
+    if (now - this.lastSweep >= SWEEP_MS) this.expire(now);
     let p = this.byId.get(id);
     if (p === undefined) {
       if (this.byId.size >= this.maxContainers) {
         this.counts.untracked++;
         return undefined;
       }
-      p = { runtime, name, firstSeen: now, learnUntil: now + this.learnMs, learnedEvents: 0, learning: true, items: emptyItems(), full: new Set() };
+      p = { runtime, name, firstSeen: now, lastSeen: now, learnUntil: now + this.learnMs, learnedEvents: 0, learning: true, items: emptyItems(), full: new Set() };
       this.byId.set(id, p);
       this.dirty = true;
-    } else if (name !== undefined && p.name !== name) {
+    } else if (now - p.lastSeen >= SWEEP_MS) {
+      // To the minute: a busy container would otherwise make every save write the whole state.
+      p.lastSeen = now;
+      this.dirty = true;
+    }
+    if (name !== undefined && p.name !== name) {
       p.name = name;
       this.dirty = true;
     }
@@ -128,6 +147,17 @@ export class Profiles {
     set.add(item);
     this.dirty = true;
     return p.learning ? 'learned' : 'new';
+  }
+
+  /** Forget the profiles of containers not seen within forgetAfterMs of `now`. */
+  expire(now: number): void {
+    this.lastSweep = now;
+    for (const [id, p] of this.byId) {
+      if (id === HOST_ID || now - p.lastSeen <= this.forgetAfterMs) continue;
+      this.byId.delete(id);
+      this.counts.expired++;
+      this.dirty = true;
+    }
   }
 
   /** Forget one container (or all when `id` is undefined); returns the ids forgotten. */
@@ -163,6 +193,8 @@ export class Profiles {
         runtime: String(c.runtime),
         name: c.name,
         firstSeen: Number(c.firstSeen),
+        // Files from before lastSeen was kept: seen when they were saved.
+        lastSeen: Number(c.lastSeen ?? Date.parse(state.savedAt)) || Number(c.firstSeen),
         learnUntil: Number(c.learnUntil),
         learnedEvents: Number(c.learnedEvents) || 0,
         learning: Boolean(c.learning),
@@ -181,6 +213,7 @@ export class Profiles {
         runtime: p.runtime,
         ...(p.name !== undefined && { name: p.name }),
         firstSeen: p.firstSeen,
+        lastSeen: p.lastSeen,
         learnUntil: p.learnUntil,
         learnedEvents: p.learnedEvents,
         learning: p.learning,

@@ -7,6 +7,11 @@ import type { Alert } from './alert.js';
 import { Detector, type DetectStats } from './detect.js';
 import { PROFILE_KINDS, Profiles, type ProfileKind, type ProfileOptions } from './profile.js';
 import { watchRules } from './rules.js';
+import type { ContainerInfo } from '../enrich/container.js';
+import type { ContainerDetails } from '../enrich/runtime.js';
+
+/** Containers whose engine answer is remembered for image-keyed profiles. */
+const MAX_IMAGES = 4096;
 
 export interface WatchOptions extends ProfileOptions {
   /**
@@ -22,6 +27,13 @@ export interface WatchOptions extends ProfileOptions {
    * why (`container.engineAnswer`). Default 2000 ms.
    */
   namesWaitMs?: number;
+  /**
+   * What a profile belongs to: each container (default) or each image, so
+   * that a new replica, or a container that replaces one, does not learn
+   * again. With 'image', an event of a container the engine has not named
+   * yet waits up to namesWaitMs for its image.
+   */
+  profileBy?: 'container' | 'image';
   /** Ends the watch (and restores the kernel) when aborted. */
   signal?: AbortSignal;
   /**
@@ -48,6 +60,8 @@ export interface WatchStats extends DetectStats {
   overCap: number;
   /** Containers not profiled because maxContainers was reached. */
   untracked: number;
+  /** Profiles forgotten because their container had not been seen for forgetAfterMs. */
+  expired: number;
   /** Rules of the watch this host could not take (a missing directory), and why. */
   skippedRules: Array<{ rule: string; reason: string }>;
   subscription: SubscriptionStats;
@@ -63,6 +77,8 @@ export class Watch implements AsyncIterable<Alert>, AsyncDisposable {
   private readonly skipped: Array<{ rule: string; reason: string }>;
   private readonly saver: NodeJS.Timeout | undefined;
   private iterating = false;
+  /** What the engines said of containers whose image the watch waited for. */
+  private readonly images = new Map<string, ContainerDetails | string>();
 
   constructor(options: WatchOptions = {}) {
     this.options = options;
@@ -70,8 +86,9 @@ export class Watch implements AsyncIterable<Alert>, AsyncDisposable {
     // A state file that cannot be read stops the watch before the kernel is touched.
     if (options.statePath) this.profiles.load(options.statePath);
     const s = options.subscribe ?? {};
-    // Every event's container was read by the reader thread as it completed.
-    this.detector = new Detector(this.profiles, (ev) => ev.container);
+    // Every event's container was read by the reader thread as it completed;
+    // images the watch waited for are added.
+    this.detector = new Detector(this.profiles, (ev) => this.containerOf(ev), { profileBy: options.profileBy });
     const rules = watchRules();
     this.skipped = rules.skipped;
     this.subscription = subscribe({ enable: true, ...s, rules: [...rules.rules, ...(s.rules ?? [])], signal: options.signal });
@@ -87,6 +104,7 @@ export class Watch implements AsyncIterable<Alert>, AsyncDisposable {
     this.iterating = true;
     try {
       for await (const ev of this.subscription) {
+        if (this.options.profileBy === 'image') await this.awaitImage(ev);
         const alerts = this.inspect(ev);
         if (alerts.length === 0) continue;
         await this.name(alerts);
@@ -100,6 +118,22 @@ export class Watch implements AsyncIterable<Alert>, AsyncDisposable {
   /** The alerts one event raises (what the iterator does with each event; for replaying logs through a watch's profiles). */
   inspect(ev: AuditEvent): Alert[] {
     return this.detector.inspect(ev);
+  }
+
+  private containerOf(ev: AuditEvent): ContainerInfo | null | undefined {
+    const c = ev.container;
+    if (!c || c.image !== undefined) return c;
+    const d = this.images.get(c.id);
+    return d !== undefined && typeof d !== 'string' ? { ...c, ...d } : c;
+  }
+
+  /** An image-keyed profile needs the image before the event is inspected: asked once per container, for a bounded time. */
+  private async awaitImage(ev: AuditEvent): Promise<void> {
+    const c = ev.container;
+    if (!c || c.image !== undefined || this.images.has(c.id)) return;
+    const answer = await this.subscription.containers.detailsWithin(c.id, this.options.namesWaitMs ?? 2000);
+    if (this.images.size >= MAX_IMAGES) this.images.clear();
+    this.images.set(c.id, answer);
   }
 
   /**
@@ -132,6 +166,7 @@ export class Watch implements AsyncIterable<Alert>, AsyncDisposable {
       learning,
       overCap: this.profiles.counts.overCap,
       untracked: this.profiles.counts.untracked,
+      expired: this.profiles.counts.expired,
       skippedRules: this.skipped,
       subscription: this.subscription.stats(),
     };

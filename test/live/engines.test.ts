@@ -142,6 +142,35 @@ describeLive('containers on real engines', () => {
     expect(named.at(-1)!.container).toMatchObject({ id: K8S_ID, runtime: 'kubernetes', podUid: POD_UID, pod: 'shop-7d4b9c-x2x9q', namespace: 'shop', containerName: 'cart' });
   }, 60_000);
 
+  it('the watch with profiles by image: a new container of a learned image is checked at once, named from the engine', async () => {
+    const w = watch({ learn: { ms: 1500 }, profileBy: 'image', subscribe: { mode: 'unicast', runtimeSockets: [docker.socket], containerdSockets: false } });
+    await w.ready;
+    const alerts: Alert[] = [];
+    const consume = (async () => {
+      for await (const a of w) alerts.push(a);
+    })();
+    const dockerRun = (...args: string[]): Promise<number> => run('docker', ['-H', `unix://${docker.socket}`, ...args]);
+    try {
+      // The first container of bb:local teaches the image; learning ends 1.5 s after the image is first seen.
+      expect(await dockerRun('run', '--rm', '--network', 'none', 'bb:local', '/bin/sh', '-c', 'true')).toBe(0);
+      await new Promise((r) => setTimeout(r, 2000));
+      // A new container of the same image: what it shares with the first is known, a program of its own is new.
+      expect(await dockerRun('run', '--name', 'replica', '--network', 'none', 'bb:local', '/bin/sh', '-c', 'mkdir /opt && cp /bin/busybox /opt/true && /opt/true')).toBe(0);
+      const replica = docker.docker('inspect', '--format', '{{.Id}}', 'replica').trim();
+      await until(() => alerts.some((a) => a.kind === 'new-program' && a.item === '/opt/true'), 15_000);
+      const mine = alerts.filter((a) => a.container?.id === replica);
+      expect(mine.map((a) => [a.kind, a.item])).toEqual([['new-program', '/opt/true']]);
+      expect(mine[0].reason).toMatch(/which image bb:local had never run$/);
+      expect(mine[0].container).toMatchObject({ name: 'replica', image: 'bb:local' });
+      expect(w.summary().map((c) => c.id)).toContain('image:bb:local');
+      expect(w.summary().map((c) => c.id)).not.toContain(replica);
+    } finally {
+      await w.close();
+      await consume;
+      spawnSync('docker', ['-H', `unix://${docker.socket}`, 'rm', '-f', 'replica']);
+    }
+  }, 60_000);
+
   it('linux-audit tail --containerd-socket S --container NAMESPACE/POD: the pod\'s events, named from containerd', async () => {
     const rules = path.join(tempDir('tail-'), 'exec.rules');
     fs.writeFileSync(rules, `-a always,exit -F arch=b64 -S execve -F success=1 -k ${KEY}_tail\n`);
