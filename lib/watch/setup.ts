@@ -12,9 +12,12 @@
 // - in a container, a call is the runtime's when the process's parent is a
 //   runtime program the stream saw start on the host, and the process has not
 //   run a program of its own since (every exec is watched, so the stream says
-//   when it did). A container's processes cannot make a host runtime their
-//   parent; a `docker exec`'s program keeps runc as its parent for a moment,
-//   but by then its exec has been seen, so its calls are its own.
+//   when it did; the runtime re-executing itself, at the runtime's path, is
+//   not a program of its own). A container's processes cannot make a host
+//   runtime their parent; a `docker exec`'s program keeps runc as its parent
+//   for a moment, but by then its exec has been seen, so its calls are its
+//   own, unless what was exec'd sits at the runtime's own path in the
+//   container (docs/watch.md says so).
 // A runtime program started before the watch is not known: its calls alert.
 
 /** Programs of the engines and runtimes, by their name on the host. */
@@ -45,18 +48,28 @@ export class RuntimeSetup {
   private readonly execed = new Set<number>();
 
   /** An exec the watch saw: `inContainer` from the event's container (undefined: unknown). */
-  noteExec(pid: number, exe: string, inContainer: boolean | undefined, time: number): void {
-    if (inContainer === false && isEngineProgram(exe) && RUNTIME_PROGRAMS.has(programName(exe))) {
+  noteExec(pid: number, ppid: number | undefined, exe: string, inContainer: boolean | undefined, time: number): void {
+    const runtime = isEngineProgram(exe) && RUNTIME_PROGRAMS.has(programName(exe));
+    if (inContainer === false && runtime) {
       this.runtimes.delete(pid);
       if (this.runtimes.size >= MAX_RUNTIMES) this.runtimes.delete(this.runtimes.keys().next().value!);
       this.runtimes.set(pid, time);
       return;
     }
     this.runtimes.delete(pid);
+    // runc re-executing itself as the container's init, already in the
+    // container's cgroup (podman's conmon puts it there first): still the
+    // runtime's. It is a runtime's child running the runtime's own path.
+    if (inContainer === true && runtime && ppid !== undefined && this.isRuntime(ppid, time)) return;
     if (inContainer !== false) {
       if (this.execed.size >= MAX_EXECED) this.execed.clear();
       this.execed.add(pid);
     }
+  }
+
+  private isRuntime(pid: number, time: number): boolean {
+    const since = this.runtimes.get(pid);
+    return since !== undefined && time - since <= RUNTIME_TTL_MS;
   }
 
   /**
@@ -67,7 +80,6 @@ export class RuntimeSetup {
   isSetup(pid: number | undefined, ppid: number | undefined, exe: string, inContainer: boolean | undefined, time: number): boolean {
     if (inContainer === false) return isEngineProgram(exe);
     if (inContainer !== true || pid === undefined || ppid === undefined || this.execed.has(pid)) return false;
-    const since = this.runtimes.get(ppid);
-    return since !== undefined && time - since <= RUNTIME_TTL_MS;
+    return this.isRuntime(ppid, time);
   }
 }

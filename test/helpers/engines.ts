@@ -157,3 +157,50 @@ export async function startContainerd(): Promise<ContainerdEngine> {
   }
   return { socket, namespace, ctr, rootfs, stop };
 }
+
+export interface PodmanEngine {
+  /** `podman --root … run …` with the test's storage and cgroup parent, its stdout. */
+  podman(...args: string[]): string;
+  /** The argument list of podman with the test's storage, for running it without blocking. */
+  args: string[];
+  /** Options every `podman run` here needs: runc (crun refuses this machine's hybrid cgroups), limits within the machine's own, the test's cgroup parent. */
+  runOptions: string[];
+  stop(): Promise<void>;
+}
+
+/**
+ * podman with its own storage (vfs: no overlay mounts) and runtime directory
+ * under a temporary directory, containers under a cgroup parent of the test's
+ * own, removed at stop() with everything else. The image bb:local imported.
+ */
+export async function startPodman(): Promise<PodmanEngine> {
+  const dir = tempDir('podman-');
+  const parent = `/la-test-${process.pid}/libpod_parent`;
+  const args = ['--root', path.join(dir, 'root'), '--runroot', path.join(dir, 'run'), '--tmpdir', path.join(dir, 'tmp'), '--storage-driver', 'vfs', '--cgroup-manager', 'cgroupfs', '--events-backend', 'none'];
+  const podman = (...a: string[]) => execFileSync('podman', [...args, ...a], { encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe'] });
+  const runOptions = ['--runtime', 'runc', '--network', 'none', '--cgroup-parent', parent, '--ulimit', 'nofile=1024:1024', '--ulimit', 'nproc=1024:1024'];
+  const stop = async () => {
+    spawnSync('podman', [...args, 'rm', '-fa'], { stdio: 'ignore' });
+    unmountUnder(dir);
+    // The cgroups podman made under the test's parent, deepest first, in every hierarchy.
+    for (const root of fs.readdirSync('/sys/fs/cgroup').map((h) => path.join('/sys/fs/cgroup', h, parent.split('/')[1]))) {
+      if (!fs.existsSync(root)) continue;
+      const dirs: string[] = [];
+      const walk = (d: string): void => {
+        for (const e of fs.readdirSync(d, { withFileTypes: true })) if (e.isDirectory()) walk(path.join(d, e.name));
+        dirs.push(d);
+      };
+      walk(root);
+      for (const d of dirs) fs.rmdirSync(d);
+    }
+    fs.rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    const tar = spawnSync('tar', ['-C', busyboxRootfs(dir), '-c', '.'], { maxBuffer: 64 << 20 });
+    execFileSync('podman', [...args, 'import', '-', 'bb:local'], { input: tar.stdout, stdio: ['pipe', 'ignore', 'pipe'] });
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+  return { podman, args, runOptions, stop };
+}

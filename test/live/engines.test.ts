@@ -12,7 +12,7 @@ import type { Alert } from '../../lib/watch/alert.js';
 import { tempDir } from '../helpers/temp.js';
 import { CliProcess } from '../helpers/cli.js';
 import { describeLive, kernelSnapshot, restoreKernel, syscallGenerator, type KernelSnapshot } from '../helpers/live.js';
-import { busyboxRootfs, startContainerd, startDocker, type ContainerdEngine, type DockerEngine } from '../helpers/engines.js';
+import { busyboxRootfs, startContainerd, startDocker, startPodman, type ContainerdEngine, type DockerEngine } from '../helpers/engines.js';
 import { ContainerdClient } from '../../lib/enrich/containerd.js';
 
 const KEY = `la_engines_${process.pid}`;
@@ -141,6 +141,33 @@ describeLive('containers on real engines', () => {
     expect(named.length).toBeGreaterThan(0);
     expect(named.at(-1)!.container).toMatchObject({ id: K8S_ID, runtime: 'kubernetes', podUid: POD_UID, pod: 'shop-7d4b9c-x2x9q', namespace: 'shop', containerName: 'cart' });
   }, 60_000);
+
+  it('the watch beside podman (runc under conmon): starting a container raises nothing; its own mount does', async () => {
+    const podman = await startPodman();
+    const w = watch({ subscribe: { mode: 'unicast', runtimeSockets: false, containerdSockets: false } });
+    const alerts: Alert[] = [];
+    let consume: Promise<void> | undefined;
+    try {
+      await w.ready;
+      consume = (async () => {
+        for await (const a of w) alerts.push(a);
+      })();
+      const podmanRun = (...args: string[]): Promise<number> => run('podman', [...podman.args, 'run', ...podman.runOptions, ...args]);
+      expect(await podmanRun('--name', 'pquiet', 'bb:local', '/bin/true')).toBe(0);
+      expect(await podmanRun('--name', 'pmounter', '--cap-add', 'SYS_ADMIN', '--security-opt', 'seccomp=unconfined', '--security-opt', 'apparmor=unconfined', 'bb:local', '/bin/sh', '-c', 'mount -t tmpfs x /tmp && sleep 1')).toBe(0);
+      const [quiet, mounter] = ['pquiet', 'pmounter'].map((n) => podman.podman('inspect', '--format', '{{.Id}}', n).trim());
+      await until(() => alerts.some((a) => a.container?.id === mounter), 15_000);
+      console.log(`watch beside podman: ${alerts.length} alerts, runtime setup ${w.stats().runtimeSetup}: ${alerts.map((a) => `${a.kind}@${a.container === null ? 'host' : a.container?.id.slice(0, 12)}`).join(' ')}`);
+      expect(alerts.filter((a) => a.container?.id === quiet)).toEqual([]);
+      expect(alerts.filter((a) => a.container?.id === mounter).map((a) => [a.kind, a.container?.runtime])).toEqual([['mount', 'podman']]);
+      expect(alerts.filter((a) => (a.kind === 'mount' || a.kind === 'namespace-change') && a.container?.id !== mounter)).toEqual([]);
+      expect(w.stats().runtimeSetup).toBeGreaterThan(20);
+    } finally {
+      await w.close();
+      await consume;
+      await podman.stop();
+    }
+  }, 90_000);
 
   it('the watch with profiles by image: a new container of a learned image is checked at once, named from the engine', async () => {
     const w = watch({ learn: { ms: 1500 }, profileBy: 'image', subscribe: { mode: 'unicast', runtimeSockets: [docker.socket], containerdSockets: false } });
@@ -286,4 +313,4 @@ describeLive('containers on real engines', () => {
       spawnSync('docker', ['-H', `unix://${docker.socket}`, 'rm', '-f', ...names]);
     }
   }, 120_000);
-}, { dockerd: 'docker.io', docker: 'docker.io', containerd: 'containerd', ctr: 'containerd', busybox: 'busybox-static' });
+}, { dockerd: 'docker.io', docker: 'docker.io', containerd: 'containerd', ctr: 'containerd', busybox: 'busybox-static', podman: 'podman' });
