@@ -103,6 +103,13 @@ export interface SubscribeOptions {
    * containerd, where they exist.
    */
   containerdSockets?: string[] | false;
+  /**
+   * Whether the reader thread reads each event's container (its process's
+   * cgroup, as the first record naming the process arrives). false: no
+   * event has a container (`container` is undefined and not counted as
+   * unknown), and no /proc read is made. Default true.
+   */
+  containers?: boolean;
   /** Parents listed in `event.ancestry`. Default 5. */
   ancestryDepth?: number;
   /**
@@ -490,7 +497,7 @@ export class Subscription implements AsyncIterable<AuditEvent>, AsyncDisposable 
         typeClass: RECORD_TYPE_CLASS,
         keys: o.keys !== undefined && o.keys.length > 0 ? o.keys : undefined,
         types,
-        cgroups: true,
+        cgroups: o.containers ?? true,
         procRoot: o.procRoot ?? '/proc',
         execSyscalls: EXEC_SYSCALLS,
       },

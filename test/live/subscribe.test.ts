@@ -98,6 +98,17 @@ describeLive('live subscription on the real kernel', () => {
     expect(s.records).toBeGreaterThanOrEqual(events.reduce((n, e) => n + e.records.length, 0));
   });
 
+  it('containers: false reads no container: events have none, and none is counted unknown', async () => {
+    const sub = subscribe({ mode: 'unicast', enable: true, containers: false });
+    await sub.ready;
+    runChildren();
+    const events = await collect(sub, complete);
+    const exec = ours(events).find((e) => e.argv?.[0] === '/bin/true')!;
+    expect(exec.container).toBeUndefined();
+    expect('container' in JSON.parse(JSON.stringify(exec))).toBe(false);
+    expect(sub.stats().containerUnknown).toBe(0);
+  });
+
   it('close restores every setting the subscription changed', async () => {
     const client = await AuditClient.open();
     const start = await client.getStatus();
