@@ -26,7 +26,8 @@ function newestFiles(dir) {
 function ratioRow(result, consumerStart, readerStart = 'minimal') {
   const cpu = result.cpuSecondsPerMillionEvents;
   const gen = result.generatorRate;
-  const name = Object.keys(cpu).find((c) => c.startsWith(consumerStart));
+  // The exact name first: 'reads keys' is also the start of 'reads keys, containers not read'.
+  const name = Object.keys(cpu).find((c) => c === consumerStart) ?? Object.keys(cpu).find((c) => c.startsWith(consumerStart));
   const reader = Object.keys(cpu).find((c) => c.startsWith(readerStart));
   if (!name || !reader) return undefined;
   const runs = result.runs.filter((r) => r.consumer === name);
@@ -61,7 +62,12 @@ function targets(files) {
       }
     }
     if (r.exec) {
-      for (const [c, what] of [['linux-audit, reads keys', 'keys read'], ['linux-audit, reads SYSCALL', 'SYSCALL fields read'], ['linux-audit, decodes every', 'every field read']]) {
+      for (const [c, what] of [
+        ['linux-audit, reads keys', 'keys read'],
+        ['linux-audit, reads keys, containers not read', 'keys read, containers not read (subscribe({ containers: false }))'],
+        ['linux-audit, reads SYSCALL', 'SYSCALL fields read'],
+        ['linux-audit, decodes every', 'every field read'],
+      ]) {
         const ex = ratioRow(r.exec, c);
         if (ex) add(`exec storm, ${what}: CPU per event ≤ 2× the minimal reader`, `${fmt(ex.cpu)}× (medians of ${ex.rounds})`, ex.cpu <= 2, file);
       }
