@@ -3,7 +3,7 @@
   "targets": [
     {
       "target_name": "linux_audit",
-      "sources": ["native/audit_socket.cc", "native/assembler.cc", "native/cgroup.cc"],
+      "sources": ["native/audit_socket.cc", "native/assembler.cc", "native/cgroup.cc", "native/identity.cc"],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_DEPRECATED", "NAPI_CPP_EXCEPTIONS", "NODE_ADDON_API_CPP_EXCEPTIONS_ALL"],
       "cflags!": ["-fno-exceptions"],

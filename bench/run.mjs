@@ -557,6 +557,7 @@ async function oursRun(gen, consumer, rate, options = {}) {
       cpuSecondsPerMillionEvents: (cpuSec / g.calls) * 1e6,
       peakRssMB: peakRss / 1024 / 1024,
       peakBufferedMB: s.peakPendingBytes / 1e6,
+      cgroupReadsPerEvent: s.events > 0 ? s.cgroupReads / s.events : 0,
       latencyMs: { p50: percentile(latencies, 0.5), p99: percentile(latencies, 0.99) },
     };
   });

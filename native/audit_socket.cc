@@ -8,6 +8,7 @@
 #include <napi.h>
 
 #include "assembler.h"
+#include "identity.h"
 
 #include <linux/netlink.h>
 #include <poll.h>
@@ -951,6 +952,7 @@ class AuditSocket : public Napi::ObjectWrap<AuditSocket> {
 Napi::Object InitModule(Napi::Env env, Napi::Object exports) {
   exports.Set("AuditSocket", AuditSocket::Init(env));
   exports.Set("SLOT_BYTES", Napi::Number::New(env, kSlotBytes));
+  exports.Set("lookupIdentity", Napi::Function::New(env, la::LookupIdentity, "lookupIdentity"));
   return exports;
 }
 

@@ -77,6 +77,7 @@ bool CgroupReader::ReadOne(uint32_t pid, std::string* out) {
   if (onlyRoot) {
     char stat[512];
     size_t m = 0;
+    reads_++;
     if (!ReadFile(procRoot_ + "/" + std::to_string(pid) + "/stat", stat, sizeof stat - 1, &m)) return false;
     stat[m] = 0;
     const char* close = std::strrchr(stat, ')');
@@ -88,6 +89,7 @@ bool CgroupReader::ReadOne(uint32_t pid, std::string* out) {
 bool CgroupReader::IsRuntime(uint32_t pid) {
   char comm[64];
   size_t n = 0;
+  reads_++;
   if (!ReadFile(procRoot_ + "/" + std::to_string(pid) + "/comm", comm, sizeof comm - 1, &n)) return true;  // gone: cannot say
   comm[n] = 0;
   static const char* const kRuntimes[] = {"runc", "crun", "youki", "runsc", "containerd-shim", "conmon", "lxc-", "systemd-nspawn", "docker-init"};
@@ -110,6 +112,7 @@ CgroupAnswer CgroupReader::Read(uint32_t pid, int64_t ppid, bool fresh, uint64_t
     e.text.swap(scratch_);
     e.ppid = ppid;
     e.at = nowNs;
+    e.runtime = -1;
     a.source = kCgroupSelf;
     a.text = &e.text;
     return a;
@@ -118,10 +121,30 @@ CgroupAnswer CgroupReader::Read(uint32_t pid, int64_t ppid, bool fresh, uint64_t
   // Gone (or a zombie): a child is where its parent put it, unless the
   // parent is a container runtime's process on the host (runc, a shim,
   // conmon): those start processes in containers (`docker exec`), so their
-  // child may have run in one, or not. lib/ calls that unknown.
-  if (ppid > 0 && ReadOne(static_cast<uint32_t>(ppid), &scratch_)) {
-    a.source = IsRuntime(static_cast<uint32_t>(ppid)) ? kCgroupRuntimeParent : kCgroupParent;
-    a.text = &scratch_;
+  // child may have run in one, or not. lib/ calls that unknown. The parent
+  // is usually long-lived and the same for many children (a shell, a build,
+  // a shim): its cgroup and whether it is a runtime come from the cache, as
+  // its own events' do.
+  if (ppid > 0) {
+    const uint32_t parent = static_cast<uint32_t>(ppid);
+    auto pit = cache_.find(parent);
+    if (pit == cache_.end() || nowNs - pit->second.at >= kTrustNs) {
+      if (!ReadOne(parent, &scratch_)) {
+        a.source = kCgroupGone;
+        return a;
+      }
+      if (cache_.size() >= kMaxEntries) cache_.clear();
+      Entry& e = cache_[parent];
+      e.text.swap(scratch_);
+      e.ppid = -1;  // not known here: the parent's own next event reads afresh
+      e.at = nowNs;
+      e.runtime = -1;
+      pit = cache_.find(parent);
+    }
+    Entry& p = pit->second;
+    if (p.runtime < 0) p.runtime = IsRuntime(parent) ? 1 : 0;
+    a.source = p.runtime ? kCgroupRuntimeParent : kCgroupParent;
+    a.text = &p.text;
     return a;
   }
   a.source = kCgroupGone;

@@ -36,6 +36,7 @@ class CgroupReader {
   // exec is where a runtime's process has just been moved into a container.
   CgroupAnswer Read(uint32_t pid, int64_t ppid, bool fresh, uint64_t nowNs);
 
+  // Files read under /proc: cgroup, and stat or comm when they were needed.
   uint64_t reads() const { return reads_; }
 
  private:
@@ -43,6 +44,7 @@ class CgroupReader {
     std::string text;
     int64_t ppid;
     uint64_t at;
+    int8_t runtime;  // whether its comm names a runtime: -1 until a child needs to know
   };
   // Reads /proc/<pid>/cgroup as distinct paths; false when it is gone or a zombie.
   bool ReadOne(uint32_t pid, std::string* out);

@@ -126,6 +126,19 @@ export class ContainerResolver {
   }
 
   /**
+   * Whether an event the reader could not place (its process gone; its
+   * parent gone too, or a runtime's process on the host) may still be placed
+   * by containerd's report of the processes it starts, which comes a moment
+   * after the process did: containerd is there and has not reported the pid.
+   */
+  awaitsRuntime(text: string | undefined, source: number, pid: number | undefined, time: number): boolean {
+    if (pid === undefined || !this.containerd?.active) return false;
+    if (source !== CGROUP_GONE && source !== CGROUP_RUNTIME_PARENT) return false;
+    if (source === CGROUP_RUNTIME_PARENT && this.resolve(text, source) !== undefined) return false;
+    return this.containerd.owner(pid, time) === undefined;
+  }
+
+  /**
    * The engines' answer for container `id`, waiting at most `timeoutMs`:
    * its details, or why there are none (no engine to ask, none knows it, no
    * answer in time). For what is sent once and cannot be amended, an alert.

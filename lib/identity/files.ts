@@ -4,6 +4,7 @@
 // backend answers getpwuid and getpwnam), one place to point them elsewhere
 // (an agent in a container names the host's users from /host/etc/passwd).
 import fs from 'node:fs';
+import type { SystemNames } from './system.js';
 
 interface IdFile {
   byId: Map<number, string>;
@@ -13,12 +14,24 @@ interface IdFile {
 }
 
 const files = new Map<string, IdFile>();
-const paths = { passwd: '/etc/passwd', group: '/etc/group' };
+const SYSTEM_PATHS = { passwd: '/etc/passwd', group: '/etc/group' };
+const paths = { ...SYSTEM_PATHS };
+let system: SystemNames | undefined;
 
 /** Where user and group names come from. */
 export function useIdentityFiles(which: { passwd?: string; group?: string }): void {
   if (which.passwd) paths.passwd = which.passwd;
   if (which.group) paths.group = which.group;
+}
+
+/**
+ * Ask the system (NSS) for ids the files do not name, when the files in use
+ * are this system's own: another host's files (useIdentityFiles) are not
+ * completed with this one's directory. The live subscription turns it on;
+ * the addon-free parts never ask.
+ */
+export function useSystemNames(names: SystemNames): void {
+  system ??= names;
 }
 
 export type IdKind = 'passwd' | 'group';
@@ -58,9 +71,11 @@ function table(kind: IdKind): IdFile {
   return entry;
 }
 
-/** The name of a user or group id, or undefined when the file has none. */
+/** The name of a user or group id, or undefined when neither the file nor (yet) the system has one. */
 export function nameOf(kind: IdKind, id: number): string | undefined {
-  return table(kind).byId.get(id);
+  const name = table(kind).byId.get(id);
+  if (name !== undefined || system === undefined || paths[kind] !== SYSTEM_PATHS[kind]) return name;
+  return system.nameOf(kind, id) ?? undefined;
 }
 
 /** The id of a user or group name, or undefined when the file has none. */
@@ -68,7 +83,8 @@ export function idOf(kind: IdKind, name: string): number | undefined {
   return table(kind).byName.get(name);
 }
 
-/** Whether the file changed since `nameOf` last read it (callers drop what they cached). */
+/** Whether the file changed, or the system named an id, since `nameOf` last answered (callers drop what they cached). */
 export function identityChanged(kind: IdKind): boolean {
-  return files.get(paths[kind])?.stale ?? true;
+  const fresh = system?.takeFresh(kind) ?? false;
+  return (files.get(paths[kind])?.stale ?? true) || fresh;
 }

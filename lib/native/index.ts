@@ -59,7 +59,7 @@ export interface NativeSocketStats {
   malformed: number;
   /** Records left out of events that reached the per-event bound. */
   recordsCut: number;
-  /** /proc/<pid>/cgroup files read; events read through their parent; events neither could place. */
+  /** Files read under /proc to place events (cgroup, and stat or comm when needed); events read through their parent; events neither could place. */
   cgroupReads: number;
   cgroupParent: number;
   cgroupGone: number;
@@ -95,6 +95,8 @@ interface Addon {
   AuditSocket: new (options?: NativeSocketOptions) => NativeSocket;
   /** Receive slot size: longer datagrams arrive truncated and flagged. */
   SLOT_BYTES: number;
+  /** A user's or group's name from the system (getpwuid_r/getgrgid_r, on a worker thread): null when there is none. */
+  lookupIdentity(kind: 'passwd' | 'group', id: number, callback: (err: Error | null, name: string | null) => void): void;
 }
 
 const require = createRequire(import.meta.url);

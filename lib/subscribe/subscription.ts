@@ -6,7 +6,9 @@ import { AuditError } from '../errors.js';
 import { AuditClient } from '../client/client.js';
 import { encodeStatus, type AuditStatus } from '../client/status.js';
 import { AuditChannel } from '../transport/channel.js';
-import type { NativeSocketStats } from '../native/index.js';
+import { addon, type NativeSocketStats } from '../native/index.js';
+import { useSystemNames } from '../identity/files.js';
+import { SystemNames } from '../identity/system.js';
 import { parseRuleLine, RuleSyntaxError } from '../rules/parse.js';
 import type { AuditRule } from '../rules/rule.js';
 import { encodeRuleForDelete } from '../client/rules.js';
@@ -104,6 +106,14 @@ export interface SubscribeOptions {
    */
   containerdSockets?: string[] | false;
   /**
+   * Where containerd runs, an event whose process (and parent) had gone
+   * before the reader could read them waits up to this long for containerd's
+   * report of the process it started (a `docker exec` or `kubectl exec`
+   * program), and the events after it wait behind it, so that it is placed
+   * rather than unknown. 0: never wait. Default 250 ms.
+   */
+  containerWaitMs?: number;
+  /**
    * Whether the reader thread reads each event's container (its process's
    * cgroup, as the first record naming the process arrives). false: no
    * event has a container (`container` is undefined and not counted as
@@ -175,6 +185,8 @@ export interface SubscriptionStats {
    * `docker exec` runs through).
    */
   containerUnknown: number;
+  /** Files under /proc the reader thread read to place events in containers (what `containers: false` saves). */
+  cgroupReads: number;
   /** Serial numbers skipped between events: informative, not loss. */
   serialGaps: number;
   /** Events waiting for the consumer now. */
@@ -200,6 +212,10 @@ const TICK_MS = 250;
 const EXEC_SYSCALLS = execSyscalls().flat();
 /** Events handed over on microtasks alone before one goes through the event loop. */
 const YIELD_EVERY = 256;
+/** Batches held for containerd at most; past it the oldest goes on, placed or not. */
+const MAX_HELD = 64;
+/** How often held batches are looked at again. */
+const HOLD_POLL_MS = 10;
 
 export class Subscription implements AsyncIterable<AuditEvent>, AsyncDisposable {
   /** Settles when the subscription is receiving (or has failed to start). */
@@ -245,6 +261,9 @@ export class Subscription implements AsyncIterable<AuditEvent>, AsyncDisposable 
   private lastStatus: AuditStatus | undefined;
   private undelivered = 0;
   private containerUnknown = 0;
+  /** Batches waiting (in order) for containerd to report a process the reader could not place. */
+  private readonly held: Array<{ batch: EventBatch; index: Uint32Array; until: number }> = [];
+  private holdTimer: NodeJS.Timeout | undefined;
   /** The native counters as they were at close, when the socket is gone. */
   private finalNative: NativeSocketStats | undefined;
   private readonly exitHook = (): void => this.restoreAtExit();
@@ -254,6 +273,8 @@ export class Subscription implements AsyncIterable<AuditEvent>, AsyncDisposable 
   constructor(options: SubscribeOptions = {}) {
     this.options = options;
     this.queueLimit = Math.max(1, options.queueLimit ?? 1000);
+    // Users and groups the files do not name (sssd, LDAP) are asked of the system, off the JS thread.
+    useSystemNames(new SystemNames((kind, id, callback) => addon.lookupIdentity(kind, id, callback)));
     this.enrichment = {
       containers: new ContainerResolver({
         runtime: options.runtimeSockets === false ? undefined : new RuntimeClient({ sockets: options.runtimeSockets }),
@@ -352,6 +373,7 @@ export class Subscription implements AsyncIterable<AuditEvent>, AsyncDisposable 
       incomplete: n?.incomplete ?? 0,
       recordsCut: n?.recordsCut ?? 0,
       containerUnknown: this.containerUnknown,
+      cgroupReads: n?.cgroupReads ?? 0,
       serialGaps: n?.serialGaps ?? 0,
       queueDepth: this.queued,
       inFlight: n?.inFlight ?? 0,
@@ -543,6 +565,41 @@ export class Subscription implements AsyncIterable<AuditEvent>, AsyncDisposable 
   private onBatch(data: Buffer, index: Uint32Array): void {
     const batch = new EventBatch(data, index, this.enrichment);
     if (batch.length === 0) return;
+    // Order is kept: once one batch waits for containerd, the ones after it wait behind it.
+    if (this.held.length > 0 || ((this.options.containerWaitMs ?? 250) > 0 && this.awaitsRuntime(batch, index))) {
+      this.held.push({ batch, index, until: Date.now() + (this.options.containerWaitMs ?? 250) });
+      this.releaseHeld(false);
+      return;
+    }
+    this.deliver(batch, index);
+  }
+
+  /** Whether an event of the batch may yet be placed by containerd's report (ContainerResolver.awaitsRuntime). */
+  private awaitsRuntime(batch: EventBatch, index: Uint32Array): boolean {
+    for (let i = 0; i < batch.length; i++) {
+      const at = 2 + i * EVENT_WORDS;
+      const source = index[at + 12];
+      if (source !== CGROUP_GONE && source !== CGROUP_RUNTIME_PARENT) continue;
+      if (this.enrichment.containers.awaitsRuntime(batch.cgroupAt(at).text, source, batch.numberAt(at, 8), index[at + 3] * 1000 + index[at + 4])) return true;
+    }
+    return false;
+  }
+
+  /** Hand on held batches, in order, once containerd has placed their events or their wait is over (all of them when `all`). */
+  private releaseHeld(all: boolean): void {
+    clearTimeout(this.holdTimer);
+    this.holdTimer = undefined;
+    const now = Date.now();
+    while (this.held.length > 0) {
+      const h = this.held[0];
+      if (!all && this.held.length <= MAX_HELD && now < h.until && this.awaitsRuntime(h.batch, h.index)) break;
+      this.held.shift();
+      this.deliver(h.batch, h.index);
+    }
+    if (this.held.length > 0) this.holdTimer = setTimeout(() => this.releaseHeld(false), HOLD_POLL_MS);
+  }
+
+  private deliver(batch: EventBatch, index: Uint32Array): void {
     // Events whose process was gone before it could be read may be unknown;
     // told now, so that every unknown is counted, read or not.
     for (let i = 0; i < batch.length; i++) {
@@ -695,6 +752,7 @@ export class Subscription implements AsyncIterable<AuditEvent>, AsyncDisposable 
     if (channel) {
       // Everything received, and the events still waiting for records, into the queue.
       channel.stop();
+      this.releaseHeld(true);
       this.finalNative = channel.nativeStats();
       channel.close();
       this.channel = undefined;

@@ -40,6 +40,8 @@ const kernelReason = await unavailable();
 
 /** Where a program is on PATH, or undefined. */
 function which(program: string): string | undefined {
+  // A path names a file a package installs (a library): it is there or not.
+  if (program.startsWith('/')) return fs.existsSync(program) ? program : undefined;
   for (const dir of (process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin').split(':')) {
     const p = path.join(dir, program);
     if (fs.existsSync(p)) return p;
