@@ -29,7 +29,10 @@ struct CgroupAnswer {
 
 class CgroupReader {
  public:
-  explicit CgroupReader(std::string procRoot) : procRoot_(std::move(procRoot)) {}
+  explicit CgroupReader(const std::string& procRoot);
+  ~CgroupReader();
+  CgroupReader(const CgroupReader&) = delete;
+  CgroupReader& operator=(const CgroupReader&) = delete;
 
   // The cgroup of `pid` (and its parent `ppid` when it is gone, or a zombie
   // whose cgroup no longer says where it ran). `fresh` skips the cache: an
@@ -51,7 +54,10 @@ class CgroupReader {
   // Whether /proc/<pid>/comm names a container runtime's process.
   bool IsRuntime(uint32_t pid);
 
-  std::string procRoot_;
+  // Reads `<procRoot>/<pid>/<file>` into buf; false when it cannot be opened or read.
+  bool ReadProc(uint32_t pid, const char* file, char* buf, size_t cap, size_t* got);
+
+  int procFd_;  // procRoot, opened once: each read then walks two names, not the whole path
   std::unordered_map<uint32_t, Entry> cache_;
   std::string scratch_;
   uint64_t reads_ = 0;
