@@ -345,6 +345,10 @@ void Assembler::Expire(uint64_t nowNs, Batch& out) {
   }
 }
 
+void Assembler::CloseFiles() {
+  if (cgroups_) cgroups_->CloseDir();
+}
+
 void Assembler::Flush(Batch& out) {
   while (oldest_ != nullptr) {
     Pending* p = oldest_;

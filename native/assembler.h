@@ -137,6 +137,9 @@ class Assembler {
   void Expire(uint64_t nowNs, Batch& out);
   // Hand out everything still waiting (end of stream).
   void Flush(Batch& out);
+
+  // Let go of descriptors held for reading (procRoot); reopened if reading resumes.
+  void CloseFiles();
   // When the oldest waiting event will be too old (UINT64_MAX: none waits).
   uint64_t NextDeadline() const;
   size_t InFlight() const { return byKey_.size(); }

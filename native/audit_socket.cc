@@ -675,6 +675,8 @@ class AuditSocket : public Napi::ObjectWrap<AuditSocket> {
       ::close(fd_);
       fd_ = -1;
     }
+    // The reader has stopped: what it kept open for reading /proc goes too.
+    if (assembler_) assembler_->CloseFiles();
   }
 
   // --- reader thread -------------------------------------------------------

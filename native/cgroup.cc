@@ -18,10 +18,9 @@ constexpr size_t kMaxEntries = 4096;
 
 }  // namespace
 
-CgroupReader::CgroupReader(const std::string& procRoot) : procFd_(::open(procRoot.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)) {}
-
-CgroupReader::~CgroupReader() {
+void CgroupReader::CloseDir() {
   if (procFd_ >= 0) ::close(procFd_);
+  procFd_ = -1;
 }
 
 // Every event of a new process pays for this (about 8 µs on the test VM, most
@@ -29,6 +28,7 @@ CgroupReader::~CgroupReader() {
 // and one read: a /proc file comes whole in one read when it fits, so a
 // short read is its end.
 bool CgroupReader::ReadProc(uint32_t pid, const char* file, char* buf, size_t cap, size_t* got) {
+  if (procFd_ < 0) procFd_ = ::open(procRoot_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (procFd_ < 0) return false;
   reads_++;
   char rel[32];

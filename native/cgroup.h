@@ -29,8 +29,8 @@ struct CgroupAnswer {
 
 class CgroupReader {
  public:
-  explicit CgroupReader(const std::string& procRoot);
-  ~CgroupReader();
+  explicit CgroupReader(std::string procRoot) : procRoot_(std::move(procRoot)) {}
+  ~CgroupReader() { CloseDir(); }
   CgroupReader(const CgroupReader&) = delete;
   CgroupReader& operator=(const CgroupReader&) = delete;
 
@@ -41,6 +41,10 @@ class CgroupReader {
 
   // Files read under /proc: cgroup, and stat or comm when they were needed.
   uint64_t reads() const { return reads_; }
+
+  // Close procRoot, opened at the first read: the socket's close() calls it,
+  // so a closed subscription holds no descriptor until its object is collected.
+  void CloseDir();
 
  private:
   struct Entry {
@@ -57,7 +61,8 @@ class CgroupReader {
   // Reads `<procRoot>/<pid>/<file>` into buf; false when it cannot be opened or read.
   bool ReadProc(uint32_t pid, const char* file, char* buf, size_t cap, size_t* got);
 
-  int procFd_;  // procRoot, opened once: each read then walks two names, not the whole path
+  std::string procRoot_;
+  int procFd_ = -1;  // procRoot, opened once: each read then walks two names, not the whole path
   std::unordered_map<uint32_t, Entry> cache_;
   std::string scratch_;
   uint64_t reads_ = 0;
