@@ -688,7 +688,9 @@ class AuditSocket : public Napi::ObjectWrap<AuditSocket> {
   }
 
   void ReaderLoop() {
-    std::vector<uint8_t> slots;
+    // Not zero-filled: the kernel writes each slot before it is read, and an
+    // untouched page costs no memory (a vector would touch all 1 MiB).
+    std::unique_ptr<uint8_t[]> slots;
     la::Batch batch;
     uint64_t batchOpened = 0;  // when the batch got its first event
     mmsghdr msgs[kMaxVlen];
@@ -735,7 +737,7 @@ class AuditSocket : public Napi::ObjectWrap<AuditSocket> {
     auto drain = [&](bool dropping, uint64_t readableAt, size_t* gathered) -> bool {
           while (true) {
             if (dropping) {
-              ssize_t n = ::recv(fd_, slots.data(), kSlotBytes, MSG_DONTWAIT | MSG_TRUNC);
+              ssize_t n = ::recv(fd_, slots.get(), kSlotBytes, MSG_DONTWAIT | MSG_TRUNC);
               if (n < 0) {
                 int e = errno;
                 if (e == EINTR) continue;
@@ -748,12 +750,12 @@ class AuditSocket : public Napi::ObjectWrap<AuditSocket> {
                 break;
               }
               uint32_t seq = 0;
-              if (n >= 16) std::memcpy(&seq, slots.data() + 8, sizeof seq);
+              if (n >= 16) std::memcpy(&seq, slots.get() + 8, sizeof seq);
               bool notify = false;
               std::lock_guard<std::mutex> lock(mutex_);
               if (seq != 0 && n <= static_cast<ssize_t>(kSlotBytes)) {
                 // Never a request's answer: those are not what overflows.
-                control_.emplace_back(slots.data(), slots.data() + n);
+                control_.emplace_back(slots.get(), slots.get() + n);
                 NotifyLocked(&notify);
                 if (notify) tsfn_.NonBlockingCall(CallOnReadable);
                 continue;
@@ -836,9 +838,9 @@ class AuditSocket : public Napi::ObjectWrap<AuditSocket> {
     };
 
     try {
-      slots.resize(kSlotBytes * kMaxVlen);
+      slots.reset(new uint8_t[kSlotBytes * kMaxVlen]);
       for (unsigned i = 0; i < kMaxVlen; i++) {
-        iovs[i].iov_base = slots.data() + i * kSlotBytes;
+        iovs[i].iov_base = slots.get() + i * kSlotBytes;
         iovs[i].iov_len = kSlotBytes;
       }
       while (true) {
