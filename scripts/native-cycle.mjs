@@ -9,7 +9,7 @@ const NLM_F_ACK = 4;
 const cycles = Number(process.argv[2] ?? 20);
 
 for (let i = 0; i < cycles; i++) {
-  const socket = new addon.AuditSocket({ bufferBytes: 1 << 20, chunkBytes: 256 << 10 });
+  const socket = new addon.AuditSocket({ bufferBytes: 1 << 20 });
   socket.setReceiveBuffer(1 << 20);
   let readable;
   const woke = new Promise((resolve) => (readable = resolve));
@@ -21,8 +21,9 @@ for (let i = 0; i < cycles; i++) {
   msg.writeUInt32LE(i + 1, 8);
   socket.send(msg);
   await woke;
-  const { batches } = socket.take();
-  if (batches.length === 0) throw new Error('no reply from the kernel');
+  // A reply to a request comes back apart from the events: take().control.
+  const { control } = socket.take();
+  if (control.length === 0) throw new Error('no reply from the kernel');
   socket.close();
 }
 console.log(`native-cycle: ${cycles} cycles`);
