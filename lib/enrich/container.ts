@@ -11,7 +11,7 @@ export interface ContainerInfo extends ContainerDetails {
   /** The container id (64 hex digits for docker, containerd, CRI-O and podman; the name for LXC). */
   id: string;
   runtime: ContainerRuntime;
-  /** Kubernetes pod uid, when the cgroup is under kubepods. */
+  /** Kubernetes pod uid, when the cgroup is under kubepods or the runtime's labels say it. */
   podUid?: string;
   /** The cgroup path the id was read from ('' when the runtime said so instead). */
   cgroup: string;

@@ -71,6 +71,7 @@ export function detailsFromContainerd(container: { labels?: Record<string, strin
   if (container.image) out.image = container.image;
   if (labels['io.kubernetes.pod.name']) out.pod = labels['io.kubernetes.pod.name'];
   if (labels['io.kubernetes.pod.namespace']) out.namespace = labels['io.kubernetes.pod.namespace'];
+  if (labels['io.kubernetes.pod.uid']) out.podUid = labels['io.kubernetes.pod.uid'];
   if (labels['io.kubernetes.container.name']) {
     out.containerName = labels['io.kubernetes.container.name'];
     out.name = labels['io.kubernetes.container.name'];

@@ -12,6 +12,8 @@ export interface ContainerDetails {
   pod?: string;
   namespace?: string;
   containerName?: string;
+  /** The pod's uid, from the labels (the cgroup path says it too, when the process was read). */
+  podUid?: string;
 }
 
 export interface RuntimeClientOptions {
@@ -42,6 +44,7 @@ export function detailsFromInspect(body: Inspect): ContainerDetails {
   if (labels['io.kubernetes.pod.name']) out.pod = labels['io.kubernetes.pod.name'];
   if (labels['io.kubernetes.pod.namespace']) out.namespace = labels['io.kubernetes.pod.namespace'];
   if (labels['io.kubernetes.container.name']) out.containerName = labels['io.kubernetes.container.name'];
+  if (labels['io.kubernetes.pod.uid']) out.podUid = labels['io.kubernetes.pod.uid'];
   return out;
 }
 

@@ -50,6 +50,34 @@ async function stopProcess(child: ChildProcess): Promise<void> {
   clearTimeout(timer);
 }
 
+/** A daemon of the test's own: started with its log in `dir`, up once `ready` says so, stopped with everything under `dir`. */
+async function startDaemon(name: string, dir: string, command: string, args: string[], ready: () => boolean, clear: () => Promise<void> | void): Promise<() => Promise<void>> {
+  const logFile = path.join(dir, `${name}.log`);
+  const log = fs.openSync(logFile, 'w');
+  const child = spawn(command, args, { stdio: ['ignore', log, log] });
+  const stop = async () => {
+    try {
+      await clear();
+    } catch {
+      // the daemon is already gone
+    }
+    await stopProcess(child);
+    unmountUnder(dir);
+    fs.closeSync(log);
+    fs.rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    await waitFor(name, () => {
+      if (child.exitCode !== null) throw new Error(`${name} exited: ${fs.readFileSync(logFile, 'utf8').slice(-2000)}`);
+      return ready();
+    });
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+  return stop;
+}
+
 export interface DockerEngine {
   socket: string;
   /** The containerd the engine started and manages (its namespace is moby). */
@@ -63,31 +91,20 @@ export interface DockerEngine {
 export async function startDocker(): Promise<DockerEngine> {
   const dir = tempDir('docker-');
   const socket = path.join(dir, 'docker.sock');
-  const log = fs.openSync(path.join(dir, 'dockerd.log'), 'w');
-  const child = spawn(
-    'dockerd',
-    ['--bridge=none', '--iptables=false', '--ip6tables=false', '--data-root', path.join(dir, 'data'), '--exec-root', path.join(dir, 'exec'), '--pidfile', path.join(dir, 'dockerd.pid'), '-H', `unix://${socket}`],
-    { stdio: ['ignore', log, log] },
-  );
   const cli = fs.existsSync('/usr/bin/docker') ? '/usr/bin/docker' : '/usr/local/bin/docker';
   const docker = (...args: string[]) => execFileSync(cli, ['-H', `unix://${socket}`, ...args], { encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe'] });
-  const stop = async () => {
-    try {
+  const stop = await startDaemon(
+    'dockerd',
+    dir,
+    'dockerd',
+    ['--bridge=none', '--iptables=false', '--ip6tables=false', '--data-root', path.join(dir, 'data'), '--exec-root', path.join(dir, 'exec'), '--pidfile', path.join(dir, 'dockerd.pid'), '-H', `unix://${socket}`],
+    () => spawnSync(cli, ['-H', `unix://${socket}`, 'version'], { stdio: 'ignore' }).status === 0,
+    () => {
       const ids = docker('ps', '-aq').trim();
       if (ids) spawnSync(cli, ['-H', `unix://${socket}`, 'rm', '-f', ...ids.split('\n')]);
-    } catch {
-      // the engine is already gone
-    }
-    await stopProcess(child);
-    unmountUnder(dir);
-    fs.closeSync(log);
-    fs.rmSync(dir, { recursive: true, force: true });
-  };
+    },
+  );
   try {
-    await waitFor('dockerd', () => {
-      if (child.exitCode !== null) throw new Error(`dockerd exited: ${fs.readFileSync(path.join(dir, 'dockerd.log'), 'utf8').slice(-2000)}`);
-      return spawnSync(cli, ['-H', `unix://${socket}`, 'version'], { stdio: 'ignore' }).status === 0;
-    });
     const tar = spawnSync('tar', ['-C', busyboxRootfs(dir), '-c', '.'], { maxBuffer: 64 << 20 });
     execFileSync(cli, ['-H', `unix://${socket}`, 'import', '-', 'bb:local'], { input: tar.stdout, stdio: ['pipe', 'ignore', 'pipe'] });
   } catch (e) {
@@ -127,34 +144,23 @@ export async function startContainerd(): Promise<ContainerdEngine> {
       '',
     ].join('\n'),
   );
-  const log = fs.openSync(path.join(dir, 'containerd.log'), 'w');
-  const child = spawn('containerd', ['--config', config], { stdio: ['ignore', log, log] });
   const namespace = 'k8s.io';
   const ctr = (...args: string[]) => execFileSync('ctr', ['--address', socket, '-n', namespace, ...args], { encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe'] });
-  const rootfs = busyboxRootfs(dir);
-  const stop = async () => {
-    try {
-      for (const task of ctr('tasks', 'ls', '-q').trim().split('\n').filter(Boolean)) spawnSync('ctr', ['--address', socket, '-n', namespace, 'tasks', 'kill', '-s', 'SIGKILL', task]);
+  const each = (...args: string[]) => ctr(...args).trim().split('\n').filter(Boolean);
+  const stop = await startDaemon(
+    'containerd',
+    dir,
+    'containerd',
+    ['--config', config],
+    () => spawnSync('ctr', ['--address', socket, 'version'], { stdio: 'ignore' }).status === 0,
+    async () => {
+      for (const task of each('tasks', 'ls', '-q')) spawnSync('ctr', ['--address', socket, '-n', namespace, 'tasks', 'kill', '-s', 'SIGKILL', task]);
       await new Promise((r) => setTimeout(r, 300));
-      for (const task of ctr('tasks', 'ls', '-q').trim().split('\n').filter(Boolean)) spawnSync('ctr', ['--address', socket, '-n', namespace, 'tasks', 'delete', '-f', task]);
-      for (const c of ctr('containers', 'ls', '-q').trim().split('\n').filter(Boolean)) spawnSync('ctr', ['--address', socket, '-n', namespace, 'containers', 'delete', c]);
-    } catch {
-      // containerd is already gone
-    }
-    await stopProcess(child);
-    unmountUnder(dir);
-    fs.closeSync(log);
-    fs.rmSync(dir, { recursive: true, force: true });
-  };
-  try {
-    await waitFor('containerd', () => {
-      if (child.exitCode !== null) throw new Error(`containerd exited: ${fs.readFileSync(path.join(dir, 'containerd.log'), 'utf8').slice(-2000)}`);
-      return spawnSync('ctr', ['--address', socket, 'version'], { stdio: 'ignore' }).status === 0;
-    });
-  } catch (e) {
-    await stop();
-    throw e;
-  }
+      for (const task of each('tasks', 'ls', '-q')) spawnSync('ctr', ['--address', socket, '-n', namespace, 'tasks', 'delete', '-f', task]);
+      for (const c of each('containers', 'ls', '-q')) spawnSync('ctr', ['--address', socket, '-n', namespace, 'containers', 'delete', c]);
+    },
+  );
+  const rootfs = busyboxRootfs(dir);
   return { socket, namespace, ctr, rootfs, stop };
 }
 

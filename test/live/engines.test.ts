@@ -76,6 +76,7 @@ describeLive('containers on real engines', () => {
       '--cgroup', `/kubepods/besteffort/pod${POD_UID}/${K8S_ID}`,
       '--label', 'io.kubernetes.pod.name=shop-7d4b9c-x2x9q',
       '--label', 'io.kubernetes.pod.namespace=shop',
+      '--label', `io.kubernetes.pod.uid=${POD_UID}`,
       '--label', 'io.kubernetes.container.name=cart',
       containerd.rootfs, K8S_ID, '/bin/sleep', '100000',
     );
