@@ -46,6 +46,11 @@ export class EventBatch implements Iterable<AuditEvent> {
   readonly index: Uint32Array;
   private readonly recordBase: number;
   private readonly enrichment: Enrichment | undefined;
+  // The reader writes a cgroup text once for a run of events that share it
+  // (the same offset): one string for all of them, whose hash the container
+  // lookup then computes once.
+  private cgroupOffset = -1;
+  private cgroupText = '';
 
   /** @internal Batches come from a subscription (`sub.batches()`). */
   constructor(data: Buffer, index: Uint32Array, enrichment?: Enrichment) {
@@ -115,7 +120,12 @@ export class EventBatch implements Iterable<AuditEvent> {
   cgroupAt(at: number): { text: string | undefined; source: number } {
     const x = this.index;
     const offset = x[at + 10];
-    return { text: offset === NONE ? undefined : (this.data as FastBuffer).latin1Slice(offset, offset + x[at + 11]), source: x[at + 12] };
+    if (offset === NONE) return { text: undefined, source: x[at + 12] };
+    if (offset !== this.cgroupOffset) {
+      this.cgroupOffset = offset;
+      this.cgroupText = (this.data as FastBuffer).latin1Slice(offset, offset + x[at + 11]);
+    }
+    return { text: this.cgroupText, source: x[at + 12] };
   }
 
   /** @internal The event's pid or ppid (word 8 or 9), when a record had one. */
