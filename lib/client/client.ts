@@ -124,7 +124,7 @@ export class AuditClient {
 
   /** Turn a feature on or off, e.g. setFeature('LOGINUID_IMMUTABLE', true). `lock` cannot be undone until reboot. */
   async setFeature(name: FeatureName, enabled: boolean, options: { lock?: boolean } = {}): Promise<void> {
-    const n = FEATURE_NAMES[name];
+    const n = Object.hasOwn(FEATURE_NAMES, name) ? FEATURE_NAMES[name] : undefined;
     if (n === undefined) {
       throw new AuditError(`unknown audit feature ${String(name)}; known: ${Object.keys(FEATURE).join(', ')}`, 'ERR_INVALID_ARG_VALUE');
     }

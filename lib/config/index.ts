@@ -34,8 +34,16 @@ export class ConfigError extends Error {
 type Check = (value: unknown, at: string) => unknown;
 
 const fail = (at: string, want: string, value: unknown): never => {
-  throw new ConfigError(`${at}: expected ${want}, got ${JSON.stringify(value)}`);
+  throw new ConfigError(`${at}: expected ${want}, got ${describe(value)}`);
 };
+
+/** A value named in one short line: a list or object by its kind (it may be nested 100,000 deep), text cut at 80 characters. */
+function describe(value: unknown): string {
+  if (Array.isArray(value)) return 'a list';
+  if (typeof value === 'object' && value !== null) return 'an object';
+  if (typeof value === 'string') return JSON.stringify(value.length > 80 ? `${value.slice(0, 80)}…` : value);
+  return String(value);
+}
 const str: Check = (v, at) => (typeof v === 'string' ? v : fail(at, 'a string', v));
 const bool: Check = (v, at) => (typeof v === 'boolean' ? v : fail(at, 'true or false', v));
 const int =
@@ -56,13 +64,14 @@ const strOrInt: Check = (v, at) => (typeof v === 'string' || Number.isInteger(v)
 function object(shape: Record<string, Check>, required: string[] = []): Check {
   return (v, at) => {
     if (typeof v !== 'object' || v === null || Array.isArray(v)) return fail(at, 'an object', v);
-    const out: Record<string, unknown> = {};
+    const out: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
     for (const [k, value] of Object.entries(v)) {
-      const check = shape[k];
-      if (!check) throw new ConfigError(`${at}.${k}: unknown key; known keys here: ${Object.keys(shape).join(', ')}`);
+      // Own keys only: "constructor" or "__proto__" must not find Object.prototype's.
+      const check = Object.hasOwn(shape, k) ? shape[k] : undefined;
+      if (!check) throw new ConfigError(`${at}.${JSON.stringify(k).slice(1, -1)}: unknown key; known keys here: ${Object.keys(shape).join(', ')}`);
       out[k] = check(value, `${at}.${k}`);
     }
-    for (const k of required) if (!(k in out)) throw new ConfigError(`${at}.${k}: missing`);
+    for (const k of required) if (!Object.hasOwn(out, k)) throw new ConfigError(`${at}.${k}: missing`);
     return out;
   };
 }

@@ -11,9 +11,10 @@ export const NLM_F_MULTI = 0x2;
 export const NLM_F_ACK = 0x4;
 export const NLMSG_HDRLEN = 16;
 
-/** Record type name → number, the reverse of RECORD_TYPE_NAMES. */
-export const RECORD_TYPES: Readonly<Record<string, number>> = Object.fromEntries(
-  Object.entries(RECORD_TYPE_NAMES).map(([n, name]) => [name, Number(n)]),
+/** Record type name → number, the reverse of RECORD_TYPE_NAMES. Without a prototype: log lines name the key (`type=constructor`). */
+export const RECORD_TYPES: Readonly<Record<string, number>> = Object.assign(
+  Object.create(null) as Record<string, number>,
+  Object.fromEntries(Object.entries(RECORD_TYPE_NAMES).map(([n, name]) => [name, Number(n)])),
 );
 
 /** The record types the rest of the library branches on. */

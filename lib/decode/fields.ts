@@ -24,6 +24,9 @@ export function scannedTokens(): Int32Array {
   return tokens;
 }
 
+let nextEq = -1;
+let nextSp = -1;
+
 const SPACE = 32;
 const DQUOTE = 34;
 const SQUOTE = 39;
@@ -46,6 +49,15 @@ function isOldWord(text: string, ws: number, we: number): boolean {
 export function scanFields(text: string, start: number, end: number, count = 0, inner = 0): number {
   let i = start;
   let afterOld = false;
+  // The next '=' and ' ' in the whole text at or after i, searched again only
+  // once i has passed them, and shared with the nested scan of a msg='…' (which
+  // scans forward within the outer scan's progress): a body of bare words
+  // (`a a a …`) or of nested messages (`msg='msg='…`) would otherwise search
+  // to the text's end once per word, quadratic in hostile text.
+  if (inner === 0) {
+    nextEq = -1;
+    nextSp = -1;
+  }
   while (i < end) {
     if (text.charCodeAt(i) === SPACE) {
       i++;
@@ -54,10 +66,16 @@ export function scanFields(text: string, start: number, end: number, count = 0, 
     // indexOf is a memchr on V8's one-byte strings: far cheaper than a loop of
     // charCodeAt over every character of the record.
     const ks = i;
-    let eq = text.indexOf('=', i);
-    if (eq < 0 || eq > end) eq = end;
-    let sp = text.indexOf(' ', i);
-    if (sp < 0 || sp > end) sp = end;
+    if (nextEq < i) {
+      nextEq = text.indexOf('=', i);
+      if (nextEq < 0) nextEq = text.length;
+    }
+    if (nextSp < i) {
+      nextSp = text.indexOf(' ', i);
+      if (nextSp < 0) nextSp = text.length;
+    }
+    const eq = nextEq < end ? nextEq : end;
+    const sp = nextSp < end ? nextSp : end;
     if (sp < eq || eq === end) {
       afterOld = isOldWord(text, ks, sp);
       i = sp;

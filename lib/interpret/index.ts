@@ -134,6 +134,7 @@ function idName(kind: IdKind, raw: string): string {
   if (!/^\d+$/.test(raw)) answer = raw;
   else if (raw === '4294967295') answer = 'unset';
   else answer = nameOf(kind, Number(raw)) ?? `unknown(${raw})`;
+  if (raw.length > 32) return answer;
   if (memo.answers.size >= ID_ANSWERS_MAX) memo.answers.clear();
   memo.answers.set(raw, answer);
   return answer;
@@ -296,7 +297,7 @@ export interface SocketAddress {
 
 /** The address a saddr hex holds, or undefined if it is not one. Byte order is read from the family field. */
 export function parseSockaddr(raw: string): SocketAddress | undefined {
-  if (!/^([0-9a-fA-F]{2})+$/.test(raw) || raw.length < 4) return undefined;
+  if (raw.length < 4 || !isHexPairs(raw)) return undefined;
   const b = Buffer.from(raw, 'hex');
   // sa_family is host order; a value above 255 read little-endian means a big-endian host.
   let family = b.readUInt16LE(0);
@@ -328,6 +329,19 @@ export function parseSockaddr(raw: string): SocketAddress | undefined {
     default:
       return { family: name };
   }
+}
+
+/**
+ * Even-length hex, either case. A loop: /^([0-9a-fA-F]{2})+$/ recurses per
+ * pair in V8 and overflows the stack on a few megabytes of hostile saddr.
+ */
+function isHexPairs(text: string): boolean {
+  if ((text.length & 1) !== 0) return false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i) | 0x20;
+    if (!((c >= 48 && c <= 57) || (c >= 97 && c <= 102))) return false;
+  }
+  return true;
 }
 
 /** A struct sockaddr in auparse's words: { saddr_fam=inet laddr=10.0.0.5 lport=443 }. */
@@ -378,6 +392,8 @@ function ipv6(a: Buffer): string {
 function memo(f: (raw: string) => string): (raw: string) => string {
   const cache = new Map<string, string>();
   return (raw) => {
+    // Real values are short; a hostile long one is answered, not kept.
+    if (raw.length > 64) return f(raw);
     let v = cache.get(raw);
     if (v === undefined) {
       if (cache.size >= 1024) cache.clear();
@@ -390,7 +406,9 @@ function memo(f: (raw: string) => string): (raw: string) => string {
 // Capability sets repeat (a handful of values on a host), and each costs a
 // BigInt and a walk over every capability.
 const capBitmap = memo((raw: string): string => {
-  if (!/^[0-9a-fA-F]+$/.test(raw)) return raw;
+  // A capability set is 64 bits; anything longer is not one (and a BigInt of
+  // megabytes, shifted once per capability, would be slow).
+  if (raw.length > 16 || !/^[0-9a-fA-F]+$/.test(raw)) return raw;
   const v = BigInt(`0x${raw}`);
   const names: string[] = [];
   for (const [bit, name] of CAPABILITIES) if ((v >> BigInt(bit)) & 1n) names.push(name);
@@ -398,7 +416,14 @@ const capBitmap = memo((raw: string): string => {
 });
 
 function proctitleText(raw: string, quoted: boolean): string {
-  return quoted ? raw : raw.replace(/\0+$/, '').replace(/\0/g, ' ');
+  if (quoted) return raw;
+  // Trailing NULs trimmed by hand: /\0+$/ retries from every NUL of a long run not at the end.
+  let end = raw.length;
+  while (end > 0 && raw.charCodeAt(end - 1) === 0) end--;
+  // split and join: a global replace slows down more than linearly with the
+  // number of matches (a title of a million NULs).
+  const title = raw.slice(0, end);
+  return title.indexOf('\0') < 0 ? title : title.split('\0').join(' ');
 }
 
 /** Which arguments of which syscalls are user ids, group ids or signals (as auparse reads them). */
@@ -640,7 +665,7 @@ function meaning(kind: FieldKind, value: string, arch: string | undefined, sysca
     case 'a3':
       return argText(kind, value, syscallName, openFlagsArg);
     case 'tty':
-      return ttyText(quoted ? Buffer.from(value, 'latin1') : /^([0-9a-fA-F]{2})+$/.test(value) ? Buffer.from(value, 'hex') : Buffer.from(value, 'latin1'));
+      return ttyText(quoted ? Buffer.from(value, 'latin1') : isHexPairs(value) ? Buffer.from(value, 'hex') : Buffer.from(value, 'latin1'));
     case 'signal':
       return /^\d+$/.test(value) ? signalName(Number(value)) : value;
     case 'promisc':

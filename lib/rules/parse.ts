@@ -91,23 +91,31 @@ export function tokenize(line: string): Token[] {
     while (i < line.length && (line[i] === ' ' || line[i] === '\t')) i++;
     if (i >= line.length) break;
     const column = i + 1;
-    let text = '';
+    // Pieces joined once: a rule line may be megabytes of escapes, and a
+    // string grown one character at a time costs more the longer it gets.
+    const parts: string[] = [];
     while (i < line.length && line[i] !== ' ' && line[i] !== '\t') {
       const c = line[i];
       if (c === '\\' && (line[i + 1] === ' ' || line[i + 1] === '\\')) {
-        text += line[i + 1];
+        parts.push(line[i + 1]);
         i += 2;
       } else if (c === "'" || c === '"') {
         const close = line.indexOf(c, i + 1);
         if (close < 0) throw Object.assign(new Error(`unclosed ${c}`), { column: i + 1 });
-        text += line.slice(i + 1, close);
+        parts.push(line.slice(i + 1, close));
         i = close + 1;
       } else {
-        text += c;
-        i++;
+        let j = i + 1;
+        while (j < line.length) {
+          const d = line[j];
+          if (d === ' ' || d === '\t' || d === '\\' || d === "'" || d === '"') break;
+          j++;
+        }
+        parts.push(line.slice(i, j));
+        i = j;
       }
     }
-    out.push({ text, column });
+    out.push({ text: parts.length === 1 ? parts[0] : parts.join(''), column });
   }
   return out;
 }
@@ -133,6 +141,23 @@ function parseCInteger(text: string): number | undefined {
   const body = m[2];
   const n = body.startsWith('0x') || body.startsWith('0X') ? parseInt(body.slice(2), 16) : body.length > 1 && body[0] === '0' ? parseInt(body, 8) : Number(body);
   return m[1] === '-' ? -n : n;
+}
+
+/** Input quoted in an error message, cut to one readable line. */
+function shown(text: string): string {
+  return text.length > 80 ? `${text.slice(0, 80)}…` : text;
+}
+
+/** `1,2,3`: decimal numbers separated by single commas. A loop, not a regular expression: the list may be megabytes long. */
+function isNumberList(text: string): boolean {
+  let digits = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c >= 48 && c <= 57) digits++;
+    else if (c === 44 && digits > 0) digits = 0;
+    else return false;
+  }
+  return digits > 0;
 }
 
 /** A u32 rule value: negative numbers become two's complement, as the C code's casts do. */
@@ -201,7 +226,7 @@ class LineParser {
       const t = this.tokens[this.i++];
       if (t.text.startsWith('--')) this.longOption(t);
       else if (t.text.startsWith('-') && t.text.length >= 2) this.shortOption(t);
-      else this.fail(`expected an option (-a, -w, -S, -F, -k, …), got "${t.text}"`, t.column);
+      else this.fail(`expected an option (-a, -w, -S, -F, -k, …), got "${shown(t.text)}"`, t.column);
     }
     if (this.other) {
       if (this.op !== undefined) this.fail('a control option cannot be combined with a rule', 1);
@@ -246,7 +271,7 @@ class LineParser {
   private setting(letter: string, v: Token, t: Token): void {
     const spec = SETTINGS[letter];
     const n = /^\d/.test(v.text) ? parseCInteger(v.text) : undefined;
-    if (n === undefined || n < 0 || n > 0xffffffff) this.fail(`-${letter} needs a number, got "${v.text}"`, v.column);
+    if (n === undefined || n < 0 || n > 0xffffffff) this.fail(`-${letter} needs a number, got "${shown(v.text)}"`, v.column);
     if (spec.allowed && !spec.allowed.includes(n)) this.fail(`-${letter} must be ${spec.allowed.join(', ')}; got ${n}`, v.column);
     this.setOther({ kind: 'set', setting: spec.setting, value: n }, t);
   }
@@ -313,7 +338,7 @@ class LineParser {
   private listAction(letter: string, v: Token): void {
     if (this.op !== undefined) this.fail('one -a, -A, -d, -w or -W per rule', v.column);
     const words = v.text.split(',');
-    if (words.length !== 2) this.fail(`expected LIST,ACTION such as always,exit; got "${v.text}"`, v.column);
+    if (words.length !== 2) this.fail(`expected LIST,ACTION such as always,exit; got "${shown(v.text)}"`, v.column);
     let list: number | undefined;
     let action: number | undefined;
     for (const w of words) {
@@ -323,7 +348,7 @@ class LineParser {
       else if (w === 'entry') this.fail('the entry list is gone from the kernel; use exit', v.column);
     }
     if (list === undefined || action === undefined) {
-      this.fail(`expected a list (${[...LISTS.keys()].join(', ')}) and an action (always, never); got "${v.text}"`, v.column);
+      this.fail(`expected a list (${[...LISTS.keys()].join(', ')}) and an action (always, never); got "${shown(v.text)}"`, v.column);
     }
     if (list === FILTER.TASK && this.syscallAdded) this.fail('syscalls cannot be audited on the task list', v.column);
     this.op = letter === 'd' ? 'delete' : 'add';
@@ -337,7 +362,7 @@ class LineParser {
     if (this.list === FILTER.TASK || this.list === FILTER.USER || this.list === FILTER.FS || this.list === FILTER.EXCLUDE) {
       this.fail(`syscalls cannot be audited on the ${[...LISTS].find(([, n]) => n === this.list)![0]} list; use exit`, v.column);
     }
-    if (this.list === FILTER.URING_EXIT && !/^\d+(,\d+)*$/.test(v.text)) {
+    if (this.list === FILTER.URING_EXIT && !isNumberList(v.text)) {
       this.fail('on the io_uring list, -S takes io_uring operation numbers; their names are not supported yet', v.column);
     }
     const machine = this.machine ?? this.host;
@@ -350,7 +375,7 @@ class LineParser {
       else {
         const nr = /^\d+$/.test(name) ? Number(name) : syscallNumber(machine, name);
         if (nr === undefined) {
-          this.fail(machine.table ? `unknown syscall "${name}" for ${machine.name}` : `no syscall table for ${machine.name}: give syscall numbers`, column);
+          this.fail(machine.table ? `unknown syscall "${shown(name)}" for ${machine.name}` : `no syscall table for ${machine.name}: give syscall numbers`, column);
         }
         if (nr >= RULE_LIMITS.BITMASK_SIZE * 32) this.fail(`syscall number ${nr} is past the kernel's mask`, column);
         this.mask[nr >>> 5] |= 1 << (nr & 31);
@@ -365,7 +390,7 @@ class LineParser {
       const at = v.text.indexOf(symbol);
       if (at >= 0) return [v.text.slice(0, at), op, v.text.slice(at + symbol.length), v.column + at + symbol.length];
     }
-    this.fail(`expected FIELD OP VALUE with an operator (${OPERATORS.map(([s]) => s).join(' ')}); got "${v.text}"`, v.column);
+    this.fail(`expected FIELD OP VALUE with an operator (${OPERATORS.map(([s]) => s).join(' ')}); got "${shown(v.text)}"`, v.column);
   }
 
   private field(v: Token): void {
@@ -379,7 +404,7 @@ class LineParser {
     }
     const field = FIELD_IDS.get(name);
     if (field === undefined || field === RULE_FIELD.FIELD_COMPARE) {
-      this.fail(`unknown field "${name}"`, v.column);
+      this.fail(`unknown field "${shown(name)}"`, v.column);
     }
     const list = this.list;
     const exitOnly = (what = name) => {
@@ -392,18 +417,24 @@ class LineParser {
       const allowed: number[] = [RULE_FIELD.PID, RULE_FIELD.UID, RULE_FIELD.GID, RULE_FIELD.LOGINUID, RULE_FIELD.MSGTYPE, RULE_FIELD.SUBJ_USER, RULE_FIELD.SUBJ_ROLE, RULE_FIELD.SUBJ_TYPE, RULE_FIELD.SUBJ_SEN, RULE_FIELD.SUBJ_CLR, RULE_FIELD.EXE];
       if (!allowed.includes(field)) this.fail(`${name} cannot be used on the exclude list (pid, uid, gid, auid, msgtype, exe and subj_* can)`, v.column);
     }
-    const bad = (expected: string): never => this.fail(`${name}: expected ${expected}, got "${value}"`, valueColumn);
-    const number = (): number => parseCInteger(value) ?? bad('a number');
+    const bad = (expected: string): never => this.fail(`${name}: expected ${expected}, got "${shown(value)}"`, valueColumn);
+    const number = (): number => {
+      const n = parseCInteger(value) ?? bad('a number');
+      // Rule values are 32-bit. libaudit truncates what does not fit
+      // (uid=4294967296 becomes uid=0, root): refuse it instead.
+      if (!Number.isSafeInteger(n) || n > 0xffffffff || n < -0x80000000) bad('a number that fits in 32 bits (-2147483648 to 4294967295)');
+      return n;
+    };
     let n = 0;
     let text: string | undefined;
 
     if (isUidField(field)) {
       if (/^-?\d/.test(value)) n = number();
       else if (value === 'unset') n = 0xffffffff;
-      else n = (this.options.userId ?? defaultUserId)(value) ?? this.fail(`unknown user "${value}"`, valueColumn);
+      else n = (this.options.userId ?? defaultUserId)(value) ?? this.fail(`unknown user "${shown(value)}"`, valueColumn);
     } else if (isGidField(field)) {
       if (/^\d/.test(value)) n = number();
-      else n = (this.options.groupId ?? defaultGroupId)(value) ?? this.fail(`unknown group "${value}"`, valueColumn);
+      else n = (this.options.groupId ?? defaultGroupId)(value) ?? this.fail(`unknown group "${shown(value)}"`, valueColumn);
     } else if (field === RULE_FIELD.EXIT) {
       exitOnly();
       if (/^-?\d/.test(value)) n = number();
@@ -476,7 +507,7 @@ class LineParser {
   }
 
   private permBits(value: string, column: number): number {
-    if (value.length > 4) this.fail(`permissions are up to 4 of r, w, x, a; got "${value}"`, column);
+    if (value.length > 4) this.fail(`permissions are up to 4 of r, w, x, a; got "${shown(value)}"`, column);
     let bits = 0;
     for (const c of value.toLowerCase()) {
       const bit = c === 'r' ? PERM.READ : c === 'w' ? PERM.WRITE : c === 'x' ? PERM.EXEC : c === 'a' ? PERM.ATTR : 0;
@@ -502,7 +533,7 @@ class LineParser {
     if (this.list !== FILTER.EXIT) this.fail('-C can only be used on the exit list', v.column);
     const neq = v.text.indexOf('!=');
     const at = neq >= 0 ? neq : v.text.indexOf('=');
-    if (at < 0) this.fail(`expected FIELD=FIELD or FIELD!=FIELD; got "${v.text}"`, v.column);
+    if (at < 0) this.fail(`expected FIELD=FIELD or FIELD!=FIELD; got "${shown(v.text)}"`, v.column);
     const op = neq >= 0 ? OPERATOR.NOT_EQUAL : OPERATOR.EQUAL;
     const left = v.text.slice(0, at);
     const right = v.text.slice(at + (neq >= 0 ? 2 : 1));
@@ -522,9 +553,11 @@ class LineParser {
 
   private watchPath(letter: string, v: Token): void {
     if (this.op !== undefined) this.fail('-w and -W cannot be combined with -a, -A or -d', v.column);
-    if (!v.text.startsWith('/')) this.fail(`a watched path must start with /; got "${v.text}"`, v.column);
-    let path = v.text;
-    while (path.length > 1 && path.endsWith('/')) path = path.slice(0, -1);
+    if (!v.text.startsWith('/')) this.fail(`a watched path must start with /; got "${shown(v.text)}"`, v.column);
+    let end = v.text.length;
+    while (end > 1 && v.text.charCodeAt(end - 1) === 47) end--;
+    const path = v.text.slice(0, end);
+    if (Buffer.byteLength(path) > 4096) this.fail(`a watched path is at most 4096 bytes (PATH_MAX); got ${Buffer.byteLength(path)}`, v.column);
     const dir = (this.options.isDirectory ?? defaultIsDirectory)(v.text);
     this.op = letter === 'W' ? 'delete' : 'add';
     this.list = FILTER.EXIT;

@@ -129,7 +129,7 @@ function archs(host: Machine): Array<[string, Machine]> {
  * stays, and starts reporting when the file appears.
  */
 export function presetRules(name: PresetName, options: PresetOptions = {}): PresetRules {
-  const preset: Preset | undefined = PRESETS[name];
+  const preset: Preset | undefined = Object.hasOwn(PRESETS, name) ? PRESETS[name] : undefined;
   if (!preset) throw new Error(`unknown preset "${String(name)}"; presets: ${Object.keys(PRESETS).join(', ')}`);
   return expandRuleLines(preset.lines, options);
 }

@@ -148,7 +148,9 @@ export function hostMachine(): Machine {
 
 /** Syscall name → number, and the reverse, for a machine. */
 export function syscallNumber(machine: Machine, name: string): number | undefined {
-  return machine.table === undefined ? undefined : SYSCALL_TABLES[machine.table][name];
+  // Own properties only: a rule's -S toString must not find Object.prototype's.
+  const table = machine.table === undefined ? undefined : SYSCALL_TABLES[machine.table];
+  return table !== undefined && Object.hasOwn(table, name) ? table[name] : undefined;
 }
 
 const reverseTables = new Map<string, Map<number, string>>();
