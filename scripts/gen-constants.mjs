@@ -37,11 +37,18 @@ if (user.size === 0) {
 }
 
 // Where auditd prints another name than the constant's (audit-userspace
-// lib/msg_typetab.h), and types newer than Debian's headers (kernel uapi 6.15).
+// lib/msg_typetab.h), and types newer than Debian's headers (kernel uapi
+// include/uapi/linux/audit.h as of 6.18: IPE since 6.12, Landlock 6.15, the
+// multiple-LSM context records 6.16).
 const PRINTED_NAMES = { AUDIT_AA: 'APPARMOR' };
 const NEWER = new Map([
+  ['AUDIT_IPE_ACCESS', 1420],
+  ['AUDIT_IPE_CONFIG_CHANGE', 1421],
+  ['AUDIT_IPE_POLICY_LOAD', 1422],
   ['AUDIT_LANDLOCK_ACCESS', 1423],
   ['AUDIT_LANDLOCK_DOMAIN', 1424],
+  ['AUDIT_MAC_TASK_CONTEXTS', 1425],
+  ['AUDIT_MAC_OBJ_CONTEXTS', 1426],
 ]);
 
 const isRange = (name) => /(^AUDIT_(FIRST|LAST)_)|(_(FIRST|LAST)$)/.test(name);
