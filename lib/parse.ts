@@ -9,7 +9,7 @@ export type { Summary } from './shape/summary.js';
 export { Assembler } from './assemble/assembler.js';
 export type { AssemblerOptions, AssemblerStats } from './assemble/assembler.js';
 export { readAuditLog } from './logfile/read.js';
-export type { ReadAuditLogOptions } from './logfile/read.js';
+export type { ReadAuditLogOptions, ReadAuditLogStats, AuditLogEvents } from './logfile/read.js';
 export { interpretValue, interpretRecord, fieldKind, parseSockaddr, sockaddrText } from './interpret/index.js';
 export { useIdentityFiles } from './identity/files.js';
 export type { FieldKind, SocketAddress } from './interpret/index.js';

@@ -240,6 +240,10 @@ void Assembler::LearnProcess(Pending* p, uint32_t type, const uint8_t* text, siz
   if (cg.text != nullptr) p->cgroup = *cg.text;
 }
 
+bool Assembler::SameTime(const Pending* p, const Header& h) {
+  return p->seconds == h.seconds && p->millis == h.millis;
+}
+
 void Assembler::CountGap(uint32_t serial) {
   if (lastSerial_ >= 0) {
     uint32_t ahead = serial - static_cast<uint32_t>(lastSerial_);
@@ -277,7 +281,7 @@ void Assembler::Push(uint32_t type, uint32_t recordFlags, const uint8_t* text, s
   bool headed = (recordFlags & kRecordShort) == 0 && ParseHeader(text, length, &h) && h.seconds <= 0xffffffffu;
   if (cls == kEnd && headed) {
     auto it = byKey_.find(h.serial);
-    if (it == byKey_.end()) {
+    if (it == byKey_.end() || !SameTime(it->second, h)) {
       stats_.strayEndOfEvent++;
       return;
     }
@@ -305,6 +309,15 @@ void Assembler::Push(uint32_t type, uint32_t recordFlags, const uint8_t* text, s
   } else {
     auto it = byKey_.find(h.serial);
     if (it != byKey_.end()) p = it->second;
+  }
+  // An event is its serial and its time, as ausearch keys them (the kernel
+  // stamps every record of an event alike): the same serial at another time
+  // is another event, and the one waiting is handed out.
+  if (p != nullptr && !SameTime(p, h)) {
+    byKey_.erase(p->serial);
+    Unlink(p);
+    Emit(p, p->hasExit, out);
+    p = nullptr;
   }
   if (p != nullptr) {
     Append(p, typeAndFlags, text, length, h.bodyStart);

@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "cgroup.h"
+#include "record.h"
 
 namespace la {
 
@@ -182,6 +183,7 @@ class Assembler {
   void Emit(Pending* p, bool incomplete, Batch& out);
   bool Passes(const Pending* p, const uint8_t* key, size_t keyLen) const;
   void CountGap(uint32_t serial);
+  static bool SameTime(const Pending* p, const Header& h);
 
   AssemblerOptions o_;
   AssemblerStats stats_;

@@ -20,6 +20,10 @@ export interface AssemblerOptions {
    * marked incomplete. Default true.
    */
   expectEndOfEvent?: boolean;
+  /** Most records one event holds; later ones are left out, counted (`recordsCut`) and the event marked incomplete. Default 8192, as live. */
+  maxRecordsPerEvent?: number;
+  /** Most text one event holds, in characters of its records' text; past it, as for maxRecordsPerEvent. Default 8 MiB, as live. */
+  maxEventBytes?: number;
 }
 
 export interface AssemblerStats {
@@ -33,6 +37,8 @@ export interface AssemblerStats {
    * also used by records that never reach us (rate limits, filters, kmsg).
    */
   serialGaps: number;
+  /** Records left out of events past maxRecordsPerEvent or maxEventBytes. */
+  recordsCut: number;
 }
 
 /** Whether the kernel ends this event with EOE (it holds a record written at syscall exit). */
@@ -43,6 +49,7 @@ function endsWithEoe(event: AuditEvent): boolean {
 interface InFlight {
   event: AuditEvent;
   since: number;
+  bytes: number;
 }
 
 export class Assembler {
@@ -50,15 +57,19 @@ export class Assembler {
   private readonly maxInFlight: number;
   private readonly timeoutMs: number;
   private readonly expectEoe: boolean;
+  private readonly maxRecords: number;
+  private readonly maxBytes: number;
   private readonly inFlight = new Map<number | string, InFlight>();
   private lastSerial = -1;
-  readonly stats: AssemblerStats = { events: 0, incomplete: 0, strayEndOfEvent: 0, serialGaps: 0 };
+  readonly stats: AssemblerStats = { events: 0, incomplete: 0, strayEndOfEvent: 0, serialGaps: 0, recordsCut: 0 };
 
   constructor(onEvent: (event: AuditEvent) => void, options: AssemblerOptions = {}) {
     this.onEvent = onEvent;
     this.maxInFlight = Math.max(1, options.maxInFlight ?? 1000);
     this.timeoutMs = options.timeoutMs ?? 2000;
     this.expectEoe = options.expectEndOfEvent ?? true;
+    this.maxRecords = Math.max(1, options.maxRecordsPerEvent ?? 8192);
+    this.maxBytes = Math.max(1, options.maxEventBytes ?? 8 << 20);
   }
 
   /** Events waiting for more records. */
@@ -75,10 +86,36 @@ export class Assembler {
     const cls = RECORD_TYPE_CLASS[record.type];
     if (cls === TYPE_IGNORED) return;
     const key = record.node === undefined ? record.serial : `${record.node}:${record.serial}`;
-    if (cls === TYPE_END) return this.endOfEvent(key);
-    const waiting = this.inFlight.get(key);
+    let waiting = this.inFlight.get(key);
+    // An event is its serial *and* time, as ausearch keys them: the kernel
+    // stamps every record of one event alike, so a record with the serial of
+    // a waiting event but another time belongs to another event.
+    if (waiting !== undefined && waiting.event.time !== record.time) {
+      this.inFlight.delete(key);
+      this.emit(waiting.event, this.expectEoe && endsWithEoe(waiting.event));
+      waiting = undefined;
+    }
+    if (cls === TYPE_END) {
+      if (waiting === undefined) this.stats.strayEndOfEvent++;
+      else {
+        this.inFlight.delete(key);
+        this.emit(waiting.event, false);
+      }
+      return;
+    }
     if (waiting) {
-      waiting.event.records.push(record);
+      const records = waiting.event.records;
+      const size = record.text.length;
+      if (records.length >= this.maxRecords || waiting.bytes + size > this.maxBytes) {
+        this.stats.recordsCut++;
+        if (!waiting.event.incomplete) {
+          waiting.event.incomplete = true;
+          this.stats.incomplete++;
+        }
+      } else {
+        records.push(record);
+        waiting.bytes += size;
+      }
       if (!this.expectEoe && record.type === PROCTITLE) {
         this.inFlight.delete(key);
         this.emit(waiting.event, false);
@@ -91,19 +128,8 @@ export class Assembler {
       this.emit(event, false);
       return;
     }
-    this.inFlight.set(key, { event, since: now });
+    this.inFlight.set(key, { event, since: now, bytes: record.text.length });
     if (this.inFlight.size > this.maxInFlight) this.evictOldest();
-  }
-
-  /** The EOE of event `key` (its serial; `node:serial` for a named node) has arrived: hand the event out. */
-  private endOfEvent(key: number | string): void {
-    const waiting = this.inFlight.get(key);
-    if (waiting) {
-      this.inFlight.delete(key);
-      this.emit(waiting.event, false);
-    } else {
-      this.stats.strayEndOfEvent++;
-    }
   }
 
   /** Hand out every event that has waited `timeoutMs` by `now`. */
@@ -129,7 +155,7 @@ export class Assembler {
   }
 
   private emit(event: AuditEvent, incomplete: boolean): void {
-    if (incomplete) {
+    if (incomplete && !event.incomplete) {
       event.incomplete = true;
       this.stats.incomplete++;
     }

@@ -9,6 +9,18 @@ import { eventToJSON, pathsOf, processOf, socketsOf, usersOf, type AuditEventJSO
 import { summarize, type Summary } from '../shape/summary.js';
 import type { SocketAddress } from '../interpret/index.js';
 
+/** The number in key[start, end) when it is only decimal digits (at most 9: an index, not a claim), else -1. */
+function argIndex(key: string, start: number, end: number): number {
+  if (end <= start || end - start > 9) return -1;
+  let n = 0;
+  for (let i = start; i < end; i++) {
+    const c = key.charCodeAt(i);
+    if (c < 48 || c > 57) return -1;
+    n = n * 10 + (c - 48);
+  }
+  return n;
+}
+
 /** What a live event may look up about its process. */
 export interface Enrichment {
   containers: ContainerResolver;
@@ -38,6 +50,7 @@ export class AuditEvent {
   private parents: ProcessInfo[] | undefined;
   private containerInfo: ContainerInfo | null | undefined;
   private containerLooked = false;
+  private cmdline: { argv: string[]; incomplete: boolean } | null | undefined;
 
   /** Events come from readAuditLog(), an Assembler or a subscription; this takes their parts. */
   constructor(first: AuditRecord | undefined, batch?: EventBatch, at = 0, serial = 0, time = 0, incomplete = false) {
@@ -151,43 +164,72 @@ export class AuditEvent {
   /**
    * The command line of an execve, from its EXECVE records: arguments split by
    * the kernel into `aN_len`, `aN[0]`, `aN[1]`… (possibly over several records)
-   * are joined back, hex chunks joined as bytes before decoding.
+   * are joined back, hex chunks joined as bytes before decoding. Built only
+   * from the arguments present, in index order: `argc` is a claim the record
+   * makes, and a claim the fields do not bear out sets `argvIncomplete`.
    */
   get argv(): string[] | undefined {
+    return this.commandLine()?.argv;
+  }
+
+  /**
+   * True when the EXECVE records do not hold the whole command line they
+   * claim: fewer arguments than `argc`, an index or chunk missing (records
+   * lost, an event cut at its bound, or a forged record).
+   */
+  get argvIncomplete(): boolean {
+    return this.commandLine()?.incomplete ?? false;
+  }
+
+  private commandLine(): { argv: string[]; incomplete: boolean } | undefined {
+    if (this.cmdline !== undefined) return this.cmdline ?? undefined;
     const execves = this.records.filter((r) => r.type === EXECVE);
-    if (execves.length === 0) return undefined;
-    const argc = Number(execves[0].fields.argc);
+    if (execves.length === 0) {
+      this.cmdline = null;
+      return undefined;
+    }
+    const claimed = execves[0].fields.argc;
+    // Maps, not arrays indexed by n: the indices are the record's text, and an
+    // index of 4294967294 must not make a sparse array to walk.
     const whole = new Map<number, string>();
-    const chunks = new Map<number, Buffer[]>();
+    const chunks = new Map<number, Map<number, Buffer>>();
     for (const r of execves) {
       for (const f of r.rawFields()) {
         if (f.key.charCodeAt(0) !== 97) continue;
         const bracket = f.key.indexOf('[');
         if (bracket < 0) {
-          const n = Number(f.key.slice(1));
-          if (Number.isInteger(n)) whole.set(n, f.quoted || !isEncodedHex(f.value, 0, f.value.length) ? f.value : decodeHex(f.value, 0, f.value.length));
+          const n = argIndex(f.key, 1, f.key.length);
+          if (n >= 0) whole.set(n, f.quoted || !isEncodedHex(f.value, 0, f.value.length) ? f.value : decodeHex(f.value, 0, f.value.length));
           continue;
         }
-        const n = Number(f.key.slice(1, bracket));
-        const i = Number(f.key.slice(bracket + 1, -1));
-        if (!Number.isInteger(n) || !Number.isInteger(i)) continue;
+        const n = argIndex(f.key, 1, bracket);
+        const i = f.key.endsWith(']') ? argIndex(f.key, bracket + 1, f.key.length - 1) : -1;
+        if (n < 0 || i < 0) continue;
         const bytes = f.quoted ? Buffer.from(f.value, 'latin1') : Buffer.from(hexBytes(f.value, 0, f.value.length));
-        let list = chunks.get(n);
-        if (!list) chunks.set(n, (list = []));
-        list[i] = bytes;
+        let parts = chunks.get(n);
+        if (!parts) chunks.set(n, (parts = new Map()));
+        parts.set(i, bytes);
       }
     }
-    const count = Number.isInteger(argc) ? argc : Math.max(-1, ...whole.keys(), ...chunks.keys()) + 1;
+    let incomplete = false;
+    const indices = [...new Set([...whole.keys(), ...chunks.keys()])].sort((a, b) => a - b);
     const argv: string[] = [];
-    for (let n = 0; n < count; n++) {
+    for (let k = 0; k < indices.length; k++) {
+      const n = indices[k];
+      if (n !== k) incomplete = true;
       const w = whole.get(n);
-      if (w !== undefined) argv.push(w);
-      else {
-        const list = chunks.get(n);
-        argv.push(list ? Buffer.concat(list.filter((b) => b !== undefined)).toString('utf8') : '');
+      if (w !== undefined) {
+        argv.push(w);
+        continue;
       }
+      const parts = chunks.get(n)!;
+      const order = [...parts.keys()].sort((a, b) => a - b);
+      if (order[order.length - 1] !== order.length - 1) incomplete = true;
+      argv.push(Buffer.concat(order.map((i) => parts.get(i)!)).toString('utf8'));
     }
-    return argv;
+    if (claimed === undefined || !/^\d+$/.test(claimed) || Number(claimed) !== argv.length) incomplete = true;
+    this.cmdline = { argv, incomplete };
+    return this.cmdline;
   }
 
   /** The first rule key, or undefined. */

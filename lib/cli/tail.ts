@@ -97,6 +97,7 @@ export async function tailCommand(args: string[], out: NodeJS.WriteStream, err: 
       shown++;
       if (writer.closed || (count !== undefined && shown >= count)) break;
     }
+    await writer.finish();
   } finally {
     reporter?.stop();
     await sub.close();

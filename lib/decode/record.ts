@@ -54,6 +54,8 @@ export class AuditRecord {
   private meanings: Record<string, string> | undefined;
   /** What an ENRICHED log line carries after 0x1D: the logging host's meanings. */
   private enrichedText: string | undefined;
+  private originalLine: string | undefined;
+  private originalBytes: Buffer | undefined;
   private enrichedFields: Record<string, string> | undefined;
 
   /** Use fromText() or parseLogLine(); this takes an already-read header. */
@@ -84,7 +86,10 @@ export class AuditRecord {
   /** A record from its payload text (`audit(…): body`). */
   static fromText(type: number, text: string, node?: string, malformed?: string): AuditRecord {
     const body = parseHeader(text);
-    if (body < 0) return new AuditRecord(type, text, 0, 0, 0, node, malformed ?? 'no audit(SECONDS.MILLIS:SERIAL) header');
+    if (body < 0) {
+      const why = body === TIME_OUT_OF_RANGE ? 'time in audit(SECONDS.MILLIS:SERIAL) out of range' : 'no audit(SECONDS.MILLIS:SERIAL) header';
+      return new AuditRecord(type, text, 0, 0, 0, node, malformed ?? why);
+    }
     return new AuditRecord(type, text, headerTime, headerSerial, body, node, malformed);
   }
 
@@ -140,6 +145,36 @@ export class AuditRecord {
   /** @internal parseLogLine keeps what follows 0x1D. */
   setEnrichedText(text: string): void {
     this.enrichedText = text;
+  }
+
+  /**
+   * The log line this record was read from, as read, when the record could not
+   * be read as one (malformed): raw output writes it back unchanged rather
+   * than a rewritten `type=UNKNOWN[0]` line. Undefined otherwise.
+   */
+  get line(): string | undefined {
+    return this.originalLine;
+  }
+
+  /**
+   * The bytes of the log line this record was read from, when they are not
+   * valid UTF-8: `text` and the fields hold U+FFFD in place of the bad bytes,
+   * raw output writes these back unchanged, JSON gives them as `lineHex`.
+   */
+  get lineBytes(): Buffer | undefined {
+    return this.originalBytes;
+  }
+
+  /** @internal The log reader marks what it cut or found not UTF-8, and keeps the bytes. */
+  markMalformed(why: string, bytes?: Buffer): void {
+    (this as { malformed: string | undefined }).malformed = this.malformed !== undefined ? `${this.malformed}; ${why}` : why;
+    if (bytes !== undefined) this.originalBytes = bytes;
+  }
+
+  /** @internal parseLogLine keeps the line of a record it could not read. */
+  keepLine(line: string): this {
+    this.originalLine = line;
+    return this;
   }
 
   /** The fields in order, as written (hex not decoded), with whether each was quoted. */
@@ -282,10 +317,13 @@ interface KeyInfo {
 // Field names repeat across millions of records. Reusing one string per name
 // saves an allocation and V8's internalizing lookup on every assignment. Found
 // by a signature of length and three characters, then checked in full.
-// Bounded: hostile user-space records may carry any names; those miss the cache.
+// Bounded, in all and per signature: hostile records may carry any names
+// (EXECVE's a0[0] … a0[9999] share one signature), and those miss the cache
+// rather than make every lookup walk thousands of look-alikes.
 const keyCache = new Map<number, KeyInfo[]>();
 let keyCacheSize = 0;
 const KEY_CACHE_LIMIT = 4096;
+const KEY_BUCKET_LIMIT = 8;
 
 /** The KeyInfo for text[ks, ke), or for all of text when ke is -1. */
 function keyInfo(text: string, ks: number, ke: number): KeyInfo {
@@ -301,7 +339,7 @@ function keyInfo(text: string, ks: number, ke: number): KeyInfo {
   }
   const name = text.slice(ks, ke);
   const info: KeyInfo = { name, id: 0, hexEncoded: HEX_ENCODED_FIELDS.has(name), execveArg: isExecveArg(name) };
-  if (keyCacheSize < KEY_CACHE_LIMIT) {
+  if (keyCacheSize < KEY_CACHE_LIMIT && (bucket === undefined || bucket.length < KEY_BUCKET_LIMIT)) {
     info.id = ++keyCacheSize;
     if (bucket) bucket.push(info);
     else keyCache.set(sig, [info]);
@@ -380,13 +418,17 @@ function isExecveArg(name: string): boolean {
   return true;
 }
 
+/** parseHeader's answer for a header whose time no Date can hold. */
+export const TIME_OUT_OF_RANGE = -2;
+const MAX_SECONDS = 8_640_000_000_000 - 1;
+
 // parseHeader's results, in module state so the hot path returns a number, not an object.
 let headerTime = 0;
 let headerSerial = 0;
 
 /**
  * Read `audit(SECONDS.MILLIS:SERIAL):` at the start of text. Returns the index
- * where the body starts, or -1. Digits are read by hand: no regex, no substring.
+ * where the body starts, -1, or TIME_OUT_OF_RANGE. Digits are read by hand: no regex, no substring.
  */
 export function parseHeader(text: string, from = 0): number {
   if (!text.startsWith('audit(', from)) return -1;
@@ -410,6 +452,9 @@ export function parseHeader(text: string, from = 0): number {
     digits++;
   }
   if (digits === 0 || c !== 58 /* : */) return -1;
+  // The kernel writes %03lu milliseconds; a time past what a Date can hold
+  // (year 275760) would become NaN dates and exceptions downstream.
+  if (digits > 3 || seconds > MAX_SECONDS) return TIME_OUT_OF_RANGE;
   i++;
   let serial = 0;
   digits = 0;
@@ -462,20 +507,21 @@ export function parseLogLine(line: string): AuditRecord | undefined {
   let node: string | undefined;
   if (line.startsWith('node=')) {
     const sp = line.indexOf(' ', 5);
-    if (sp < 0) return AuditRecord.fromText(0, line.slice(0, end), undefined, 'node= without a record after it');
+    if (sp < 0) return AuditRecord.fromText(0, line.slice(0, end), undefined, 'node= without a record after it').keepLine(line.slice(0, end));
     node = line.slice(5, sp);
     i = sp + 1;
   }
-  if (!line.startsWith('type=', i)) return AuditRecord.fromText(0, line.slice(i, end), node, 'no type= at the start of the line');
+  if (!line.startsWith('type=', i)) return AuditRecord.fromText(0, line.slice(i, end), node, 'no type= at the start of the line').keepLine(line.slice(0, end));
   const sp = line.indexOf(' ', i + 5);
-  if (sp < 0) return AuditRecord.fromText(0, line.slice(i, end), node, 'no msg= after type=');
+  if (sp < 0) return AuditRecord.fromText(0, line.slice(i, end), node, 'no msg= after type=').keepLine(line.slice(0, end));
   const type = typeAt(line, i + 5, sp);
-  if (!line.startsWith('msg=', sp + 1)) return AuditRecord.fromText(Math.max(type, 0), line.slice(sp + 1, end), node, 'no msg= after type=');
+  if (!line.startsWith('msg=', sp + 1)) return AuditRecord.fromText(Math.max(type, 0), line.slice(sp + 1, end), node, 'no msg= after type=').keepLine(line.slice(0, end));
   const gs = line.indexOf(GROUP_SEPARATOR, sp + 5);
   const enriched = gs >= 0 && gs < end;
   const text = line.slice(sp + 5, enriched ? gs : end);
-  if (type < 0) return AuditRecord.fromText(0, text, node, `unknown record type ${line.slice(i + 5, sp)}`);
+  if (type < 0) return AuditRecord.fromText(0, text, node, `unknown record type ${line.slice(i + 5, sp)}`).keepLine(line.slice(0, end));
   const record = AuditRecord.fromText(type, text, node);
+  if (record.malformed !== undefined) record.keepLine(line.slice(0, end));
   if (enriched) record.setEnrichedText(line.slice(gs + 1, end));
   return record;
 }

@@ -1,22 +1,23 @@
 // The three ways an event is written out: json (the documented schema), text
 // (for people, like ausearch -i) and raw (audit.log lines).
 import type { AuditEvent } from '../assemble/event.js';
-import { eventToRaw } from './raw.js';
+import { eventToRaw, eventToRawBytes } from './raw.js';
 import { eventToText } from './text.js';
 
-export { eventToRaw, recordToRaw } from './raw.js';
+export { eventToRaw, eventToRawBytes, recordToRaw } from './raw.js';
 export { eventToText, recordToText, type TextOptions } from './text.js';
 export { escapeBytes, escapeText } from './escape.js';
 
 export const FORMATS = ['json', 'text', 'raw'] as const;
 export type Format = (typeof FORMATS)[number];
 
-export function formatEvent(ev: AuditEvent, format: Format, color = false): string {
+/** The event as one line (lines, for raw); bytes when a raw log line was not UTF-8 and must be written back unchanged. */
+export function formatEvent(ev: AuditEvent, format: Format, color = false): string | Buffer {
   switch (format) {
     case 'json':
       return JSON.stringify(ev);
     case 'raw':
-      return eventToRaw(ev);
+      return eventToRawBytes(ev) ?? eventToRaw(ev);
     case 'text':
       return eventToText(ev, { color });
   }

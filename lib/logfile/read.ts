@@ -1,51 +1,255 @@
 // auditd's log files through the same decoder and assembler as the live stream.
-import { StringDecoder } from 'node:string_decoder';
+import { isUtf8 } from 'node:buffer';
 import { parseLogLine } from '../decode/record.js';
-import { Assembler, type AssemblerOptions } from '../assemble/assembler.js';
+import { Assembler, type AssemblerOptions, type AssemblerStats } from '../assemble/assembler.js';
 import type { AuditEvent } from '../assemble/event.js';
 
-export interface ReadAuditLogOptions extends Pick<AssemblerOptions, 'maxInFlight' | 'timeoutMs'> {
+export interface ReadAuditLogOptions extends Pick<AssemblerOptions, 'maxInFlight' | 'timeoutMs' | 'maxRecordsPerEvent' | 'maxEventBytes'> {
   /** Whether the log has EOE records (laurel and raw captures do; auditd's audit.log does not). Default false. */
   expectEndOfEvent?: boolean;
+  /**
+   * The longest line read whole, in bytes (characters when the source gives
+   * text). A longer line is cut there: its record is marked malformed, the
+   * rest of the line skipped, and both counted. Default 256 KiB: auditd's
+   * longest record is under 9 KiB (MAX_AUDIT_MESSAGE_LENGTH), ENRICHED
+   * lines about twice that.
+   */
+  maxLineBytes?: number;
 }
+
+export interface ReadAuditLogStats extends AssemblerStats {
+  /** Lines read (blank ones included). */
+  lines: number;
+  /** Records marked malformed: not a record, a bad header, cut, or bytes that are not UTF-8. */
+  malformed: number;
+  /** Lines longer than maxLineBytes, cut. */
+  linesCut: number;
+  /** What was skipped of those lines past the bound (bytes, or characters for text). */
+  bytesSkipped: number;
+  /** Lines holding bytes that are not UTF-8 (their records keep the bytes: `record.lineBytes`). */
+  notUtf8: number;
+}
+
+/** The events of a log, with what reading them counted (final once the loop ends). */
+export interface AuditLogEvents extends AsyncGenerator<AuditEvent, void, undefined> {
+  readonly stats: ReadAuditLogStats;
+}
+
+const NEWLINE = 10;
+/** maxLineBytes when not given. */
+export const DEFAULT_MAX_LINE_BYTES = 256 * 1024;
 
 /**
  * Events from auditd log lines (`audit.log`, raw or ENRICHED, with or without
  * `node=`), given as a stream or any async iterable of text or bytes. An event
  * waits for its records by record time, not wall time, so a file reads the
  * same however fast it is read. Lines that are not records come out as
- * one-record events marked malformed.
+ * one-record events marked malformed. Memory is bounded whatever the input:
+ * by maxLineBytes per line, and by the assembler's bounds per event.
  */
-export async function* readAuditLog(
+export function readAuditLog(
   source: AsyncIterable<string | Uint8Array> | Iterable<string | Uint8Array>,
   options: ReadAuditLogOptions = {},
-): AsyncGenerator<AuditEvent> {
+): AuditLogEvents {
+  const stats: ReadAuditLogStats = {
+    events: 0,
+    incomplete: 0,
+    strayEndOfEvent: 0,
+    serialGaps: 0,
+    recordsCut: 0,
+    lines: 0,
+    malformed: 0,
+    linesCut: 0,
+    bytesSkipped: 0,
+    notUtf8: 0,
+  };
+  const events = read(source, options, stats) as AuditLogEvents;
+  Object.defineProperty(events, 'stats', { value: stats, enumerable: true });
+  return events;
+}
+
+async function* read(
+  source: AsyncIterable<string | Uint8Array> | Iterable<string | Uint8Array>,
+  options: ReadAuditLogOptions,
+  stats: ReadAuditLogStats,
+): AsyncGenerator<AuditEvent, void, undefined> {
+  const maxLine = Math.max(64, options.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES);
   const ready: AuditEvent[] = [];
   const assembler = new Assembler((ev) => ready.push(ev), {
     maxInFlight: options.maxInFlight,
     timeoutMs: options.timeoutMs,
+    maxRecordsPerEvent: options.maxRecordsPerEvent,
+    maxEventBytes: options.maxEventBytes,
     expectEndOfEvent: options.expectEndOfEvent ?? false,
   });
-  const decoder = new StringDecoder('utf8');
-  let carry = '';
-  const take = (line: string): void => {
+  const take = (line: string, problem?: string, bytes?: Buffer): void => {
+    stats.lines++;
     const record = parseLogLine(line);
     if (!record) return;
+    if (problem !== undefined) record.markMalformed(problem, bytes);
+    if (record.malformed !== undefined) stats.malformed++;
     assembler.push(record, record.time);
     if (record.time !== 0) assembler.expire(record.time);
   };
+  const cut = (line: string, bytes?: Buffer): void => {
+    stats.linesCut++;
+    take(line, `line longer than ${maxLine} bytes: cut there`, bytes);
+  };
+  // A line with bytes that are not UTF-8: read from its lossy text, marked,
+  // its bytes kept for output that must not change them.
+  const takeBytes = (bytes: Buffer, cutLine: boolean): void => {
+    if (isUtf8(bytes)) {
+      if (cutLine) cut(bytes.toString('utf8'));
+      else take(bytes.toString('utf8'));
+      return;
+    }
+    stats.notUtf8++;
+    const copy = Buffer.from(bytes);
+    if (cutLine) cut(copy.toString('utf8'), copy);
+    else take(copy.toString('utf8'), 'bytes that are not UTF-8 (kept in lineBytes)', copy);
+  };
+
+  // The start of a line not yet ended, as bytes (or text), at most maxLine of
+  // it; once past, the rest of the line is skipped up to its newline.
+  let carry: Buffer[] = [];
+  let carryLength = 0;
+  let carryText = '';
+  let skipping = false;
+
+  const flushReady = (): AuditEvent[] => {
+    Object.assign(stats, assembler.stats);
+    return ready.splice(0);
+  };
+
   for await (const chunk of source) {
-    const text = carry + (typeof chunk === 'string' ? chunk : decoder.write(chunk));
+    if (typeof chunk === 'string') {
+      readText(chunk);
+    } else {
+      readBytes(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+    }
+    if (ready.length > 0) yield* flushReady();
+  }
+  if (!skipping) {
+    if (carryLength > 0) takeBytes(Buffer.concat(carry, carryLength), false);
+    if (carryText.length > 0) take(carryText);
+  }
+  assembler.flush();
+  yield* flushReady();
+
+  function readText(text: string): void {
     let start = 0;
     let nl: number;
     while ((nl = text.indexOf('\n', start)) >= 0) {
-      take(text.slice(start, nl));
+      if (skipping) {
+        stats.bytesSkipped += nl - start;
+        skipping = false;
+      } else if (carryText.length + nl - start > maxLine) {
+        const whole = carryText + text.slice(start, start + maxLine - carryText.length);
+        stats.bytesSkipped += carryText.length + nl - start - maxLine;
+        cut(whole);
+      } else {
+        take(carryText.length > 0 ? carryText + text.slice(start, nl) : text.slice(start, nl));
+      }
+      carryText = '';
       start = nl + 1;
     }
-    carry = text.slice(start);
-    if (ready.length > 0) yield* ready.splice(0);
+    const rest = text.length - start;
+    if (skipping) stats.bytesSkipped += rest;
+    else if (carryText.length + rest > maxLine) {
+      cut(carryText + text.slice(start, start + maxLine - carryText.length));
+      stats.bytesSkipped += carryText.length + rest - maxLine;
+      carryText = '';
+      skipping = true;
+    } else if (rest > 0) carryText += text.slice(start);
   }
-  take(carry + decoder.end());
-  assembler.flush();
-  yield* ready.splice(0);
+
+  function readBytes(buf: Buffer): void {
+    let start = 0;
+    const last = buf.lastIndexOf(NEWLINE);
+    if (last < 0) return keepPartial(buf, 0);
+    // The line the previous chunk left open ends in this one.
+    if (carryLength > 0 || skipping) {
+      const nl = buf.indexOf(NEWLINE);
+      endCarried(buf, nl);
+      start = nl + 1;
+    }
+    // The common case, whole lines of valid UTF-8: one check, one decode and
+    // string splitting, as fast as text. Otherwise line by line, as bytes.
+    if (start <= last) {
+      const body = buf.subarray(start, last);
+      if (last - start <= 64 * maxLine && isUtf8(body)) readWholeLines(body.toString('utf8'));
+      else readLinesAsBytes(buf, start, last);
+    }
+    keepPartial(buf, last + 1);
+  }
+
+  /** Text of whole lines, each ended by a newline but the last (whose newline was cut off). */
+  function readWholeLines(text: string): void {
+    let start = 0;
+    let nl: number;
+    while ((nl = text.indexOf('\n', start)) >= 0) {
+      lineOf(text, start, nl);
+      start = nl + 1;
+    }
+    lineOf(text, start, text.length);
+  }
+
+  function lineOf(text: string, start: number, end: number): void {
+    // Characters bound the string, bytes the file: a line of multi-byte
+    // characters is cut by characters here, still within the memory bound.
+    if (end - start > maxLine) {
+      stats.bytesSkipped += end - start - maxLine;
+      cut(text.slice(start, start + maxLine));
+    } else take(text.slice(start, end));
+  }
+
+  function readLinesAsBytes(buf: Buffer, start: number, last: number): void {
+    while (start <= last) {
+      const nl = buf.indexOf(NEWLINE, start);
+      if (nl - start > maxLine) {
+        stats.bytesSkipped += nl - start - maxLine;
+        takeBytes(buf.subarray(start, start + maxLine), true);
+      } else takeBytes(buf.subarray(start, nl), false);
+      start = nl + 1;
+    }
+  }
+
+  function endCarried(buf: Buffer, nl: number): void {
+    if (skipping) {
+      stats.bytesSkipped += nl;
+      skipping = false;
+      return;
+    }
+    if (carryLength + nl > maxLine) {
+      stats.bytesSkipped += carryLength + nl - maxLine;
+      carry.push(buf.subarray(0, maxLine - carryLength));
+      takeBytes(Buffer.concat(carry), true);
+    } else {
+      carry.push(buf.subarray(0, nl));
+      takeBytes(Buffer.concat(carry, carryLength + nl), false);
+    }
+    carry = [];
+    carryLength = 0;
+  }
+
+  function keepPartial(buf: Buffer, from: number): void {
+    const rest = buf.length - from;
+    if (rest === 0) return;
+    if (skipping) {
+      stats.bytesSkipped += rest;
+      return;
+    }
+    if (carryLength + rest > maxLine) {
+      stats.bytesSkipped += carryLength + rest - maxLine;
+      carry.push(buf.subarray(from, from + maxLine - carryLength));
+      takeBytes(Buffer.concat(carry), true);
+      carry = [];
+      carryLength = 0;
+      skipping = true;
+      return;
+    }
+    // Copied: the source may reuse its buffer for the next chunk.
+    carry.push(Buffer.from(buf.subarray(from)));
+    carryLength += rest;
+  }
 }

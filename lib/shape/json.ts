@@ -28,6 +28,8 @@ export interface RecordJSON {
   interpreted?: Record<string, string>;
   /** For hex-encoded values whose bytes are not valid UTF-8: the hex as logged, so no byte is lost. */
   hex?: Record<string, string>;
+  /** The whole log line's bytes as hex, when they are not valid UTF-8 (text and fields hold U+FFFD in their place). */
+  lineHex?: string;
   malformed?: string;
 }
 
@@ -42,7 +44,7 @@ export interface AuditEventJSON {
   /** Rule keys that matched. */
   keys: string[];
   summary?: Summary;
-  process?: { pid?: number; ppid?: number; exe?: string; comm?: string; cwd?: string; title?: string; argv?: string[]; tty?: string; ses?: string };
+  process?: { pid?: number; ppid?: number; exe?: string; comm?: string; cwd?: string; title?: string; argv?: string[]; argvIncomplete?: true; tty?: string; ses?: string };
   user?: Record<string, IdJSON>;
   syscall?: { name: string; arch: string; exit?: number; result: string; args: string[] };
   paths?: Array<{ item?: number; name?: string; nametype?: string; inode?: number; mode?: string; owner?: IdJSON; group?: IdJSON }>;
@@ -64,7 +66,7 @@ function idJSON(r: AuditRecord, name: string): IdJSON | undefined {
 
 function recordJSON(r: AuditRecord): RecordJSON {
   const out: RecordJSON = { type: r.type, typeName: r.typeName, text: r.text, fields: r.fields };
-  const interpreted: Record<string, string> = {};
+  const interpreted: Record<string, string> = Object.create(null) as Record<string, string>;
   let any = false;
   const meanings = r.interpreted;
   for (const k in meanings) {
@@ -76,6 +78,8 @@ function recordJSON(r: AuditRecord): RecordJSON {
   if (any) out.interpreted = interpreted;
   const hex = lossyHexFields(r);
   if (hex !== undefined) out.hex = hex;
+  const bytes = r.lineBytes;
+  if (bytes !== undefined) out.lineHex = bytes.toString('hex');
   if (r.malformed !== undefined) out.malformed = r.malformed;
   return out;
 }
@@ -101,7 +105,7 @@ export function lossyHexFields(r: AuditRecord): Record<string, string> | undefin
   for (const f of r.rawFields()) {
     const encoded = r.type === EXECVE ? /^a\d+(\[\d+\])?$/.test(f.key) : HEX_ENCODED_FIELDS.has(f.key);
     if (!encoded || f.quoted || !isEncodedHex(f.value, 0, f.value.length)) continue;
-    if (!isUtf8(hexBytes(f.value, 0, f.value.length))) (hex ??= {})[f.key] = f.value;
+    if (!isUtf8(hexBytes(f.value, 0, f.value.length))) (hex ??= Object.create(null) as Record<string, string>)[f.key] = f.value;
   }
   return hex;
 }
@@ -129,7 +133,10 @@ export function processOf(ev: AuditEvent): ProcessJSON | undefined {
   const title = ev.record('PROCTITLE')?.interpreted.proctitle;
   if (title !== undefined) process.title = title;
   const argv = ev.argv;
-  if (argv) process.argv = argv;
+  if (argv) {
+    process.argv = argv;
+    if (ev.argvIncomplete) process.argvIncomplete = true;
+  }
   if (f.tty !== undefined) process.tty = f.tty;
   if (f.ses !== undefined) process.ses = r.interpreted.ses;
   return process;

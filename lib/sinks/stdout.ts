@@ -35,12 +35,12 @@ export class StdoutSink implements Sink {
     this.line(this.format === 'text' ? alertToText(alert) : JSON.stringify(alertToJSON(alert)));
   }
 
-  private line(text: string): void {
+  private line(text: string | Buffer): void {
     if (this.closed) return void this.failed++;
     // The reader is slower than the events: what is already queued is kept, this line is counted.
     if (this.stream.writableLength + text.length >= this.spoolBytes) return void this.spoolDropped++;
     this.waiting++;
-    this.stream.write(text + '\n', (e) => {
+    this.stream.write(typeof text === 'string' ? text + '\n' : Buffer.concat([text, Buffer.from('\n')]), (e) => {
       this.waiting--;
       if (e) this.failed++;
       else this.delivered++;
