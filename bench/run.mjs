@@ -30,6 +30,10 @@
 // exec:   an execve storm (two processes vfork+exec /bin/true), each consumer as in live.
 // watch:  CPU per event of watch() against subscribe() on the same events (the
 //         watch's rules, a generator binding a port as fast as it can).
+// scaling: (only when named) hostile input (bench/hostile.mjs: issue 18's
+//         shapes) at 256 KiB and at 4× that, through the decoder, assembler,
+//         meanings and every output, and through the rule parser: the time
+//         ratio per shape; linear is 4×, the bound we hold is 5×.
 // Results go to stdout as Markdown and to bench/results/<date>-<host>[-<scenarios>].json.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -66,7 +70,7 @@ const roundsAt = argv.indexOf('--runs');
 const rounds = roundsAt >= 0 ? Number(argv[roundsAt + 1]) : 1;
 if (!(Number.isInteger(rounds) && rounds > 0)) usage(`--runs wants a whole number of rounds, not "${argv[roundsAt + 1]}"`);
 const which = argv.filter((a, i) => !a.startsWith('--') && (secondsAt < 0 || i !== secondsAt + 1) && (roundsAt < 0 || i !== roundsAt + 1));
-const SCENARIOS = ['decode', 'log', 'format', 'live', 'exec', 'stall', 'scale', 'soak', 'churn', 'rules', 'watch'];
+const SCENARIOS = ['decode', 'log', 'format', 'live', 'exec', 'stall', 'scale', 'soak', 'churn', 'rules', 'watch', 'scaling'];
 for (const w of which) if (!SCENARIOS.includes(w)) usage(`unknown scenario "${w}"; scenarios: ${SCENARIOS.join(', ')}`);
 const run = (name) => which.length === 0 || which.includes(name);
 const corpus = process.env.LINUX_AUDIT_CORPUS ?? path.resolve(root, 'test', 'corpus');
@@ -990,6 +994,62 @@ async function formatBench() {
   return { events: count, results };
 }
 
+// --- scaling --------------------------------------------------------------
+
+async function scalingBench() {
+  const { LOG_SHAPES, RULE_SHAPES } = await import('./hostile.mjs');
+  const { Assembler } = await lib('assemble/assembler.js');
+  const { parseRuleLine } = await lib('rules.js');
+  const json = new SyslogFormatter({ hostname: 'h' });
+  // The log reader's work without its line bound (which would cut these
+  // lines and hide the scanners' cost): every output of every event.
+  const logWork = (text) => {
+    const events = [];
+    const a = new Assembler((ev) => events.push(ev), { expectEndOfEvent: false });
+    for (const l of text.split('\n')) {
+      const r = parseLogLine(l);
+      if (r) a.push(r, r.time);
+    }
+    a.flush();
+    for (const ev of events) {
+      JSON.stringify(ev);
+      formatEvent(ev, 'text');
+      formatEvent(ev, 'raw');
+      json.messages(ev);
+      void ev.argv;
+    }
+  };
+  const ruleWork = (text) => {
+    try {
+      parseRuleLine(text);
+    } catch (e) {
+      if (e.name !== 'RuleSyntaxError') throw e;
+    }
+  };
+  const n = 256 * 1024;
+  const timeOf = (work, text) => {
+    const xs = [];
+    for (let i = 0; i < 5; i++) {
+      const t = performance.now();
+      work(text);
+      xs.push(performance.now() - t);
+    }
+    return { median: median(xs), min: Math.min(...xs), max: Math.max(...xs) };
+  };
+  const rows = [];
+  for (const [kind, shapes, work] of [['log', LOG_SHAPES, logWork], ['rule', RULE_SHAPES, ruleWork]]) {
+    for (const s of shapes) {
+      const small = s.build(n);
+      const large = s.build(4 * n);
+      work(small); // warm
+      const a = timeOf(work, small);
+      const b = timeOf(work, large);
+      rows.push({ kind, shape: s.name, bytes: [small.length, large.length], ms: [a, b], ratio: b.median / a.median });
+    }
+  }
+  return { rows, worst: rows.reduce((w, r) => (r.ratio > w.ratio ? r : w)) };
+}
+
 // --- report ---------------------------------------------------------------
 
 /** The commit measured, with "-dirty" when the work tree had changes; unknown outside a clone. */
@@ -1164,6 +1224,15 @@ if (run('watch')) {
   console.log('| consumer | binds/s | events | dropped | kernel lost | CPU µs / event |\n|---|---:|---:|---:|---:|---:|');
   for (const x of r.runs) console.log(`| ${x.consumer === 'watch' ? 'watch() (inspects every event)' : 'subscribe() (reads every event)'} | ${x.generatorRate.toLocaleString('en')} | ${x.events.toLocaleString('en')} | ${x.dropped.toLocaleString('en')} | ${x.kernelLost} | ${x.cpuUsPerEvent.toFixed(2)} |`);
   console.log(`\nmedians: subscribe() ${r.subscribeUsPerEvent.toFixed(2)} µs/event, watch() ${r.watchUsPerEvent.toFixed(2)} µs/event: watching costs ${((r.ratio - 1) * 100).toFixed(0)}% more CPU per event (target: at most 20%)\n`);
+}
+
+if (which.includes('scaling')) {
+  const r = (report.scaling = await scalingBench());
+  console.log('## scaling (hostile input at n and 4n; medians of 5, ms (min–max); linear is 4×)\n');
+  console.log('| input | shape | n bytes | ms at n | ms at 4n | ratio |\n|---|---|---:|---:|---:|---:|');
+  const ms = (x) => `${x.median.toFixed(1)} (${x.min.toFixed(1)}–${x.max.toFixed(1)})`;
+  for (const x of r.rows) console.log(`| ${x.kind} | ${x.shape} | ${x.bytes[0].toLocaleString('en')} | ${ms(x.ms[0])} | ${ms(x.ms[1])} | ${x.ratio.toFixed(2)}× |`);
+  console.log(`\nworst: ${r.worst.ratio.toFixed(2)}× (${r.worst.kind}: ${r.worst.shape}; bound: 5×)\n`);
 }
 
 if (haveCorpus && run('format')) {

@@ -45,6 +45,16 @@ describe('native assembly', () => {
     expect(stats).toMatchObject({ records: 7, events: 2, incomplete: 0, inFlight: 0 });
   });
 
+  it('keys events on serial and time, as ausearch does: the same serial at another time is another event', () => {
+    const at = (type: string, time: string, serial: number): Step => ({ datagram: recordDatagram(RECORD_TYPES[type], `audit(${time}:${serial}): a=1`) });
+    const { events, stats } = assembleNative([at('SYSCALL', '1700000000.123', 7), at('CWD', '1700000000.123', 7), at('SYSCALL', '1700000001.623', 7), at('EOE', '1700000000.123', 7), at('EOE', '1700000001.623', 7)]);
+    expect(events.map((e) => [e.serial, e.time, e.types, e.incomplete])).toEqual([
+      [7, 1700000000123, ['SYSCALL', 'CWD'], true],
+      [7, 1700000001623, ['SYSCALL'], false],
+    ]);
+    expect(stats).toMatchObject({ strayEndOfEvent: 1, inFlight: 0 });
+  });
+
   it('hands out user-space messages at once, and counts an EOE that ends nothing', () => {
     const { events, stats } = assembleNative([rec('USER_LOGIN', 5), rec('ANOM_LOGIN_FAILURES', 6), rec('EOE', 7)]);
     expect(events.map((e) => e.serial)).toEqual([5, 6]);
