@@ -1,6 +1,29 @@
 // What forward and watch share: sinks made all or none, and a run with
 // SIGINT/SIGTERM (stop), SIGUSR1 and a timer (report), undone after.
 import { createSink, type Sink, type SinkSpec } from '../sinks/index.js';
+import { parseListen, serveMetrics, type MetricsListen, type MetricsServer, type MetricsSource } from '../metrics/index.js';
+import { UsageError } from './args.js';
+
+export const METRICS_OPTIONS = { metrics: { type: 'string' } } as const;
+export const METRICS_HELP = `      --metrics HOST:PORT   Prometheus metrics at http://HOST:PORT/metrics, and /healthz
+                          (200 while receiving) for a liveness probe; :PORT is 127.0.0.1`;
+
+/** --metrics, checked: a wrong address is a usage error naming it. */
+export function metricsFrom(value: string | undefined): MetricsListen | undefined {
+  if (value === undefined) return undefined;
+  const listen = parseListen(value);
+  if (typeof listen === 'string') throw new UsageError(`--metrics ${listen}`);
+  return listen;
+}
+
+/** Start the endpoint when asked, and say where it is. */
+export async function startMetrics(listen: MetricsListen | undefined, source: MetricsSource, err: (line: string) => void, command: string): Promise<MetricsServer | undefined> {
+  if (listen === undefined) return undefined;
+  const server = await serveMetrics(listen, source);
+  const host = server.host.includes(':') ? `[${server.host}]` : server.host;
+  err(`linux-audit ${command}: metrics at http://${host}:${server.port}/metrics`);
+  return server;
+}
 
 /** Every sink, or none: sinks already made hold sockets that would keep the process alive. */
 export async function openSinks(specs: SinkSpec[]): Promise<Sink[]> {

@@ -5,7 +5,8 @@ import { DEFAULT_CONFIG_PATH, checkConfig, readConfig, type AgentConfig } from '
 import { compileFilter } from '../filter/index.js';
 import { PRESETS } from '../rules/presets.js';
 import { parseSinkUrl, type SinkStats } from '../sinks/index.js';
-import { openSinks, withAgentSignals } from './agent.js';
+import { METRICS_HELP, METRICS_OPTIONS, metricsFrom, openSinks, startMetrics, withAgentSignals } from './agent.js';
+import type { MetricsServer } from '../metrics/index.js';
 import { subscribe } from '../subscribe/subscription.js';
 import { AgentReporter } from './agents.js';
 import { EXIT, UsageError, integer, list, oneOf, parse } from './args.js';
@@ -32,6 +33,7 @@ line goes to stderr every --health seconds and on SIGUSR1.
       --mode unicast|multicast|auto, --rules FILE|DIR, --preset NAME   as for tail
       --health SECONDS   health line interval (default 60; 0: only on SIGUSR1)
       --runtime-socket PATH, --containerd-socket PATH   as for tail (config: runtimeSockets, containerdSockets)
+${METRICS_HELP} (config: "metrics")
   Filters as for tail (--key, --type, --syscall, --pid, --uid, --exe, --container, --success).`;
 
 export function sinkLine(s: SinkStats): string {
@@ -48,6 +50,7 @@ export async function forwardCommand(args: string[], out: (line: string) => void
     rules: { type: 'string', multiple: true },
     preset: { type: 'string', multiple: true },
     health: { type: 'string' },
+    ...METRICS_OPTIONS,
   });
   if (values.help) return out(FORWARD_HELP), EXIT.ok;
   const configFile = (values.config as string | undefined) ?? (fs.existsSync(DEFAULT_CONFIG_PATH) ? DEFAULT_CONFIG_PATH : undefined);
@@ -62,6 +65,7 @@ export async function forwardCommand(args: string[], out: (line: string) => void
   const rules = [...config.rules, ...(config.rulesFile !== undefined ? rulesFromFile(config.rulesFile) : []), ...list(values.rules).flatMap(rulesFromFile)];
   const presets = [...config.presets, ...list(values.preset)];
   for (const p of presets) if (!Object.hasOwn(PRESETS, p)) throw new UsageError(`unknown preset "${p}"; presets: ${Object.keys(PRESETS).join(', ')}`);
+  const metricsAt = metricsFrom(values.metrics as string | undefined) ?? config.metrics;
 
   const sinks = await openSinks(sinkSpecs);
   const sub = subscribe({
@@ -85,8 +89,10 @@ export async function forwardCommand(args: string[], out: (line: string) => void
     err(`${heartbeat('forward', sub.stats(), forwarded)}; ${rate.toFixed(0)} events/s; ${sinks.map((s) => sinkLine(s.stats())).join('; ')}`);
   };
   let reporter: AgentReporter | undefined;
+  let metrics: MetricsServer | undefined;
   try {
     await withAgentSignals(() => void sub.close(), health, healthSeconds, async () => {
+      metrics = await startMetrics(metricsAt, { subscription: () => sub.stats(), written: () => forwarded, sinks: () => sinks.map((s) => s.stats()) }, err, 'forward');
       await sub.ready;
       reporter = new AgentReporter('forward', () => ({ stats: sub.stats(), shown: forwarded, sinks: sinks.map((s) => s.stats()) }));
       for (const r of sub.recovered) err(`linux-audit forward: ${r.message}`);
@@ -102,6 +108,7 @@ export async function forwardCommand(args: string[], out: (line: string) => void
     reporter?.stop();
     await sub.close();
     await Promise.all(sinks.map((s) => s.close(10_000)));
+    await metrics?.close();
   }
   health();
   return EXIT.ok;

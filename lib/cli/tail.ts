@@ -10,6 +10,8 @@ import { EVENT_OPTIONS, EVENT_OPTIONS_HELP, colorFrom, filterFrom } from './even
 import { ENGINE_OPTIONS, ENGINE_OPTIONS_HELP, engineSocketsFrom } from './engines.js';
 import { formatEvent } from '../format/index.js';
 import { LineWriter, chooseFormat, wantsColor } from './output.js';
+import { METRICS_HELP, METRICS_OPTIONS, metricsFrom, startMetrics } from './agent.js';
+import type { MetricsServer } from '../metrics/index.js';
 
 export const TAIL_HELP = `Usage: linux-audit tail [options]
 
@@ -23,7 +25,8 @@ stop cleanly (exit 0).
       --rules FILE|DIR     install these rules (auditctl syntax) for the run, remove them after
       --preset NAME        the same with a named rule set (${Object.keys(PRESETS).join(', ')})
 ${EVENT_OPTIONS_HELP}
-${ENGINE_OPTIONS_HELP}`;
+${ENGINE_OPTIONS_HELP}
+${METRICS_HELP}`;
 
 /** The rule lines of a file or rules.d directory, checked here so a mistake names its file and line. */
 export function rulesFromFile(target: string): string[] {
@@ -65,6 +68,7 @@ export async function tailCommand(args: string[], out: NodeJS.WriteStream, err: 
     mode: { type: 'string' },
     rules: { type: 'string', multiple: true },
     preset: { type: 'string', multiple: true },
+    ...METRICS_OPTIONS,
   });
   if (values.help) return out.write(TAIL_HELP + '\n'), EXIT.ok;
   const filter = compileFilter(filterFrom(values));
@@ -75,6 +79,7 @@ export async function tailCommand(args: string[], out: NodeJS.WriteStream, err: 
   const presets = list(values.preset);
   for (const p of presets) if (!Object.hasOwn(PRESETS, p)) throw new UsageError(`unknown preset "${p}"; presets: ${Object.keys(PRESETS).join(', ')}`);
   const rules = list(values.rules).flatMap(rulesFromFile);
+  const metricsAt = metricsFrom(values.metrics as string | undefined);
 
   const sub: Subscription = subscribe({ mode, enable: true, rules, presets: presets as PresetName[], ...engineSocketsFrom(values) });
   const writer = new LineWriter(out);
@@ -85,7 +90,9 @@ export async function tailCommand(args: string[], out: NodeJS.WriteStream, err: 
   process.on('SIGTERM', stop);
   process.on('SIGUSR1', beat);
   let reporter: AgentReporter | undefined;
+  let metrics: MetricsServer | undefined;
   try {
+    metrics = await startMetrics(metricsAt, { subscription: () => sub.stats(), written: () => shown }, err, 'tail');
     await sub.ready;
     reporter = new AgentReporter('tail', () => ({ stats: sub.stats(), shown }));
     for (const r of sub.recovered) err(`linux-audit tail: ${r.message}`);
@@ -100,6 +107,7 @@ export async function tailCommand(args: string[], out: NodeJS.WriteStream, err: 
     await writer.finish();
   } finally {
     reporter?.stop();
+    await metrics?.close();
     await sub.close();
     process.off('SIGINT', stop);
     process.off('SIGTERM', stop);

@@ -1,7 +1,8 @@
 // watch: the container watch as an agent. Alerts (not events) to the same
 // sinks as forward; profiles kept in a state file across restarts.
 import { parseSinkUrl } from '../sinks/index.js';
-import { openSinks, withAgentSignals } from './agent.js';
+import { METRICS_HELP, METRICS_OPTIONS, metricsFrom, openSinks, startMetrics, withAgentSignals } from './agent.js';
+import type { MetricsServer } from '../metrics/index.js';
 import { forgetProfiles, watch, type Watch } from '../watch/watch.js';
 import { AgentReporter } from './agents.js';
 import { EXIT, UsageError, integer, list, oneOf, parse } from './args.js';
@@ -34,6 +35,7 @@ summary of containers, profile sizes and alerts. See docs/watch.md.
       --forget-after DURATION   forget profiles of containers not seen for this long (default 24h)
       --mode unicast|multicast|auto   as for tail
       --health SECONDS    summary interval on stderr (default 0: only on SIGUSR1)
+${METRICS_HELP}
 ${ENGINE_OPTIONS_HELP}`;
 
 /** "90s", "10m", "2h", "500ms", or plain seconds. */
@@ -76,6 +78,7 @@ export async function watchCommand(args: string[], out: (line: string) => void, 
       'profile-by': { type: 'string' },
       'forget-after': { type: 'string' },
       ...ENGINE_OPTIONS,
+      ...METRICS_OPTIONS,
     },
     true,
   );
@@ -98,6 +101,7 @@ export async function watchCommand(args: string[], out: (line: string) => void, 
   const healthSeconds = integer('--health', values.health as string | undefined, 0, 86_400) ?? 0;
   const specs = list(values.to).map(parseSinkUrl);
   if (specs.length === 0) specs.push(parseSinkUrl('stdout:text'));
+  const metricsAt = metricsFrom(values.metrics as string | undefined);
 
   const sinks = await openSinks(specs);
   let w: Watch;
@@ -113,8 +117,10 @@ export async function watchCommand(args: string[], out: (line: string) => void, 
     for (const s of sinks) err(`  ${sinkLine(s.stats())}`);
   };
   let reporter: AgentReporter | undefined;
+  let metrics: MetricsServer | undefined;
   try {
     await withAgentSignals(() => void w.close(), summary, healthSeconds, async () => {
+      metrics = await startMetrics(metricsAt, { subscription: () => w.subscription.stats(), written: () => alerts, sinks: () => sinks.map((s) => s.stats()), watch: () => w.stats() }, err, 'watch');
       await w.ready;
       const sub = w.subscription;
       reporter = new AgentReporter('watch', () => ({ stats: sub.stats(), shown: alerts, sinks: sinks.map((s) => s.stats()) }));
@@ -130,6 +136,7 @@ export async function watchCommand(args: string[], out: (line: string) => void, 
     reporter?.stop();
     await w.close();
     await Promise.all(sinks.map((s) => s.close(10_000)));
+    await metrics?.close();
   }
   summary();
   return EXIT.ok;

@@ -6,6 +6,7 @@ import type { EventFilter } from '../filter/index.js';
 import { PRESETS, type PresetName } from '../rules/presets.js';
 import { FACILITIES, SEVERITIES } from '../sinks/syslog-message.js';
 import { parseSinkUrl, SinkSpecError, type SinkSpec } from '../sinks/index.js';
+import { parseListen, type MetricsListen } from '../metrics/index.js';
 
 export const DEFAULT_CONFIG_PATH = '/etc/linux-audit/config.json';
 
@@ -25,6 +26,8 @@ export interface AgentConfig {
   containerdSockets?: string[];
   /** Seconds between health lines on stderr; 0 for none. */
   healthSeconds: number;
+  /** Where to serve Prometheus metrics and /healthz ("127.0.0.1:9464"). */
+  metrics?: MetricsListen;
 }
 
 export class ConfigError extends Error {
@@ -144,6 +147,10 @@ const CONFIG = object({
   runtimeSockets: list(str),
   containerdSockets: list(str),
   healthSeconds: int(0, 86_400),
+  metrics: (v, at) => {
+    const listen = typeof v === 'string' ? parseListen(v) : undefined;
+    return typeof listen === 'object' ? listen : fail(at, 'HOST:PORT, e.g. "127.0.0.1:9464"', v);
+  },
 });
 
 /** A config from parsed JSON, with defaults; throws ConfigError naming the bad key. */
@@ -162,6 +169,7 @@ export function checkConfig(json: unknown, source = 'config'): AgentConfig {
     runtimeSockets: c.runtimeSockets,
     containerdSockets: c.containerdSockets,
     healthSeconds: c.healthSeconds ?? 60,
+    metrics: c.metrics,
   };
 }
 

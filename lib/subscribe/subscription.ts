@@ -141,7 +141,10 @@ export interface SubscriptionRules {
 }
 
 export interface SubscriptionStats {
+  /** How events were received (kept after close, for the last health line). */
   mode: 'unicast' | 'multicast' | undefined;
+  /** True while events are being received: from ready until close or failure. */
+  receiving: boolean;
   /** Records received (EOE included). */
   records: number;
   /** Events handed to the consumer's queue. */
@@ -358,6 +361,7 @@ export class Subscription implements AsyncIterable<AuditEvent>, AsyncDisposable 
     const n = this.channel?.nativeStats() ?? this.finalNative;
     return {
       mode: this.mode,
+      receiving: this.mode !== undefined && this.channel !== undefined && !this.ended,
       records: n?.records ?? 0,
       events: n?.events ?? 0,
       filtered: n?.filtered ?? 0,
