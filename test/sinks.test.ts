@@ -12,6 +12,8 @@ import { checkConfig, ConfigError } from '../lib/config/index.js';
 import { readAuditLog } from '../lib/logfile/read.js';
 import { FileSink, StdoutSink, createSyslogSink, parseSinkUrl, SinkSpecError, SyslogFormatter } from '../lib/sinks/index.js';
 import { RelpParser, encodeRelpFrame } from '../lib/sinks/relp.js';
+import { LossWatch, lossCounts, lossText, type LossNotice } from '../lib/sinks/loss.js';
+import type { SubscriptionStats } from '../lib/subscribe/subscription.js';
 import { corpusPath } from './helpers/corpus.js';
 
 async function events(lines: string[]): Promise<AuditEvent[]> {
@@ -280,5 +282,34 @@ describe('stream sink against local servers', () => {
     expect(sink.stats().lastError).toBeUndefined();
     await sink.close();
     expect(commands).toEqual(['open', 'syslog', 'syslog', 'syslog', 'close']);
+  });
+});
+
+describe('loss notices', () => {
+  const stats = (over: Partial<SubscriptionStats>): SubscriptionStats =>
+    ({ mode: 'unicast', receiving: true, records: 0, events: 0, filtered: 0, bytes: 0, malformed: 0, kernelLost: 0, kernelCounters: true, socketOverruns: 0, dropped: 0, spoofed: 0, truncated: 0, undelivered: 0, incomplete: 0, recordsCut: 0, containerUnknown: 0, cgroupReads: 0, serialGaps: 0, queueDepth: 0, inFlight: 0, pendingBytes: 0, peakPendingBytes: 0, kernelBacklog: 0, ...over }) as SubscriptionStats;
+  const sink = (name: string, spoolDropped: number, failed = 0) => ({ name, state: 'connected' as const, delivered: 0, queued: 0, queuedBytes: 0, spoolDropped, failed, reconnects: 0, lastError: undefined });
+
+  it('one notice when a counter moves, with only what moved in the interval; none when nothing did', () => {
+    let now = lossCounts(stats({}), [sink('relp://a:1', 0)]);
+    const got: LossNotice[] = [];
+    const w = new LossWatch(() => now, (n) => got.push(n), 3_600_000);
+    expect(w.check()).toBeUndefined();
+    now = lossCounts(stats({ kernelLost: 5, socketOverruns: 2 }), [sink('relp://a:1', 7)]);
+    w.check();
+    now = lossCounts(stats({ kernelLost: 9, socketOverruns: 2 }), [sink('relp://a:1', 7)]);
+    w.stop();
+    expect(got.map((n) => n.lost)).toEqual([{ kernel: 5, socketOverruns: 2, sinks: { 'relp://a:1': { spoolDropped: 7, failed: 0 } } }, { kernel: 4 }]);
+    expect(got[1].total).toMatchObject({ kernel: 9, socketOverruns: 2 });
+    expect(got[1].since).toBe(got[0].time);
+    expect(lossText(got[0].lost)).toBe('kernel 5, socket overruns 2, relp://a:1 spool-dropped 7');
+  });
+
+  it('as syslog: severity warning, MSGID LOSS, the counters in structured data, JSON with type LOSS', () => {
+    const n: LossNotice = { time: Date.UTC(2026, 10, 29), since: Date.UTC(2026, 10, 28), host: 'h1', lost: { dropped: 3, sinks: { 'tcp://b:2': { spoolDropped: 0, failed: 1 } } }, total: lossCounts(stats({ dropped: 3 }), [sink('tcp://b:2', 0, 1)]) };
+    const m = new SyslogFormatter({ hostname: 'h1' }).lossMessage(n);
+    expect(m.startsWith(`<12>1 2026-11-29T00:00:00.000Z h1 linux-audit ${process.pid} LOSS [linux-audit-loss@32473 dropped="3" sinks="tcp://b:2"] {`)).toBe(true);
+    const json = JSON.parse(m.slice(m.indexOf('{')));
+    expect(json).toMatchObject({ type: 'LOSS', host: 'h1', since: '2026-11-28T00:00:00.000Z', lost: { dropped: 3 }, message: 'linux-audit lost data on h1 since 2026-11-28T00:00:00.000Z: dropped 3, tcp://b:2 failed 1' });
   });
 });

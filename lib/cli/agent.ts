@@ -3,10 +3,23 @@
 import { createSink, type Sink, type SinkSpec } from '../sinks/index.js';
 import { parseListen, serveMetrics, type MetricsListen, type MetricsServer, type MetricsSource } from '../metrics/index.js';
 import { UsageError } from './args.js';
+import { LossWatch, type LossCounts } from '../sinks/loss.js';
 
 export const METRICS_OPTIONS = { metrics: { type: 'string' } } as const;
+export const LOSS_OPTIONS = { 'loss-interval': { type: 'string' } } as const;
 export const METRICS_HELP = `      --metrics HOST:PORT   Prometheus metrics at http://HOST:PORT/metrics, and /healthz
                           (200 while receiving) for a liveness probe; :PORT is 127.0.0.1`;
+export const LOSS_HELP = `      --loss-interval SECONDS   when a loss counter moves (kernel, overruns, dropped, a
+                          sink's spool), one LOSS notice to every sink, at most this often
+                          (default 10; 0: never)`;
+
+/** Start the loss notices (interval 0: none); stop() sends the last interval's. */
+export function watchLoss(intervalSeconds: number, read: () => LossCounts, sinks: Sink[]): LossWatch | undefined {
+  if (intervalSeconds === 0) return undefined;
+  return new LossWatch(read, (n) => {
+    for (const s of sinks) s.writeNotice(n);
+  }, intervalSeconds * 1000);
+}
 
 /** --metrics, checked: a wrong address is a usage error naming it. */
 export function metricsFrom(value: string | undefined): MetricsListen | undefined {

@@ -5,7 +5,8 @@ import { DEFAULT_CONFIG_PATH, checkConfig, readConfig, type AgentConfig } from '
 import { compileFilter } from '../filter/index.js';
 import { PRESETS } from '../rules/presets.js';
 import { parseSinkUrl, type SinkStats } from '../sinks/index.js';
-import { METRICS_HELP, METRICS_OPTIONS, metricsFrom, openSinks, startMetrics, withAgentSignals } from './agent.js';
+import { LOSS_HELP, LOSS_OPTIONS, METRICS_HELP, METRICS_OPTIONS, metricsFrom, openSinks, startMetrics, watchLoss, withAgentSignals } from './agent.js';
+import { lossCounts, type LossWatch } from '../sinks/loss.js';
 import type { MetricsServer } from '../metrics/index.js';
 import { subscribe } from '../subscribe/subscription.js';
 import { AgentReporter } from './agents.js';
@@ -34,6 +35,7 @@ line goes to stderr every --health seconds and on SIGUSR1.
       --health SECONDS   health line interval (default 60; 0: only on SIGUSR1)
       --runtime-socket PATH, --containerd-socket PATH   as for tail (config: runtimeSockets, containerdSockets)
 ${METRICS_HELP} (config: "metrics")
+${LOSS_HELP} (config: "lossIntervalSeconds")
   Filters as for tail (--key, --type, --syscall, --pid, --uid, --exe, --container, --success).`;
 
 export function sinkLine(s: SinkStats): string {
@@ -51,6 +53,7 @@ export async function forwardCommand(args: string[], out: (line: string) => void
     preset: { type: 'string', multiple: true },
     health: { type: 'string' },
     ...METRICS_OPTIONS,
+    ...LOSS_OPTIONS,
   });
   if (values.help) return out(FORWARD_HELP), EXIT.ok;
   const configFile = (values.config as string | undefined) ?? (fs.existsSync(DEFAULT_CONFIG_PATH) ? DEFAULT_CONFIG_PATH : undefined);
@@ -66,6 +69,7 @@ export async function forwardCommand(args: string[], out: (line: string) => void
   const presets = [...config.presets, ...list(values.preset)];
   for (const p of presets) if (!Object.hasOwn(PRESETS, p)) throw new UsageError(`unknown preset "${p}"; presets: ${Object.keys(PRESETS).join(', ')}`);
   const metricsAt = metricsFrom(values.metrics as string | undefined) ?? config.metrics;
+  const lossSeconds = integer('--loss-interval', values['loss-interval'] as string | undefined, 0, 86_400) ?? config.lossIntervalSeconds;
 
   const sinks = await openSinks(sinkSpecs);
   const sub = subscribe({
@@ -90,10 +94,12 @@ export async function forwardCommand(args: string[], out: (line: string) => void
   };
   let reporter: AgentReporter | undefined;
   let metrics: MetricsServer | undefined;
+  let loss: LossWatch | undefined;
   try {
     await withAgentSignals(() => void sub.close(), health, healthSeconds, async () => {
       metrics = await startMetrics(metricsAt, { subscription: () => sub.stats(), written: () => forwarded, sinks: () => sinks.map((s) => s.stats()) }, err, 'forward');
       await sub.ready;
+      loss = watchLoss(lossSeconds, () => lossCounts(sub.stats(), sinks.map((s) => s.stats())), sinks);
       reporter = new AgentReporter('forward', () => ({ stats: sub.stats(), shown: forwarded, sinks: sinks.map((s) => s.stats()) }));
       for (const r of sub.recovered) err(`linux-audit forward: ${r.message}`);
       for (const s of sub.rules.skipped) err(`linux-audit forward: skipped rule ${s.rule} (${s.reason})`);
@@ -107,6 +113,7 @@ export async function forwardCommand(args: string[], out: (line: string) => void
   } finally {
     reporter?.stop();
     await sub.close();
+    loss?.stop();
     await Promise.all(sinks.map((s) => s.close(10_000)));
     await metrics?.close();
   }

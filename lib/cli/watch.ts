@@ -1,7 +1,8 @@
 // watch: the container watch as an agent. Alerts (not events) to the same
 // sinks as forward; profiles kept in a state file across restarts.
 import { parseSinkUrl } from '../sinks/index.js';
-import { METRICS_HELP, METRICS_OPTIONS, metricsFrom, openSinks, startMetrics, withAgentSignals } from './agent.js';
+import { LOSS_HELP, LOSS_OPTIONS, METRICS_HELP, METRICS_OPTIONS, metricsFrom, openSinks, startMetrics, watchLoss, withAgentSignals } from './agent.js';
+import { lossCounts, type LossWatch } from '../sinks/loss.js';
 import type { MetricsServer } from '../metrics/index.js';
 import { forgetProfiles, watch, type Watch } from '../watch/watch.js';
 import { AgentReporter } from './agents.js';
@@ -36,6 +37,7 @@ summary of containers, profile sizes and alerts. See docs/watch.md.
       --mode unicast|multicast|auto   as for tail
       --health SECONDS    summary interval on stderr (default 0: only on SIGUSR1)
 ${METRICS_HELP}
+${LOSS_HELP}
 ${ENGINE_OPTIONS_HELP}`;
 
 /** "90s", "10m", "2h", "500ms", or plain seconds. */
@@ -79,6 +81,7 @@ export async function watchCommand(args: string[], out: (line: string) => void, 
       'forget-after': { type: 'string' },
       ...ENGINE_OPTIONS,
       ...METRICS_OPTIONS,
+    ...LOSS_OPTIONS,
     },
     true,
   );
@@ -102,6 +105,7 @@ export async function watchCommand(args: string[], out: (line: string) => void, 
   const specs = list(values.to).map(parseSinkUrl);
   if (specs.length === 0) specs.push(parseSinkUrl('stdout:text'));
   const metricsAt = metricsFrom(values.metrics as string | undefined);
+  const lossSeconds = integer('--loss-interval', values['loss-interval'] as string | undefined, 0, 86_400) ?? 10;
 
   const sinks = await openSinks(specs);
   let w: Watch;
@@ -118,10 +122,12 @@ export async function watchCommand(args: string[], out: (line: string) => void, 
   };
   let reporter: AgentReporter | undefined;
   let metrics: MetricsServer | undefined;
+  let loss: LossWatch | undefined;
   try {
     await withAgentSignals(() => void w.close(), summary, healthSeconds, async () => {
       metrics = await startMetrics(metricsAt, { subscription: () => w.subscription.stats(), written: () => alerts, sinks: () => sinks.map((s) => s.stats()), watch: () => w.stats() }, err, 'watch');
       await w.ready;
+      loss = watchLoss(lossSeconds, () => lossCounts(w.subscription.stats(), sinks.map((s) => s.stats())), sinks);
       const sub = w.subscription;
       reporter = new AgentReporter('watch', () => ({ stats: sub.stats(), shown: alerts, sinks: sinks.map((s) => s.stats()) }));
       for (const r of sub.recovered) err(`linux-audit watch: ${r.message}`);
@@ -135,6 +141,7 @@ export async function watchCommand(args: string[], out: (line: string) => void, 
   } finally {
     reporter?.stop();
     await w.close();
+    loss?.stop();
     await Promise.all(sinks.map((s) => s.close(10_000)));
     await metrics?.close();
   }

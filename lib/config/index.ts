@@ -28,6 +28,8 @@ export interface AgentConfig {
   healthSeconds: number;
   /** Where to serve Prometheus metrics and /healthz ("127.0.0.1:9464"). */
   metrics?: MetricsListen;
+  /** At most one LOSS notice to the sinks per this many seconds; 0 for none. */
+  lossIntervalSeconds: number;
 }
 
 export class ConfigError extends Error {
@@ -147,6 +149,7 @@ const CONFIG = object({
   runtimeSockets: list(str),
   containerdSockets: list(str),
   healthSeconds: int(0, 86_400),
+  lossIntervalSeconds: int(0, 86_400),
   metrics: (v, at) => {
     const listen = typeof v === 'string' ? parseListen(v) : undefined;
     return typeof listen === 'object' ? listen : fail(at, 'HOST:PORT, e.g. "127.0.0.1:9464"', v);
@@ -170,6 +173,7 @@ export function checkConfig(json: unknown, source = 'config'): AgentConfig {
     containerdSockets: c.containerdSockets,
     healthSeconds: c.healthSeconds ?? 60,
     metrics: c.metrics,
+    lossIntervalSeconds: c.lossIntervalSeconds ?? 10,
   };
 }
 

@@ -7,6 +7,7 @@ import type { AuditEvent } from '../assemble/event.js';
 import { eventToRaw } from '../format/raw.js';
 import { DEFAULT_SPOOL_BYTES, type Sink, type SinkStats, Waiters } from './sink.js';
 import { alertToJSON, type Alert } from '../watch/alert.js';
+import { lossToJSON, type LossNotice } from './loss.js';
 
 export interface FileSinkOptions {
   path: string;
@@ -77,6 +78,11 @@ export class FileSink implements Sink {
   /** Alerts are JSON lines whatever the format: no audit.log line can say what they say. */
   writeAlert(alert: Alert): void {
     this.append(JSON.stringify(alertToJSON(alert)));
+  }
+
+  /** A JSON line too, for the same reason. */
+  writeNotice(notice: LossNotice): void {
+    this.append(JSON.stringify(lossToJSON(notice)));
   }
 
   private append(line: string): void {

@@ -3,6 +3,7 @@
 // and says when everything queued has been delivered.
 import type { AuditEvent } from '../assemble/event.js';
 import type { Alert } from '../watch/alert.js';
+import type { LossNotice } from './loss.js';
 
 /** What a sink holds for a receiver (or a disk, or a pipe) slower than the events, by default: past it new messages are dropped and counted. */
 export const DEFAULT_SPOOL_BYTES = 64 * 1024 * 1024;
@@ -43,6 +44,8 @@ export interface Sink {
   write(ev: AuditEvent): void;
   /** Queue a watch alert (one message, JSON, with its own syslog severity); returns at once. */
   writeAlert(alert: Alert): void;
+  /** Queue a loss notice (one message, JSON; syslog severity warning, MSGID LOSS); returns at once. */
+  writeNotice(notice: LossNotice): void;
   /** Resolves true when everything queued so far is delivered, false if `timeoutMs` passes first. */
   flush(timeoutMs?: number): Promise<boolean>;
   /** Flush (bounded by `timeoutMs`), then release the connection or file. What is still queued is counted as failed. */

@@ -5,6 +5,7 @@
 import type { AuditEvent } from '../assemble/event.js';
 import { formatEvent, type Format } from '../format/index.js';
 import { alertToJSON, alertToText, type Alert } from '../watch/alert.js';
+import { lossToJSON, type LossNotice } from './loss.js';
 import { DEFAULT_SPOOL_BYTES, type Sink, type SinkStats, Waiters } from './sink.js';
 
 export class StdoutSink implements Sink {
@@ -33,6 +34,11 @@ export class StdoutSink implements Sink {
 
   writeAlert(alert: Alert): void {
     this.line(this.format === 'text' ? alertToText(alert) : JSON.stringify(alertToJSON(alert)));
+  }
+
+  writeNotice(notice: LossNotice): void {
+    const json = lossToJSON(notice);
+    this.line(this.format === 'text' ? String(json.message) : JSON.stringify(json));
   }
 
   private line(text: string | Buffer): void {

@@ -4,6 +4,7 @@
 import os from 'node:os';
 import type { AuditEvent } from '../assemble/event.js';
 import { alertToJSON, syslogSeverity, type Alert } from '../watch/alert.js';
+import { lossToJSON, type LossNotice } from './loss.js';
 import type { AuditRecord } from '../decode/record.js';
 import { recordToRaw } from '../format/raw.js';
 import { escapeText } from '../format/escape.js';
@@ -45,6 +46,7 @@ export interface SyslogMessageOptions {
 export const SD_ID = 'linux-audit@32473';
 /** The structured data of a watch alert. */
 export const ALERT_SD_ID = 'linux-audit-alert@32473';
+export const LOSS_SD_ID = 'linux-audit-loss@32473';
 
 /** Header fields are printable US-ASCII without spaces, at most `max` long; '-' when empty. */
 function headerField(value: string, max: number): string {
@@ -128,6 +130,22 @@ export class SyslogFormatter {
         ']'
       : '-';
     return `${this.header(pri, a.event.time, a.event.node, a.kind)} ${sd} ${JSON.stringify(alertToJSON(a))}`;
+  }
+
+  /**
+   * The message for a loss notice: severity warning, MSGID LOSS, the counters
+   * of the interval in structured data, MSG its JSON.
+   */
+  lossMessage(n: LossNotice): string {
+    const pri = this.facility * 8 + SEVERITIES.warning;
+    const l = n.lost;
+    const sd = this.structuredData
+      ? `[${LOSS_SD_ID}${(['kernel', 'socketOverruns', 'dropped', 'truncated', 'recordsCut'] as const)
+          .filter((k) => l[k] !== undefined)
+          .map((k) => ` ${k}="${l[k]}"`)
+          .join('')}${l.sinks !== undefined ? ` sinks="${paramValue(Object.keys(l.sinks).join(','))}"` : ''}]`
+      : '-';
+    return `${this.header(pri, n.time, undefined, 'LOSS')} ${sd} ${JSON.stringify(lossToJSON(n))}`;
   }
 
   private header(pri: number, time: number, node: string | undefined, msgId: string): string {

@@ -8,6 +8,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import type { AuditEvent } from '../assemble/event.js';
 import type { Alert } from '../watch/alert.js';
+import type { LossNotice } from './loss.js';
 import { OPEN_OFFERS, RelpParser, encodeRelpFrame, responseCode } from './relp.js';
 import { DEFAULT_SPOOL_BYTES, type Sink, SinkSpecError, type SinkState, type SinkStats, Waiters } from './sink.js';
 import { SyslogFormatter, type SyslogMessageOptions } from './syslog-message.js';
@@ -100,6 +101,10 @@ class UdpSyslogSink implements Sink {
 
   writeAlert(alert: Alert): void {
     this.send([this.formatter.alertMessage(alert)]);
+  }
+
+  writeNotice(notice: LossNotice): void {
+    this.send([this.formatter.lossMessage(notice)]);
   }
 
   private send(messages: string[]): void {
@@ -212,6 +217,10 @@ class StreamSyslogSink implements Sink {
 
   writeAlert(alert: Alert): void {
     this.enqueue([this.formatter.alertMessage(alert)]);
+  }
+
+  writeNotice(notice: LossNotice): void {
+    this.enqueue([this.formatter.lossMessage(notice)]);
   }
 
   private enqueue(messages: string[]): void {

@@ -9,6 +9,7 @@ import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import { CliProcess } from '../helpers/cli.js';
 import { auditctl, describeLive, kernelSnapshot, restoreKernel, syscallGenerator, type KernelSnapshot } from '../helpers/live.js';
 import { Rsyslog } from '../helpers/rsyslog.js';
+import { AuditClient } from '../../lib/client/client.js';
 
 interface EventJSON {
   serial: number;
@@ -180,5 +181,45 @@ describeLive('forward to a real rsyslog', () => {
     expect(await p.exited).toBe(0);
     // At close what was still queued is counted as failed.
     expect(p.stderr).toMatch(/closed delivered 0 queued \d+ spool-dropped [1-9]\d* failed [1-9]\d*/);
+  }, 40_000);
+
+  it('kernel loss reaches rsyslog: LOSS notices, at most one a second, that add up to what the agent counted', async () => {
+    // A backlog of one record and no waiting: the kernel drops what forward
+    // has not read yet, as on a host that audits faster than its agent reads.
+    const client = await AuditClient.open();
+    try {
+      await client.setBacklogWaitTime(0);
+    } finally {
+      client.close();
+    }
+    const config = path.join(dir, 'loss.json');
+    fs.writeFileSync(config, JSON.stringify({ backlogLimit: 1, lossIntervalSeconds: 1, healthSeconds: 0, sinks: [`relp://127.0.0.1:${rsyslog.ports.relp}`] }));
+    const p = new CliProcess(['forward', '--config', config, '--rules', rules, '--key', 'fwd']);
+    await p.waitFor((x) => x.stderr.includes('receiving in'), 'forward to start');
+    const started = Date.now();
+    execFileSync(syscallGenerator(), ['0', '3']);
+    const notices = (): Array<{ sd: string; severity: string; n: { type: string; lost: { kernel?: number }; total: { kernel: number } } }> =>
+      rsyslog
+        .lines()
+        .filter((l) => l.msgid === 'LOSS')
+        .map((l) => ({ sd: l.sd, severity: l.severity, n: JSON.parse(l.msg) }));
+    await p.waitFor(() => notices().length > 0, 'a LOSS notice at rsyslog');
+    p.child.kill('SIGTERM');
+    expect(await p.exited).toBe(0);
+    const seconds = (Date.now() - started) / 1000;
+    const lastWords = /lost: kernel (\d+)/.exec(p.stderr);
+    const kernel = Number(lastWords![1]);
+    const end = Date.now() + 5000;
+    while (Date.now() < end && notices().reduce((n, x) => n + (x.n.lost.kernel ?? 0), 0) < kernel) await new Promise((r) => setTimeout(r, 100));
+    const got = notices();
+    expect(kernel).toBeGreaterThan(0);
+    expect(got.length).toBeLessThanOrEqual(Math.ceil(seconds) + 1);
+    expect(got.reduce((n, x) => n + (x.n.lost.kernel ?? 0), 0)).toBe(kernel);
+    expect(got.at(-1)!.n.total.kernel).toBe(kernel);
+    for (const x of got) {
+      expect(x.n.type).toBe('LOSS');
+      expect(x.severity).toBe('warning');
+      if (x.n.lost.kernel !== undefined) expect(x.sd).toContain(`kernel="${x.n.lost.kernel}"`);
+    }
   }, 40_000);
 }, { rsyslogd: 'rsyslog rsyslog-gnutls rsyslog-relp', openssl: 'openssl' });
