@@ -18,6 +18,8 @@ export interface AgentReport {
   /** Events written out (after filters). */
   shown: number;
   sinks?: SinkStats[];
+  /** Which exclusions the kernel applies (rules) and which the agent does. */
+  exclusions?: { kernel: string[]; agent: string[] };
 }
 
 /** Writes the report every `intervalMs` (atomically: write, then rename) and removes it on stop. */
@@ -29,7 +31,7 @@ export class AgentReporter {
 
   constructor(
     private readonly command: string,
-    private readonly collect: () => Pick<AgentReport, 'stats' | 'shown' | 'sinks'>,
+    private readonly collect: () => Pick<AgentReport, 'stats' | 'shown' | 'sinks' | 'exclusions'>,
     intervalMs = 2000,
   ) {
     this.file = path.join(runDir(), `${process.pid}.json`);
@@ -90,5 +92,7 @@ export function agentLine(a: AgentReport): string {
   const lost = s.kernelCounters ? String(s.kernelLost) : 'unknown';
   const sinks = (a.sinks ?? []).map((k) => ` ${k.name} ${k.state} delivered=${k.delivered} queued=${k.queued} spool_dropped=${k.spoolDropped} failed=${k.failed}`).join('');
   const age = Math.round((Date.now() - Date.parse(a.updatedAt)) / 1000);
-  return `agent ${a.pid} ${a.command} ${s.mode ?? 'starting'} since=${a.startedAt} updated=${age}s_ago events=${s.events} shown=${a.shown} lost_kernel=${lost} socket_overruns=${s.socketOverruns} dropped=${s.dropped} queue=${s.queueDepth}${sinks}`;
+  const x = a.exclusions;
+  const excluded = x === undefined ? '' : `${x.kernel.map((r) => ` excluded_by_kernel="${r}"`).join('')}${x.agent.map((r) => ` excluded_by_agent="${r}"`).join('')}`;
+  return `agent ${a.pid} ${a.command} ${s.mode ?? 'starting'} since=${a.startedAt} updated=${age}s_ago events=${s.events} shown=${a.shown} lost_kernel=${lost} socket_overruns=${s.socketOverruns} dropped=${s.dropped} queue=${s.queueDepth}${sinks}${excluded}`;
 }

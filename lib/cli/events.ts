@@ -13,6 +13,12 @@ export const EVENT_OPTIONS = {
   exe: { type: 'string', short: 'x', multiple: true },
   container: { type: 'string', multiple: true },
   success: { type: 'string' },
+  'not-key': { type: 'string', multiple: true },
+  'not-exe': { type: 'string', multiple: true },
+  'exe-match': { type: 'string' },
+  'not-exe-match': { type: 'string' },
+  'path-match': { type: 'string' },
+  'not-path-match': { type: 'string' },
   format: { type: 'string', short: 'f' },
   color: { type: 'boolean' },
   'no-color': { type: 'boolean' },
@@ -29,6 +35,15 @@ export const EVENT_OPTIONS_HELP = `Filters (each may repeat or take a comma list
       --container C        any (in some container), host (in none; not unknown), an id prefix,
                            a name, a pod, or NAMESPACE/POD (names once the engine has answered)
       --success yes|no     whether the syscall or operation succeeded
+      --exe-match RE       the executable matches the regular expression RE
+      --path-match RE      one of the event's paths (PATH names, cwd) matches RE
+Exclusions (events that match are left out):
+      --not-key K          events with rule key K
+      --not-exe E          events of executable E (a full path or a bare name); forward
+                           also installs -A never,exit -F exe=PATH for a full path, so the
+                           kernel does not audit it at all (removed at exit)
+      --not-exe-match RE   events whose executable matches RE
+      --not-path-match RE  events whose every path matches RE (e.g. '^/proc/')
 Output:
 ${FORMAT_HELP}
       --color, --no-color  colour in text output (default: on a terminal, unless NO_COLOR is set)
@@ -46,6 +61,12 @@ export function filterFrom(values: Parsed['values']): EventFilter {
     exes: list(values.exe),
     containers: list(values.container),
     success: success === undefined ? undefined : success === 'yes',
+    notKeys: list(values['not-key']),
+    notExes: list(values['not-exe']),
+    exeMatch: values['exe-match'] as string | undefined,
+    notExeMatch: values['not-exe-match'] as string | undefined,
+    pathMatch: values['path-match'] as string | undefined,
+    notPathMatch: values['not-path-match'] as string | undefined,
   };
 }
 

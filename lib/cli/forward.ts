@@ -2,7 +2,7 @@
 // (syslog over UDP/TCP/TLS/RELP, files, stdout), with a health line on stderr.
 import fs from 'node:fs';
 import { DEFAULT_CONFIG_PATH, checkConfig, readConfig, type AgentConfig } from '../config/index.js';
-import { compileFilter } from '../filter/index.js';
+import { compileFilter, compileRecordDrop, exclusionsIn, kernelExclusions } from '../filter/index.js';
 import { PRESETS } from '../rules/presets.js';
 import { parseSinkUrl, type SinkStats } from '../sinks/index.js';
 import { LOSS_HELP, LOSS_OPTIONS, METRICS_HELP, METRICS_OPTIONS, metricsFrom, openSinks, startMetrics, watchLoss, withAgentSignals } from './agent.js';
@@ -33,10 +33,15 @@ line goes to stderr every --health seconds and on SIGUSR1.
                       failure-severity=…, sd=yes|no, spool=64M, hostname=…
       --mode unicast|multicast|auto, --rules FILE|DIR, --preset NAME   as for tail
       --health SECONDS   health line interval (default 60; 0: only on SIGUSR1)
+      --drop-record TYPE[:IF]   leave records of TYPE out of events (only when the event has
+                         a record of type IF): PROCTITLE:EXECVE (config: "dropRecords")
       --runtime-socket PATH, --containerd-socket PATH   as for tail (config: runtimeSockets, containerdSockets)
 ${METRICS_HELP} (config: "metrics")
 ${LOSS_HELP} (config: "lossIntervalSeconds")
-  Filters as for tail (--key, --type, --syscall, --pid, --uid, --exe, --container, --success).`;
+  Filters and exclusions as for tail (--key, --type, --syscall, --pid, --uid, --exe,
+  --container, --success, --exe-match, --path-match, --not-key, --not-exe, --not-exe-match,
+  --not-path-match); a sink in the config file may have its own "filter". --not-exe with a
+  full path is also a kernel rule (-A never,exit -F exe=PATH): the kernel does not audit it.`;
 
 export function sinkLine(s: SinkStats): string {
   return `${s.name} ${s.state} delivered ${s.delivered} queued ${s.queued} spool-dropped ${s.spoolDropped} failed ${s.failed} reconnects ${s.reconnects}${s.lastError ? ` (${s.lastError})` : ''}`;
@@ -52,6 +57,7 @@ export async function forwardCommand(args: string[], out: (line: string) => void
     rules: { type: 'string', multiple: true },
     preset: { type: 'string', multiple: true },
     health: { type: 'string' },
+    'drop-record': { type: 'string', multiple: true },
     ...METRICS_OPTIONS,
     ...LOSS_OPTIONS,
   });
@@ -62,10 +68,14 @@ export async function forwardCommand(args: string[], out: (line: string) => void
   if (sinkSpecs.length === 0) throw new UsageError(`forward needs somewhere to send: --to URL, or "sinks" in ${configFile ?? DEFAULT_CONFIG_PATH}`);
   const flagFilter = filterFrom(values);
   const flagsFilter = Object.values(flagFilter).some((v) => (Array.isArray(v) ? v.length > 0 : v !== undefined));
-  const filter = compileFilter(flagsFilter ? flagFilter : config.filter);
+  const chosenFilter = flagsFilter ? flagFilter : config.filter;
+  const filter = compileFilter(chosenFilter);
+  const sinkFilters = sinkSpecs.map((s) => (s.filter !== undefined ? compileFilter(s.filter) : undefined));
+  const dropRecords = compileRecordDrop([...config.dropRecords, ...list(values['drop-record'])]);
+  const exclusions = exclusionsIn(chosenFilter);
   const mode = oneOf('mode', values.mode as string | undefined, ['unicast', 'multicast', 'auto'] as const) ?? config.mode;
   const healthSeconds = integer('--health', values.health as string | undefined, 0, 86_400) ?? config.healthSeconds;
-  const rules = [...config.rules, ...(config.rulesFile !== undefined ? rulesFromFile(config.rulesFile) : []), ...list(values.rules).flatMap(rulesFromFile)];
+  const rules = [...kernelExclusions(chosenFilter), ...config.rules, ...(config.rulesFile !== undefined ? rulesFromFile(config.rulesFile) : []), ...list(values.rules).flatMap(rulesFromFile)];
   const presets = [...config.presets, ...list(values.preset)];
   for (const p of presets) if (!Object.hasOwn(PRESETS, p)) throw new UsageError(`unknown preset "${p}"; presets: ${Object.keys(PRESETS).join(', ')}`);
   const metricsAt = metricsFrom(values.metrics as string | undefined) ?? config.metrics;
@@ -100,13 +110,14 @@ export async function forwardCommand(args: string[], out: (line: string) => void
       metrics = await startMetrics(metricsAt, { subscription: () => sub.stats(), written: () => forwarded, sinks: () => sinks.map((s) => s.stats()) }, err, 'forward');
       await sub.ready;
       loss = watchLoss(lossSeconds, () => lossCounts(sub.stats(), sinks.map((s) => s.stats())), sinks);
-      reporter = new AgentReporter('forward', () => ({ stats: sub.stats(), shown: forwarded, sinks: sinks.map((s) => s.stats()) }));
+      reporter = new AgentReporter('forward', () => ({ stats: sub.stats(), shown: forwarded, sinks: sinks.map((s) => s.stats()), exclusions }));
       for (const r of sub.recovered) err(`linux-audit forward: ${r.message}`);
       for (const s of sub.rules.skipped) err(`linux-audit forward: skipped rule ${s.rule} (${s.reason})`);
       err(`linux-audit forward: receiving in ${sub.stats().mode} mode; sending to ${sinks.map((s) => s.name).join(', ')}`);
       for await (const ev of sub) {
         if (!filter(ev)) continue;
-        for (const s of sinks) s.write(ev);
+        dropRecords?.(ev);
+        for (let i = 0; i < sinks.length; i++) if (sinkFilters[i]?.(ev) ?? true) sinks[i].write(ev);
         forwarded++;
       }
     });

@@ -30,6 +30,8 @@ export interface AgentConfig {
   metrics?: MetricsListen;
   /** At most one LOSS notice to the sinks per this many seconds; 0 for none. */
   lossIntervalSeconds: number;
+  /** Record types left out of events: `TYPE`, or `TYPE:IF` (only when the event has a record of type IF). */
+  dropRecords: string[];
 }
 
 export class ConfigError extends Error {
@@ -90,6 +92,12 @@ const FILTER = object({
   exes: list(str),
   containers: list(str),
   success: bool,
+  notKeys: list(str),
+  notExes: list(str),
+  exeMatch: str,
+  notExeMatch: str,
+  pathMatch: str,
+  notPathMatch: str,
 });
 
 const port = int(1, 65535);
@@ -111,14 +119,15 @@ const SYSLOG = object(
     reconnectMaxMs: int(1, 3_600_000),
     relpWindow: int(1, 65536),
     tls: object({ ca: str, cert: str, key: str, servername: str, verify: bool }),
+    filter: FILTER,
   },
   ['type', 'transport', 'host'],
 );
 const FILE = object(
-  { type: oneOf(['file']), path: str, format: oneOf(['raw', 'json']), maxBytes: int(0, Number.MAX_SAFE_INTEGER), numLogs: int(1, 999), spoolBytes: int(0, Number.MAX_SAFE_INTEGER) },
+  { type: oneOf(['file']), path: str, format: oneOf(['raw', 'json']), maxBytes: int(0, Number.MAX_SAFE_INTEGER), numLogs: int(1, 999), spoolBytes: int(0, Number.MAX_SAFE_INTEGER), filter: FILTER },
   ['type', 'path'],
 );
-const STDOUT = object({ type: oneOf(['stdout']), format: oneOf(['json', 'text', 'raw']), spoolBytes: int(0, Number.MAX_SAFE_INTEGER) }, ['type']);
+const STDOUT = object({ type: oneOf(['stdout']), format: oneOf(['json', 'text', 'raw']), spoolBytes: int(0, Number.MAX_SAFE_INTEGER), filter: FILTER }, ['type']);
 
 const SINK: Check = (v, at) => {
   if (typeof v === 'string') {
@@ -150,6 +159,7 @@ const CONFIG = object({
   containerdSockets: list(str),
   healthSeconds: int(0, 86_400),
   lossIntervalSeconds: int(0, 86_400),
+  dropRecords: list(str),
   metrics: (v, at) => {
     const listen = typeof v === 'string' ? parseListen(v) : undefined;
     return typeof listen === 'object' ? listen : fail(at, 'HOST:PORT, e.g. "127.0.0.1:9464"', v);
@@ -174,6 +184,7 @@ export function checkConfig(json: unknown, source = 'config'): AgentConfig {
     healthSeconds: c.healthSeconds ?? 60,
     metrics: c.metrics,
     lossIntervalSeconds: c.lossIntervalSeconds ?? 10,
+    dropRecords: c.dropRecords ?? [],
   };
 }
 

@@ -27,6 +27,77 @@ export interface EventFilter {
   containers?: string[];
   /** Whether the syscall (or user-space operation) succeeded. */
   success?: boolean;
+  /** Exclusions: an event with any of these keys is left out. */
+  notKeys?: string[];
+  /** Exclusions: executables as for `exes`; their events are left out. */
+  notExes?: string[];
+  /** A regular expression the executable (`exe=`) must match. */
+  exeMatch?: string;
+  /** Exclusions: a regular expression; events whose executable matches are left out. */
+  notExeMatch?: string;
+  /** A regular expression one of the event's paths (PATH names, CWD) must match. */
+  pathMatch?: string;
+  /** Exclusions: a regular expression; events whose every path matches are left out (an event with no path is kept). */
+  notPathMatch?: string;
+}
+
+/**
+ * The part of a filter the kernel can apply itself, as rules to prepend: an
+ * excluded executable given by its full path becomes `-A never,exit -F
+ * exe=PATH`, so its syscalls are never audited (cheaper than reading and
+ * dropping them, and for every consumer of the host's audit stream). The
+ * rest stays in the agent; `exclusionsIn` says which is where.
+ */
+export function kernelExclusions(filter: EventFilter): string[] {
+  // A space or backslash in the path is escaped as auditctl's rules files escape them.
+  return (filter.notExes ?? []).filter((e) => e.startsWith('/')).map((e) => `-A never,exit -F exe=${e.split('\\').join('\\\\').split(' ').join('\\ ')}`);
+}
+
+/** What each exclusion of a filter is done by, in words for `status`. */
+export function exclusionsIn(filter: EventFilter): { kernel: string[]; agent: string[] } {
+  const agent: string[] = [];
+  for (const k of filter.notKeys ?? []) agent.push(`not key ${k}`);
+  for (const e of filter.notExes ?? []) if (!e.startsWith('/')) agent.push(`not exe named ${e}`);
+  if (filter.notExeMatch !== undefined) agent.push(`not exe matching ${filter.notExeMatch}`);
+  if (filter.notPathMatch !== undefined) agent.push(`not paths all matching ${filter.notPathMatch}`);
+  return { kernel: kernelExclusions(filter), agent };
+}
+
+/**
+ * Values longer than this are not given to an operator's regular expression:
+ * a hostile path of megabytes could make a backtracking pattern run for
+ * minutes. Real paths and executables are at most PATH_MAX (4096).
+ */
+const MATCH_MAX = 4096;
+
+function regex(criterion: string, source: string): RegExp {
+  try {
+    return new RegExp(source, 'u');
+  } catch (e) {
+    throw new FilterError(`${criterion}: not a regular expression: ${(e as Error).message}`);
+  }
+}
+
+/** The executable of an event, or undefined. */
+function exeOf(ev: AuditEvent): string | undefined {
+  return ev.records.find((r) => r.fields.exe !== undefined)?.fields.exe;
+}
+
+/** The paths an event names: its PATH records' names and its working directory. */
+function pathsOf(ev: AuditEvent): string[] {
+  const out: string[] = [];
+  for (const r of ev.records) {
+    if (r.typeName === 'PATH' && r.fields.name !== undefined && r.fields.name !== '(null)') out.push(r.fields.name);
+    else if (r.typeName === 'CWD' && r.fields.cwd !== undefined) out.push(r.fields.cwd);
+  }
+  return out;
+}
+
+/** Full paths equal, bare names equal the last part. */
+function exeMatcher(exes: string[]): (exe: string) => boolean {
+  const full = new Set(exes.filter((e) => e.includes('/')));
+  const base = new Set(exes.filter((e) => !e.includes('/')));
+  return (exe) => full.has(exe) || base.has(exe.slice(exe.lastIndexOf('/') + 1));
 }
 
 /** An invalid filter value, with the criterion it came from. */
@@ -76,11 +147,48 @@ export function compileFilter(filter: EventFilter): (ev: AuditEvent) => boolean 
     );
   }
   if (filter.exes?.length) {
-    const full = new Set(filter.exes.filter((e) => e.includes('/')));
-    const base = new Set(filter.exes.filter((e) => !e.includes('/')));
+    const matches = exeMatcher(filter.exes);
     tests.push((ev) => {
-      const exe = ev.records.find((r) => r.fields.exe !== undefined)?.fields.exe;
-      return exe !== undefined && (full.has(exe) || base.has(exe.slice(exe.lastIndexOf('/') + 1)));
+      const exe = exeOf(ev);
+      return exe !== undefined && matches(exe);
+    });
+  }
+  if (filter.notKeys?.length) {
+    const keys = new Set(filter.notKeys);
+    tests.push((ev) => !ev.keys.some((k) => keys.has(k)));
+  }
+  if (filter.notExes?.length) {
+    const matches = exeMatcher(filter.notExes);
+    tests.push((ev) => {
+      const exe = exeOf(ev);
+      return exe === undefined || !matches(exe);
+    });
+  }
+  if (filter.exeMatch !== undefined) {
+    const re = regex('exe match', filter.exeMatch);
+    tests.push((ev) => {
+      const exe = exeOf(ev);
+      return exe !== undefined && exe.length <= MATCH_MAX && re.test(exe);
+    });
+  }
+  if (filter.notExeMatch !== undefined) {
+    const re = regex('not exe match', filter.notExeMatch);
+    tests.push((ev) => {
+      const exe = exeOf(ev);
+      return exe === undefined || exe.length > MATCH_MAX || !re.test(exe);
+    });
+  }
+  if (filter.pathMatch !== undefined) {
+    const re = regex('path match', filter.pathMatch);
+    tests.push((ev) => pathsOf(ev).some((p) => p.length <= MATCH_MAX && re.test(p)));
+  }
+  if (filter.notPathMatch !== undefined) {
+    const re = regex('not path match', filter.notPathMatch);
+    // Left out only when every path is excluded: an event that also touches
+    // a path of interest is kept.
+    tests.push((ev) => {
+      const paths = pathsOf(ev);
+      return paths.length === 0 || paths.some((p) => p.length > MATCH_MAX || !re.test(p));
     });
   }
   if (filter.containers?.length) {
@@ -110,5 +218,34 @@ export function compileFilter(filter: EventFilter): (ev: AuditEvent) => boolean 
   return (ev) => {
     for (const t of tests) if (!t(ev)) return false;
     return true;
+  };
+}
+
+/**
+ * Record types left out of events, to make them smaller: `TYPE` always, or
+ * `TYPE:IF` only when the event also has a record of type IF (PROCTITLE:EXECVE:
+ * the title repeats the command line the EXECVE records hold). Asked for, so
+ * not loss; an event keeps at least its first record.
+ */
+export function compileRecordDrop(specs: string[]): ((ev: AuditEvent) => void) | undefined {
+  if (specs.length === 0) return undefined;
+  const typeOf = (name: string): number => {
+    const n = /^\d+$/.test(name) ? Number(name) : recordTypeNumber(name.toUpperCase());
+    if (n < 0) throw new FilterError(`drop record ${name}: unknown record type; use a name such as PROCTITLE, or TYPE:IF (PROCTITLE:EXECVE)`);
+    return n;
+  };
+  const rules = specs.map((s) => {
+    const [drop, ifType, extra] = s.split(':');
+    if (extra !== undefined || drop === '') throw new FilterError(`drop record ${s}: write TYPE or TYPE:IF_TYPE`);
+    return { drop: typeOf(drop), when: ifType === undefined ? undefined : typeOf(ifType) };
+  });
+  return (ev) => {
+    const records = ev.records;
+    const present = new Set(records.map((r) => r.type));
+    const gone = new Set(rules.filter((r) => present.has(r.drop) && (r.when === undefined || present.has(r.when))).map((r) => r.drop));
+    if (gone.size === 0) return;
+    let kept = 1;
+    for (let i = 1; i < records.length; i++) if (!gone.has(records[i].type)) records[kept++] = records[i];
+    records.length = kept;
   };
 }

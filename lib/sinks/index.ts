@@ -1,5 +1,6 @@
 // Sinks by description: a config object or a URL an operator types.
 import { FORMATS, type Format } from '../format/index.js';
+import type { EventFilter } from '../filter/index.js';
 import { FileSink, type FileSinkOptions } from './file.js';
 import { SinkSpecError, type Sink } from './sink.js';
 import { StdoutSink } from './stdout.js';
@@ -12,10 +13,14 @@ export { StdoutSink } from './stdout.js';
 export { createSyslogSink, type SyslogSinkOptions, type SyslogTransport, type SyslogTlsOptions } from './syslog.js';
 export { SyslogFormatter, SD_ID, type SyslogMessageOptions, type Facility, type Severity } from './syslog-message.js';
 
-export type SinkSpec =
+export type SinkSpec = (
   | { type: 'stdout'; format?: Format; spoolBytes?: number }
   | ({ type: 'file' } & FileSinkOptions)
-  | ({ type: 'syslog' } & SyslogSinkOptions);
+  | ({ type: 'syslog' } & SyslogSinkOptions)
+) & {
+  /** Only these events go to this sink (after the command's own filter); config files only. */
+  filter?: EventFilter;
+};
 
 export function createSink(spec: SinkSpec): Sink {
   switch (spec.type) {

@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
-import { CliProcess } from '../helpers/cli.js';
+import { CliProcess, cli } from '../helpers/cli.js';
 import { auditctl, describeLive, kernelSnapshot, restoreKernel, syscallGenerator, type KernelSnapshot } from '../helpers/live.js';
 import { Rsyslog } from '../helpers/rsyslog.js';
 import { AuditClient } from '../../lib/client/client.js';
@@ -182,6 +182,22 @@ describeLive('forward to a real rsyslog', () => {
     // At close what was still queued is counted as failed.
     expect(p.stderr).toMatch(/closed delivered 0 queued \d+ spool-dropped [1-9]\d* failed [1-9]\d*/);
   }, 40_000);
+
+  it('--not-exe PATH is a kernel rule for the run (status says so), --not-exe-match is the agent\'s; only other programs reach the sink', async () => {
+    const reference = path.join(dir, 'exclusions.json');
+    const execRules = path.join(dir, 'exec.rules');
+    fs.writeFileSync(execRules, '-a always,exit -F arch=b64 -S execve -k fwdx\n');
+    const p = new CliProcess(['forward', '--to', `file:${reference}?format=json`, '--rules', execRules, '--key', 'fwdx', '--not-exe', '/usr/bin/true', '--not-exe-match', '^/usr/bin/id$', '--health', '0']);
+    await p.waitFor((x) => x.stderr.includes('receiving in'), 'forward to start');
+    expect(auditctl('-l').split('\n')).toContain('-a never,exit -S all -F exe=/usr/bin/true');
+    const status = cli(['status']);
+    expect(status.stdout).toMatch(new RegExp(`agent ${p.child.pid} forward .* excluded_by_kernel="-A never,exit -F exe=/usr/bin/true" excluded_by_agent="not exe matching \\^/usr/bin/id\\$"`));
+    for (const program of ['/usr/bin/true', '/usr/bin/id', '/usr/bin/uname']) for (let i = 0; i < 3; i++) execFileSync(program, { stdio: 'ignore' });
+    const exes = (): string[] => (fs.existsSync(reference) ? readJSONLines(reference).map((e) => (e as unknown as { process?: { exe?: string } }).process?.exe ?? '') : []);
+    await p.waitFor(() => exes().filter((e) => e === '/usr/bin/uname').length >= 3, 'three uname events');
+    await stop(p);
+    expect(exes().filter((e) => e === '/usr/bin/true' || e === '/usr/bin/id')).toEqual([]);
+  });
 
   it('kernel loss reaches rsyslog: LOSS notices, at most one a second, that add up to what the agent counted', async () => {
     // A backlog of one record and no waiting: the kernel drops what forward

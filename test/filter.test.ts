@@ -1,0 +1,90 @@
+// Filters and exclusions on events read from log lines: what each criterion
+// keeps and leaves out, what the kernel is asked to leave out instead, and
+// record types dropped from events.
+import { describe, expect, it } from 'vitest';
+import { readAuditLog } from '../lib/logfile/read.js';
+import type { AuditEvent } from '../lib/assemble/event.js';
+import { FilterError, compileFilter, compileRecordDrop, exclusionsIn, kernelExclusions, type EventFilter } from '../lib/filter/index.js';
+import { parseRuleLine } from '../lib/rules/parse.js';
+
+const LOG = [
+  'type=SYSCALL msg=audit(1.000:1): arch=c000003e syscall=59 success=yes exit=0 pid=10 uid=0 auid=0 exe="/usr/bin/containerd-shim" key="exec"',
+  'type=EXECVE msg=audit(1.000:1): argc=1 a0="shim"',
+  'type=CWD msg=audit(1.000:1): cwd="/"',
+  'type=PATH msg=audit(1.000:1): item=0 name="/usr/bin/containerd-shim" nametype=NORMAL',
+  'type=PROCTITLE msg=audit(1.000:1): proctitle=7368696D',
+  'type=SYSCALL msg=audit(1.000:2): arch=c000003e syscall=257 success=yes exit=3 pid=11 uid=0 auid=0 exe="/tmp/x" key="files"',
+  'type=CWD msg=audit(1.000:2): cwd="/proc/11"',
+  'type=PATH msg=audit(1.000:2): item=0 name="/proc/11/status" nametype=NORMAL',
+  'type=PROCTITLE msg=audit(1.000:2): proctitle=2F746D702F78',
+  'type=SYSCALL msg=audit(1.000:3): arch=c000003e syscall=257 success=yes exit=3 pid=12 uid=0 auid=0 exe="/usr/bin/cat" key="files"',
+  'type=CWD msg=audit(1.000:3): cwd="/proc"',
+  'type=PATH msg=audit(1.000:3): item=0 name="/etc/shadow" nametype=NORMAL',
+  'type=PROCTITLE msg=audit(1.000:3): proctitle=636174',
+  'type=USER_LOGIN msg=audit(1.000:4): pid=13 uid=0 auid=1000 msg=\'op=login acct="alice" exe="/usr/sbin/sshd" res=success\'',
+];
+
+async function events(): Promise<AuditEvent[]> {
+  const out: AuditEvent[] = [];
+  for await (const ev of readAuditLog([LOG.join('\n') + '\n'])) out.push(ev);
+  return out;
+}
+
+async function kept(filter: EventFilter): Promise<number[]> {
+  const f = compileFilter(filter);
+  return (await events()).filter(f).map((e) => e.serial);
+}
+
+describe('exclusions and regular expressions', () => {
+  it.each<[string, EventFilter, number[]]>([
+    ['not key', { notKeys: ['files'] }, [1, 4]],
+    ['not exe by path', { notExes: ['/usr/bin/containerd-shim'] }, [2, 3, 4]],
+    ['not exe by name', { notExes: ['cat', 'sshd'] }, [1, 2]],
+    ['exe match', { exeMatch: '^/tmp/' }, [2]],
+    ['not exe match', { notExeMatch: '^/usr/' }, [2]],
+    ['path match (PATH names and cwd)', { pathMatch: '^/etc/' }, [3]],
+    ['not path match: left out only when every path matches', { notPathMatch: '^/proc' }, [1, 3, 4]],
+    ['criteria together', { keys: ['files'], notExeMatch: '^/tmp/' }, [3]],
+  ])('%s', async (_what, filter, serials) => {
+    expect(await kept(filter)).toEqual(serials);
+  });
+
+  it('a regular expression that does not compile is a FilterError naming the criterion', () => {
+    expect(() => compileFilter({ pathMatch: '(' })).toThrow(FilterError);
+    expect(() => compileFilter({ notExeMatch: '[' })).toThrow(/not exe match: not a regular expression/);
+  });
+
+  it('an excluded full path is a kernel rule as auditctl reads it; the rest stays in the agent', () => {
+    const filter: EventFilter = { notExes: ['/usr/bin/containerd-shim', '/opt/my tool', 'cat'], notKeys: ['noise'], notPathMatch: '^/proc/' };
+    const rules = kernelExclusions(filter);
+    expect(rules).toEqual(['-A never,exit -F exe=/usr/bin/containerd-shim', '-A never,exit -F exe=/opt/my\\ tool']);
+    const parsed = parseRuleLine(rules[1]);
+    expect(parsed?.kind === 'add' && parsed.rule.prepend && parsed.rule.fields.find((f) => f.text !== undefined)?.text).toBe('/opt/my tool');
+    expect(exclusionsIn(filter)).toEqual({ kernel: rules, agent: ['not key noise', 'not exe named cat', 'not paths all matching ^/proc/'] });
+  });
+});
+
+describe('record types dropped from events', () => {
+  it('PROCTITLE:EXECVE drops the title only where the EXECVE records hold the command line', async () => {
+    const drop = compileRecordDrop(['PROCTITLE:EXECVE'])!;
+    const evs = await events();
+    for (const ev of evs) drop(ev);
+    expect(evs.map((e) => e.types)).toEqual([
+      ['SYSCALL', 'EXECVE', 'CWD', 'PATH'],
+      ['SYSCALL', 'CWD', 'PATH', 'PROCTITLE'],
+      ['SYSCALL', 'CWD', 'PATH', 'PROCTITLE'],
+      ['USER_LOGIN'],
+    ]);
+    expect(evs[0].toJSON().records).toHaveLength(4);
+  });
+
+  it('a type dropped always, and names checked', async () => {
+    const drop = compileRecordDrop(['cwd', '1327'])!;
+    const evs = await events();
+    for (const ev of evs) drop(ev);
+    expect(evs[1].types).toEqual(['SYSCALL', 'PATH']);
+    expect(() => compileRecordDrop(['NOPE'])).toThrow(/drop record NOPE: unknown record type/);
+    expect(() => compileRecordDrop(['A:B:C'])).toThrow(/write TYPE or TYPE:IF_TYPE/);
+    expect(compileRecordDrop([])).toBeUndefined();
+  });
+});
