@@ -34,6 +34,9 @@
 //         shapes) at 256 KiB and at 4× that, through the decoder, assembler,
 //         meanings and every output, and through the rule parser: the time
 //         ratio per shape; linear is 4×, the bound we hold is 5×.
+// size:   (only when named) bytes per event of our JSON (records full, fields,
+//         none) against the raw lines and laurel's JSON for the same records
+//         (test/corpus/laurel/record-*.txt and .json).
 // Results go to stdout as Markdown and to bench/results/<date>-<host>[-<scenarios>].json.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -70,7 +73,7 @@ const roundsAt = argv.indexOf('--runs');
 const rounds = roundsAt >= 0 ? Number(argv[roundsAt + 1]) : 1;
 if (!(Number.isInteger(rounds) && rounds > 0)) usage(`--runs wants a whole number of rounds, not "${argv[roundsAt + 1]}"`);
 const which = argv.filter((a, i) => !a.startsWith('--') && (secondsAt < 0 || i !== secondsAt + 1) && (roundsAt < 0 || i !== roundsAt + 1));
-const SCENARIOS = ['decode', 'log', 'format', 'live', 'exec', 'stall', 'scale', 'soak', 'churn', 'rules', 'watch', 'scaling'];
+const SCENARIOS = ['decode', 'log', 'format', 'live', 'exec', 'stall', 'scale', 'soak', 'churn', 'rules', 'watch', 'scaling', 'size'];
 for (const w of which) if (!SCENARIOS.includes(w)) usage(`unknown scenario "${w}"; scenarios: ${SCENARIOS.join(', ')}`);
 const run = (name) => which.length === 0 || which.includes(name);
 const corpus = process.env.LINUX_AUDIT_CORPUS ?? path.resolve(root, 'test', 'corpus');
@@ -1050,6 +1053,24 @@ async function scalingBench() {
   return { rows, worst: rows.reduce((w, r) => (r.ratio > w.ratio ? r : w)) };
 }
 
+// --- size -----------------------------------------------------------------
+
+async function sizeBench() {
+  const dir = path.join(corpus, 'laurel');
+  const rows = [];
+  for (const name of fs.readdirSync(dir).filter((n) => /^record-.*\.txt$/.test(n)).sort()) {
+    const laurel = path.join(dir, name.replace(/\.txt$/, '.json'));
+    if (!fs.existsSync(laurel)) continue;
+    const text = fs.readFileSync(path.join(dir, name), 'utf8');
+    const events = [];
+    for await (const ev of readAuditLog([text], { expectEndOfEvent: true })) events.push(ev);
+    const bytes = (records) => events.reduce((n, ev) => n + Buffer.byteLength(formatEvent(ev, 'json', false, records)) + 1, 0);
+    rows.push({ file: name, events: events.length, raw: Buffer.byteLength(text), laurel: fs.statSync(laurel).size, full: bytes('full'), fields: bytes('fields'), none: bytes('none') });
+  }
+  const sum = (k) => rows.reduce((n, r) => n + r[k], 0);
+  return { rows, total: { raw: sum('raw'), laurel: sum('laurel'), full: sum('full'), fields: sum('fields'), none: sum('none') } };
+}
+
 // --- report ---------------------------------------------------------------
 
 /** The commit measured, with "-dirty" when the work tree had changes; unknown outside a clone. */
@@ -1233,6 +1254,15 @@ if (which.includes('scaling')) {
   const ms = (x) => `${x.median.toFixed(1)} (${x.min.toFixed(1)}–${x.max.toFixed(1)})`;
   for (const x of r.rows) console.log(`| ${x.kind} | ${x.shape} | ${x.bytes[0].toLocaleString('en')} | ${ms(x.ms[0])} | ${ms(x.ms[1])} | ${x.ratio.toFixed(2)}× |`);
   console.log(`\nworst: ${r.worst.ratio.toFixed(2)}× (${r.worst.kind}: ${r.worst.shape}; bound: 5×)\n`);
+}
+
+if (haveCorpus && which.includes('size')) {
+  const r = (report.size = await sizeBench());
+  console.log("## size (bytes of JSON for laurel's test records: the raw lines, laurel's JSON, ours with records full, fields, none)\n");
+  console.log('| records | events | raw | laurel | full | fields | none |\n|---|---:|---:|---:|---:|---:|---:|');
+  for (const x of r.rows) console.log(`| ${x.file} | ${x.events} | ${x.raw} | ${x.laurel} | ${x.full} | ${x.fields} | ${x.none} |`);
+  const t = r.total;
+  console.log(`| all | | ${t.raw} | ${t.laurel} | ${t.full} (${(t.full / t.laurel).toFixed(2)}×) | ${t.fields} (${(t.fields / t.laurel).toFixed(2)}×) | ${t.none} (${(t.none / t.laurel).toFixed(2)}×) |\n`);
 }
 
 if (haveCorpus && run('format')) {

@@ -88,6 +88,19 @@ describe('linux-audit parse', () => {
     expect(serials(keyed.stdout)).toEqual(keyedApi);
   });
 
+  it('--records fields leaves out each record\'s text, none the records; the rest is the same and valid', () => {
+    const file = corpusPath('laurel/record-execve.txt');
+    const [full, fields, none] = ['full', 'fields', 'none'].map((r) => jsonLines(cli(['parse', '--eoe', '--format', 'json', '--records', r, file]).stdout)[0] as Record<string, unknown> & { records?: Array<Record<string, unknown>> });
+    for (const ev of [full, fields, none]) expect(validateEvent(ev), JSON.stringify(validateEvent.errors)).toBe(true);
+    expect(fields.records!.map((r) => r.text)).toEqual(full.records!.map(() => undefined));
+    expect(fields.records!.map((r) => r.fields)).toEqual(full.records!.map((r) => r.fields));
+    expect(none).not.toHaveProperty('records');
+    const { records: _full, ...fullRest } = full;
+    const { records: _none, ...noneRest } = none;
+    expect(noneRest).toEqual(fullRest);
+    expect(cli(['parse', '--records', 'some', '/dev/null']).stderr).toMatch(/--records must be one of full, fields, none, not "some"/);
+  });
+
   it('--count stops after N events', () => {
     const r = cli(['parse', '-f', 'json', '-n', '3', corpusPath(LOGS[0])]);
     expect(r.code).toBe(0);

@@ -5,7 +5,7 @@ import type { AuditRecord } from '../decode/record.js';
 import { decodeHex, hexBytes, isEncodedHex } from '../decode/fields.js';
 import type { ContainerInfo, ContainerResolver } from '../enrich/container.js';
 import type { ProcessInfo, ProcessTable } from '../enrich/process.js';
-import { eventToJSON, pathsOf, processOf, socketsOf, usersOf, type AuditEventJSON, type IdJSON, type PathJSON, type ProcessJSON } from '../shape/json.js';
+import { eventToJSON, pathsOf, processOf, socketsOf, usersOf, type AuditEventJSON, type IdJSON, type JsonRecords, type PathJSON, type ProcessJSON } from '../shape/json.js';
 import { summarize, type Summary } from '../shape/summary.js';
 import type { SocketAddress } from '../interpret/index.js';
 
@@ -265,5 +265,10 @@ export class AuditEvent {
   /** The documented event object (docs/event-schema.md). */
   toJSON(): AuditEventJSON {
     return eventToJSON(this, this.enrichment !== undefined);
+  }
+
+  /** The event object with less of each record: `fields` (no payload text) or `none` (summaries only). */
+  toJSONWith(records: JsonRecords): AuditEventJSON {
+    return eventToJSON(this, this.enrichment !== undefined, records);
   }
 }

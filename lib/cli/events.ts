@@ -3,6 +3,7 @@ import type { ParseArgsConfig } from 'node:util';
 import type { EventFilter } from '../filter/index.js';
 import { type Parsed, UsageError, integer, list, oneOf } from './args.js';
 import { FORMAT_HELP } from './output.js';
+import { JSON_RECORDS, type JsonRecords } from '../shape/json.js';
 
 export const EVENT_OPTIONS = {
   key: { type: 'string', short: 'k', multiple: true },
@@ -20,6 +21,7 @@ export const EVENT_OPTIONS = {
   'path-match': { type: 'string' },
   'not-path-match': { type: 'string' },
   format: { type: 'string', short: 'f' },
+  records: { type: 'string' },
   color: { type: 'boolean' },
   'no-color': { type: 'boolean' },
   count: { type: 'string', short: 'n' },
@@ -46,6 +48,8 @@ Exclusions (events that match are left out):
       --not-path-match RE  events whose every path matches RE (e.g. '^/proc/')
 Output:
 ${FORMAT_HELP}
+      --records full|fields|none   how much of each record JSON carries: full (text, fields,
+                           meanings), fields (no text), none (only the summaries)
       --color, --no-color  colour in text output (default: on a terminal, unless NO_COLOR is set)
   -n, --count N            stop after N events`;
 
@@ -68,6 +72,10 @@ export function filterFrom(values: Parsed['values']): EventFilter {
     pathMatch: values['path-match'] as string | undefined,
     notPathMatch: values['not-path-match'] as string | undefined,
   };
+}
+
+export function recordsFrom(values: Parsed['values']): JsonRecords | undefined {
+  return oneOf('records', values.records as string | undefined, JSON_RECORDS);
 }
 
 export function colorFrom(values: Parsed['values']): boolean | undefined {

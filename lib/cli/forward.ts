@@ -11,7 +11,7 @@ import type { MetricsServer } from '../metrics/index.js';
 import { subscribe } from '../subscribe/subscription.js';
 import { AgentReporter } from './agents.js';
 import { EXIT, UsageError, integer, list, oneOf, parse } from './args.js';
-import { EVENT_OPTIONS, filterFrom } from './events.js';
+import { EVENT_OPTIONS, filterFrom, recordsFrom } from './events.js';
 import { ENGINE_OPTIONS, engineSocketsFrom } from './engines.js';
 import { heartbeat, rulesFromFile } from './tail.js';
 
@@ -64,7 +64,9 @@ export async function forwardCommand(args: string[], out: (line: string) => void
   if (values.help) return out(FORWARD_HELP), EXIT.ok;
   const configFile = (values.config as string | undefined) ?? (fs.existsSync(DEFAULT_CONFIG_PATH) ? DEFAULT_CONFIG_PATH : undefined);
   const config: AgentConfig = configFile !== undefined ? readConfig(configFile) : checkConfig({});
-  const sinkSpecs = [...config.sinks, ...list(values.to).map(parseSinkUrl)];
+  // --records is the default of the sinks that do not say.
+  const records = recordsFrom(values);
+  const sinkSpecs = [...config.sinks, ...list(values.to).map(parseSinkUrl)].map((s) => (records !== undefined && s.records === undefined ? { ...s, records } : s));
   if (sinkSpecs.length === 0) throw new UsageError(`forward needs somewhere to send: --to URL, or "sinks" in ${configFile ?? DEFAULT_CONFIG_PATH}`);
   const flagFilter = filterFrom(values);
   const flagsFilter = Object.values(flagFilter).some((v) => (Array.isArray(v) ? v.length > 0 : v !== undefined));

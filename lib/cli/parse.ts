@@ -5,7 +5,7 @@ import { compileFilter } from '../filter/index.js';
 import { DEFAULT_MAX_LINE_BYTES, readAuditLog } from '../logfile/read.js';
 import { EXIT, UsageError, integer, parse } from './args.js';
 import { AuditError } from '../errors.js';
-import { EVENT_OPTIONS, EVENT_OPTIONS_HELP, colorFrom, filterFrom } from './events.js';
+import { EVENT_OPTIONS, EVENT_OPTIONS_HELP, colorFrom, filterFrom, recordsFrom } from './events.js';
 import { formatEvent } from '../format/index.js';
 import { LineWriter, chooseFormat, wantsColor } from './output.js';
 
@@ -51,6 +51,7 @@ export async function parseCommand(args: string[], out: NodeJS.WriteStream, stde
   const filter = compileFilter(filterFrom(values));
   const format = chooseFormat(values.format as string | undefined, out);
   const color = wantsColor(out, colorFrom(values));
+  const records = recordsFrom(values) ?? 'full';
   const count = integer('--count', values.count as string | undefined, 1);
   const files = positionals.length > 0 ? positionals : ['-'];
   // Open every file before printing anything: a typo or a file we may not
@@ -73,7 +74,7 @@ export async function parseCommand(args: string[], out: NodeJS.WriteStream, stde
       const events = readAuditLog(source, { expectEndOfEvent: values.eoe === true });
       for await (const ev of events) {
         if (!filter(ev)) continue;
-        await writer.write(formatEvent(ev, format, color));
+        await writer.write(formatEvent(ev, format, color, records));
         shown++;
         if (writer.closed || (count !== undefined && shown >= count)) break;
       }

@@ -6,7 +6,7 @@ import { PRESETS, type PresetName } from '../rules/presets.js';
 import { subscribe, type Subscription, type SubscriptionStats } from '../subscribe/subscription.js';
 import { AgentReporter } from './agents.js';
 import { EXIT, UsageError, integer, list, oneOf, parse } from './args.js';
-import { EVENT_OPTIONS, EVENT_OPTIONS_HELP, colorFrom, filterFrom } from './events.js';
+import { EVENT_OPTIONS, EVENT_OPTIONS_HELP, colorFrom, filterFrom, recordsFrom } from './events.js';
 import { ENGINE_OPTIONS, ENGINE_OPTIONS_HELP, engineSocketsFrom } from './engines.js';
 import { formatEvent } from '../format/index.js';
 import { LineWriter, chooseFormat, wantsColor } from './output.js';
@@ -74,6 +74,7 @@ export async function tailCommand(args: string[], out: NodeJS.WriteStream, err: 
   const filter = compileFilter(filterFrom(values));
   const format = chooseFormat(values.format as string | undefined, out);
   const color = wantsColor(out, colorFrom(values));
+  const records = recordsFrom(values) ?? 'full';
   const count = integer('--count', values.count as string | undefined, 1);
   const mode = oneOf('mode', values.mode as string | undefined, ['unicast', 'multicast', 'auto'] as const) ?? 'auto';
   const presets = list(values.preset);
@@ -100,7 +101,7 @@ export async function tailCommand(args: string[], out: NodeJS.WriteStream, err: 
     err(`linux-audit tail: receiving in ${sub.stats().mode} mode; Ctrl-C to stop`);
     for await (const ev of sub) {
       if (!filter(ev)) continue;
-      await writer.write(formatEvent(ev, format, color));
+      await writer.write(formatEvent(ev, format, color, records));
       shown++;
       if (writer.closed || (count !== undefined && shown >= count)) break;
     }

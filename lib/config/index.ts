@@ -7,6 +7,7 @@ import { PRESETS, type PresetName } from '../rules/presets.js';
 import { FACILITIES, SEVERITIES } from '../sinks/syslog-message.js';
 import { parseSinkUrl, SinkSpecError, type SinkSpec } from '../sinks/index.js';
 import { parseListen, type MetricsListen } from '../metrics/index.js';
+import { JSON_RECORDS } from '../shape/json.js';
 
 export const DEFAULT_CONFIG_PATH = '/etc/linux-audit/config.json';
 
@@ -120,14 +121,15 @@ const SYSLOG = object(
     relpWindow: int(1, 65536),
     tls: object({ ca: str, cert: str, key: str, servername: str, verify: bool }),
     filter: FILTER,
+    records: oneOf(JSON_RECORDS),
   },
   ['type', 'transport', 'host'],
 );
 const FILE = object(
-  { type: oneOf(['file']), path: str, format: oneOf(['raw', 'json']), maxBytes: int(0, Number.MAX_SAFE_INTEGER), numLogs: int(1, 999), spoolBytes: int(0, Number.MAX_SAFE_INTEGER), filter: FILTER },
+  { type: oneOf(['file']), path: str, format: oneOf(['raw', 'json']), maxBytes: int(0, Number.MAX_SAFE_INTEGER), numLogs: int(1, 999), spoolBytes: int(0, Number.MAX_SAFE_INTEGER), filter: FILTER, records: oneOf(JSON_RECORDS) },
   ['type', 'path'],
 );
-const STDOUT = object({ type: oneOf(['stdout']), format: oneOf(['json', 'text', 'raw']), spoolBytes: int(0, Number.MAX_SAFE_INTEGER), filter: FILTER }, ['type']);
+const STDOUT = object({ type: oneOf(['stdout']), format: oneOf(['json', 'text', 'raw']), spoolBytes: int(0, Number.MAX_SAFE_INTEGER), filter: FILTER, records: oneOf(JSON_RECORDS) }, ['type']);
 
 const SINK: Check = (v, at) => {
   if (typeof v === 'string') {

@@ -20,8 +20,8 @@ export interface IdJSON {
 export interface RecordJSON {
   type: number;
   typeName: string;
-  /** The payload exactly as received. */
-  text: string;
+  /** The payload exactly as received (absent in the `fields` form). */
+  text?: string;
   /** Raw values: quotes removed, hex-encoded text decoded (invalid UTF-8 as U+FFFD; see `hex`). */
   fields: Record<string, string>;
   /** Meanings of the fields whose meaning differs from the raw value (syscall name, user name, …). */
@@ -53,7 +53,8 @@ export interface AuditEventJSON {
   container?: ContainerInfo | null;
   /** Live events only: the parent processes, nearest first. */
   ancestry?: ProcessInfo[];
-  records: RecordJSON[];
+  /** Every record (absent in the `none` form). */
+  records?: RecordJSON[];
 }
 
 const USER_FIELDS = ['auid', 'uid', 'euid', 'suid', 'fsuid', 'gid', 'egid', 'sgid', 'fsgid'];
@@ -64,8 +65,8 @@ function idJSON(r: AuditRecord, name: string): IdJSON | undefined {
   return { id: Number(raw), name: r.interpreted[name] };
 }
 
-function recordJSON(r: AuditRecord): RecordJSON {
-  const out: RecordJSON = { type: r.type, typeName: r.typeName, text: r.text, fields: r.fields };
+function recordJSON(r: AuditRecord, withText: boolean): RecordJSON {
+  const out: RecordJSON = withText ? { type: r.type, typeName: r.typeName, text: r.text, fields: r.fields } : { type: r.type, typeName: r.typeName, fields: r.fields };
   const interpreted: Record<string, string> = Object.create(null) as Record<string, string>;
   let any = false;
   const meanings = r.interpreted;
@@ -193,8 +194,17 @@ export function socketsOf(ev: AuditEvent): SocketAddress[] {
     .filter((a): a is SocketAddress => a !== undefined);
 }
 
+/**
+ * How much of each record an event's JSON carries. `full`: the payload text,
+ * the fields and their meanings. `fields`: no text (the fields say it all;
+ * about a quarter smaller). `none`: no records, only the summaries (process,
+ * user, syscall, paths, sockets, container): the smallest, as laurel's size.
+ */
+export type JsonRecords = 'full' | 'fields' | 'none';
+export const JSON_RECORDS: readonly JsonRecords[] = ['full', 'fields', 'none'];
+
 /** The JSON object of an event; `JSON.stringify(event)` gives it. `live` adds container and ancestry. */
-export function eventToJSON(ev: AuditEvent, live: boolean): AuditEventJSON {
+export function eventToJSON(ev: AuditEvent, live: boolean, records: JsonRecords = 'full'): AuditEventJSON {
   const out: AuditEventJSON = {
     serial: ev.serial,
     time: new Date(ev.time).toISOString(),
@@ -202,7 +212,6 @@ export function eventToJSON(ev: AuditEvent, live: boolean): AuditEventJSON {
     ...(ev.incomplete && { incomplete: true as const }),
     types: ev.records.map((r) => r.typeName),
     keys: ev.keys,
-    records: [],
   };
   const summary = summarize(ev);
   if (summary) out.summary = summary;
@@ -221,6 +230,6 @@ export function eventToJSON(ev: AuditEvent, live: boolean): AuditEventJSON {
     if (container !== undefined) out.container = container;
     out.ancestry = ev.ancestry;
   }
-  out.records = ev.records.map(recordJSON);
+  if (records !== 'none') out.records = ev.records.map((r) => recordJSON(r, records === 'full'));
   return out;
 }

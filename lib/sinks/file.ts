@@ -8,6 +8,7 @@ import { eventToRaw } from '../format/raw.js';
 import { DEFAULT_SPOOL_BYTES, type Sink, type SinkStats, Waiters } from './sink.js';
 import { alertToJSON, type Alert } from '../watch/alert.js';
 import { lossToJSON, type LossNotice } from './loss.js';
+import type { JsonRecords } from '../shape/json.js';
 
 export interface FileSinkOptions {
   path: string;
@@ -19,6 +20,8 @@ export interface FileSinkOptions {
   numLogs?: number;
   /** Bytes waiting for the disk, at most; past it a line is dropped and counted (spool-dropped). Default 64 MiB. */
   spoolBytes?: number;
+  /** For json: how much of each record to write (full, fields, none). Default full. */
+  records?: JsonRecords;
 }
 
 /** Writes are gathered up to this size into one write call. */
@@ -28,6 +31,7 @@ export class FileSink implements Sink {
   readonly name: string;
   private readonly file: string;
   private readonly format: 'raw' | 'json';
+  private readonly records: JsonRecords;
   private readonly maxBytes: number;
   private readonly numLogs: number;
   private fd: number;
@@ -48,6 +52,7 @@ export class FileSink implements Sink {
     this.file = path.resolve(options.path);
     this.name = `file:${this.file}`;
     this.format = options.format ?? 'raw';
+    this.records = options.records ?? 'full';
     this.maxBytes = options.maxBytes ?? 8 * 1024 * 1024;
     this.numLogs = Math.max(1, options.numLogs ?? 5);
     this.spoolBytes = options.spoolBytes ?? DEFAULT_SPOOL_BYTES;
@@ -72,7 +77,7 @@ export class FileSink implements Sink {
   }
 
   write(ev: AuditEvent): void {
-    this.append(this.format === 'json' ? JSON.stringify(ev) : eventToRaw(ev));
+    this.append(this.format === 'json' ? JSON.stringify(this.records === 'full' ? ev : ev.toJSONWith(this.records)) : eventToRaw(ev));
   }
 
   /** Alerts are JSON lines whatever the format: no audit.log line can say what they say. */

@@ -1,6 +1,7 @@
 // Sinks by description: a config object or a URL an operator types.
 import { FORMATS, type Format } from '../format/index.js';
 import type { EventFilter } from '../filter/index.js';
+import { JSON_RECORDS, type JsonRecords } from '../shape/json.js';
 import { FileSink, type FileSinkOptions } from './file.js';
 import { SinkSpecError, type Sink } from './sink.js';
 import { StdoutSink } from './stdout.js';
@@ -14,7 +15,7 @@ export { createSyslogSink, type SyslogSinkOptions, type SyslogTransport, type Sy
 export { SyslogFormatter, SD_ID, type SyslogMessageOptions, type Facility, type Severity } from './syslog-message.js';
 
 export type SinkSpec = (
-  | { type: 'stdout'; format?: Format; spoolBytes?: number }
+  | { type: 'stdout'; format?: Format; spoolBytes?: number; records?: JsonRecords }
   | ({ type: 'file' } & FileSinkOptions)
   | ({ type: 'syslog' } & SyslogSinkOptions)
 ) & {
@@ -25,7 +26,7 @@ export type SinkSpec = (
 export function createSink(spec: SinkSpec): Sink {
   switch (spec.type) {
     case 'stdout':
-      return new StdoutSink({ format: spec.format, spoolBytes: spec.spoolBytes });
+      return new StdoutSink({ format: spec.format, spoolBytes: spec.spoolBytes, records: spec.records });
     case 'file':
       return new FileSink(spec);
     case 'syslog':
@@ -42,6 +43,14 @@ export function parseSize(what: string, text: string): number {
   return Number(m[1]) * 1024 ** ' KMG'.indexOf(m[2].toUpperCase() || ' ');
 }
 
+/** `records=full|fields|none`: how much of each record JSON carries. */
+function recordsParam(text: string, q: URLSearchParams): JsonRecords | undefined {
+  const v = q.get('records');
+  if (v === null) return undefined;
+  if (!(JSON_RECORDS as readonly string[]).includes(v)) throw new SinkSpecError(`--to ${text}: records must be one of ${JSON_RECORDS.join(', ')}, not "${v}"`);
+  return v as JsonRecords;
+}
+
 const URL_HELP = 'stdout[:json|text|raw][?spool=64M], file:/PATH[?format=raw|json&max=8M&num=5&spool=64M], or udp|tcp|tls|relp|relp+tls://HOST[:PORT][?payload=json|raw&facility=…&severity=…&spool=64M&ca=…&cert=…&key=…&verify=no]';
 
 /**
@@ -55,8 +64,8 @@ export function parseSinkUrl(text: string): SinkSpec {
     const format = head.slice('stdout:'.length) || 'json';
     if (!(FORMATS as readonly string[]).includes(format)) throw new SinkSpecError(`--to ${text}: stdout formats are ${FORMATS.join(', ')}`);
     const q = new URLSearchParams(query);
-    for (const k of q.keys()) if (k !== 'spool') throw new SinkSpecError(`--to ${text}: unknown parameter "${k}"; known: spool`);
-    return { type: 'stdout', format: format as Format, spoolBytes: q.get('spool') !== null ? parseSize(`--to ${text}: spool`, q.get('spool')!) : undefined };
+    for (const k of q.keys()) if (k !== 'spool' && k !== 'records') throw new SinkSpecError(`--to ${text}: unknown parameter "${k}"; known: spool, records`);
+    return { type: 'stdout', format: format as Format, spoolBytes: q.get('spool') !== null ? parseSize(`--to ${text}: spool`, q.get('spool')!) : undefined, records: recordsParam(text, q) };
   }
   let url: URL;
   try {
@@ -70,7 +79,7 @@ export function parseSinkUrl(text: string): SinkSpec {
   };
   const scheme = url.protocol.slice(0, -1);
   if (scheme === 'file') {
-    known(['format', 'max', 'num', 'spool']);
+    known(['format', 'max', 'num', 'spool', 'records']);
     const format = q.get('format') ?? 'raw';
     if (format !== 'raw' && format !== 'json') throw new SinkSpecError(`--to ${text}: file format is raw or json, not "${format}"`);
     const num = q.get('num');
@@ -82,10 +91,11 @@ export function parseSinkUrl(text: string): SinkSpec {
       maxBytes: q.get('max') !== null ? parseSize(`--to ${text}: max`, q.get('max')!) : undefined,
       numLogs: num !== null ? Number(num) : undefined,
       spoolBytes: q.get('spool') !== null ? parseSize(`--to ${text}: spool`, q.get('spool')!) : undefined,
+      records: recordsParam(text, q),
     };
   }
   if (!(TRANSPORTS as readonly string[]).includes(scheme)) throw new SinkSpecError(`--to ${text}: unknown scheme "${scheme}"; write ${URL_HELP}`);
-  known(['payload', 'facility', 'severity', 'failure-severity', 'sd', 'spool', 'ca', 'cert', 'key', 'servername', 'verify', 'hostname']);
+  known(['payload', 'facility', 'severity', 'failure-severity', 'sd', 'spool', 'ca', 'cert', 'key', 'servername', 'verify', 'hostname', 'records']);
   const host = url.hostname.replace(/^\[|\]$/g, '');
   if (host === '') throw new SinkSpecError(`--to ${text}: no host`);
   const oneOf = <T extends string>(name: string, allowed: readonly T[]): T | undefined => {
@@ -114,6 +124,7 @@ export function parseSinkUrl(text: string): SinkSpec {
     severity: oneOf('severity', severityNames),
     failureSeverity: oneOf('failure-severity', severityNames),
     structuredData: yesNo('sd'),
+    records: recordsParam(text, q),
     hostname: q.get('hostname') ?? undefined,
     spoolBytes: q.get('spool') !== null ? parseSize(`--to ${text}: spool`, q.get('spool')!) : undefined,
     tls: tlsWanted

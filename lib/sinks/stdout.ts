@@ -6,11 +6,13 @@ import type { AuditEvent } from '../assemble/event.js';
 import { formatEvent, type Format } from '../format/index.js';
 import { alertToJSON, alertToText, type Alert } from '../watch/alert.js';
 import { lossToJSON, type LossNotice } from './loss.js';
+import type { JsonRecords } from '../shape/json.js';
 import { DEFAULT_SPOOL_BYTES, type Sink, type SinkStats, Waiters } from './sink.js';
 
 export class StdoutSink implements Sink {
   readonly name = 'stdout';
   private readonly format: Format;
+  private readonly records: JsonRecords;
   private readonly stream: NodeJS.WriteStream;
   private waiting = 0;
   private delivered = 0;
@@ -21,15 +23,16 @@ export class StdoutSink implements Sink {
   private readonly spoolBytes: number;
   private spoolDropped = 0;
 
-  constructor(options: { format?: Format; stream?: NodeJS.WriteStream; spoolBytes?: number } = {}) {
+  constructor(options: { format?: Format; stream?: NodeJS.WriteStream; spoolBytes?: number; records?: JsonRecords } = {}) {
     this.format = options.format ?? 'json';
+    this.records = options.records ?? 'full';
     this.stream = options.stream ?? process.stdout;
     this.spoolBytes = options.spoolBytes ?? DEFAULT_SPOOL_BYTES;
     this.stream.on('error', (e) => (this.lastError = e.message));
   }
 
   write(ev: AuditEvent): void {
-    this.line(formatEvent(ev, this.format, false));
+    this.line(formatEvent(ev, this.format, false, this.records));
   }
 
   writeAlert(alert: Alert): void {

@@ -5,6 +5,7 @@ import os from 'node:os';
 import type { AuditEvent } from '../assemble/event.js';
 import { alertToJSON, syslogSeverity, type Alert } from '../watch/alert.js';
 import { lossToJSON, type LossNotice } from './loss.js';
+import type { JsonRecords } from '../shape/json.js';
 import type { AuditRecord } from '../decode/record.js';
 import { recordToRaw } from '../format/raw.js';
 import { escapeText } from '../format/escape.js';
@@ -33,6 +34,8 @@ export interface SyslogMessageOptions {
   payload?: 'json' | 'raw';
   /** Add `[linux-audit@32473 serial=… type=… key=… result=…]` (json payload). Default true. */
   structuredData?: boolean;
+  /** How much of each record the JSON payload carries: full, fields (no text), none (summaries). Default full. */
+  records?: JsonRecords;
   /** HOSTNAME; default this host's name. A record's `node=` takes precedence. */
   hostname?: string;
   /** APP-NAME; default `linux-audit`. */
@@ -82,6 +85,7 @@ export class SyslogFormatter {
   private readonly failureSeverity: number;
   private readonly payload: 'json' | 'raw';
   private readonly structuredData: boolean;
+  private readonly records: JsonRecords;
   private readonly hostname: string;
   private readonly appName: string;
   private readonly procId: string;
@@ -92,6 +96,7 @@ export class SyslogFormatter {
     this.failureSeverity = SEVERITIES[options.failureSeverity ?? 'notice'];
     this.payload = options.payload ?? 'json';
     this.structuredData = options.structuredData ?? true;
+    this.records = options.records ?? 'full';
     this.hostname = headerField(options.hostname ?? os.hostname(), 255);
     this.appName = headerField(options.appName ?? 'linux-audit', 48);
     this.procId = String(process.pid);
@@ -113,7 +118,7 @@ export class SyslogFormatter {
         (ev.pid !== undefined ? ` pid="${ev.pid}"` : '') +
         ']';
     }
-    return [`${this.header(pri, ev.time, ev.node, first?.typeName ?? '-')} ${sd} ${JSON.stringify(ev)}`];
+    return [`${this.header(pri, ev.time, ev.node, first?.typeName ?? '-')} ${sd} ${JSON.stringify(this.records === 'full' ? ev : ev.toJSONWith(this.records))}`];
   }
 
   /**
