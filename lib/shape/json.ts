@@ -3,6 +3,7 @@
 // summary, process, users, syscall, paths, sockets, container — and every
 // record with its raw and interpreted values side by side.
 import { isUtf8 } from 'node:buffer';
+import os from 'node:os';
 import { EXECVE, SYSCALL } from '../constants/index.js';
 import type { AuditEvent } from '../assemble/event.js';
 import type { AuditRecord } from '../decode/record.js';
@@ -38,6 +39,8 @@ export interface AuditEventJSON {
   /** ISO 8601, UTC, millisecond precision. */
   time: string;
   node?: string;
+  /** The host a live event happened on (this host's name). */
+  host?: string;
   incomplete?: true;
   /** Record type names, in order. */
   types: string[];
@@ -203,12 +206,28 @@ export function socketsOf(ev: AuditEvent): SocketAddress[] {
 export type JsonRecords = 'full' | 'fields' | 'none';
 export const JSON_RECORDS: readonly JsonRecords[] = ['full', 'fields', 'none'];
 
-/** The JSON object of an event; `JSON.stringify(event)` gives it. `live` adds container and ancestry. */
+let cachedHost: string | undefined;
+let hostAt = 0;
+
+/** This host's name, read again at most once a minute (a host may be renamed). */
+function hostName(): string {
+  const now = Date.now();
+  if (cachedHost === undefined || now - hostAt > 60_000) {
+    cachedHost = os.hostname();
+    hostAt = now;
+  }
+  return cachedHost;
+}
+
+/** The JSON object of an event; `JSON.stringify(event)` gives it. `live` adds host, container and ancestry. */
 export function eventToJSON(ev: AuditEvent, live: boolean, records: JsonRecords = 'full'): AuditEventJSON {
   const out: AuditEventJSON = {
     serial: ev.serial,
     time: new Date(ev.time).toISOString(),
     ...(ev.node !== undefined && { node: ev.node }),
+    // Where a live event happened, in every event (a receiver may not keep
+    // the syslog header's host). A log's events say so only by node=.
+    ...(live && { host: hostName() }),
     ...(ev.incomplete && { incomplete: true as const }),
     types: ev.records.map((r) => r.typeName),
     keys: ev.keys,

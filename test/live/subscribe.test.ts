@@ -85,8 +85,9 @@ describeLive('live subscription on the real kernel', () => {
     check(events);
     // Live events carry container (null: the host) and ancestry, and match the schema.
     const exec = ours(events).find((e) => e.argv?.[0] === '/bin/true')!;
-    const json = JSON.parse(JSON.stringify(exec)) as { container: unknown; ancestry: Array<{ pid: number }>; summary: { action: string } };
+    const json = JSON.parse(JSON.stringify(exec)) as { host: string; container: unknown; ancestry: Array<{ pid: number }>; summary: { action: string } };
     expect(validateEvent(json), JSON.stringify(validateEvent.errors)).toBe(true);
+    expect(json.host).toBe(os.hostname());
     expect(json.container).toBeNull();
     expect(json.ancestry[0].pid).toBe(process.pid);
     expect(json.summary.action).toBe('executed');
