@@ -14,10 +14,10 @@ export const LOSS_HELP = `      --loss-interval SECONDS   when a loss counter mo
                           (default 10; 0: never)`;
 
 /** Start the loss notices (interval 0: none); stop() sends the last interval's. */
-export function watchLoss(intervalSeconds: number, read: () => LossCounts, sinks: Sink[]): LossWatch | undefined {
+export function watchLoss(intervalSeconds: number, read: () => LossCounts, sinks: () => Sink[]): LossWatch | undefined {
   if (intervalSeconds === 0) return undefined;
   return new LossWatch(read, (n) => {
-    for (const s of sinks) s.writeNotice(n);
+    for (const s of sinks()) s.writeNotice(n);
   }, intervalSeconds * 1000);
 }
 

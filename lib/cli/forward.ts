@@ -4,13 +4,17 @@ import fs from 'node:fs';
 import { DEFAULT_CONFIG_PATH, checkConfig, readConfig, type AgentConfig } from '../config/index.js';
 import { compileFilter, compileRecordDrop, exclusionsIn, kernelExclusions } from '../filter/index.js';
 import { PRESETS } from '../rules/presets.js';
-import { parseSinkUrl, type SinkStats } from '../sinks/index.js';
+import { parseSinkUrl, type Sink, type SinkSpec, type SinkStats } from '../sinks/index.js';
+import type { AuditEvent } from '../assemble/event.js';
+import type { EventFilter } from '../filter/index.js';
+import type { JsonRecords } from '../shape/json.js';
+import type { PresetName } from '../rules/presets.js';
 import { LOSS_HELP, LOSS_OPTIONS, METRICS_HELP, METRICS_OPTIONS, metricsFrom, openSinks, startMetrics, watchLoss, withAgentSignals } from './agent.js';
 import { lossCounts, type LossWatch } from '../sinks/loss.js';
 import type { MetricsServer } from '../metrics/index.js';
 import { subscribe } from '../subscribe/subscription.js';
 import { AgentReporter } from './agents.js';
-import { EXIT, UsageError, integer, list, oneOf, parse } from './args.js';
+import { EXIT, UsageError, integer, list, oneOf, parse, type Parsed } from './args.js';
 import { EVENT_OPTIONS, filterFrom, recordsFrom } from './events.js';
 import { ENGINE_OPTIONS, engineSocketsFrom } from './engines.js';
 import { heartbeat, rulesFromFile } from './tail.js';
@@ -19,7 +23,10 @@ export const FORWARD_HELP = `Usage: linux-audit forward [--config FILE] [--to UR
 
 Run as an agent: receive the audit stream and send every event to each sink,
 until SIGINT or SIGTERM (then flush, restore the kernel, exit 0). A health
-line goes to stderr every --health seconds and on SIGUSR1.
+line goes to stderr every --health seconds and on SIGUSR1. SIGHUP reads the
+config file again: rules, sinks and filters change without a restart (new
+rules before old ones go); a file with a mistake is refused, the running
+config kept.
 
       --config FILE   the config file (default ${DEFAULT_CONFIG_PATH} if it exists)
       --to URL        a sink, added to the config's (repeat for several):
@@ -47,6 +54,67 @@ export function sinkLine(s: SinkStats): string {
   return `${s.name} ${s.state} delivered ${s.delivered} queued ${s.queued} spool-dropped ${s.spoolDropped} failed ${s.failed} reconnects ${s.reconnects}${s.lastError ? ` (${s.lastError})` : ''}`;
 }
 
+/** Settings a reload cannot change under a running subscription: said, and kept until the next start. */
+const RESTART_KEYS = ['mode', 'bufferBytes', 'queueLimit', 'backlogLimit', 'runtimeSockets', 'containerdSockets', 'metrics', 'healthSeconds', 'lossIntervalSeconds'] as const;
+
+/** What the command line adds to every config (at the start and at each reload). */
+interface FlagParts {
+  to: SinkSpec[];
+  records: JsonRecords | undefined;
+  filter: EventFilter | undefined;
+  rules: string[];
+  presets: string[];
+  dropRecords: string[];
+}
+
+function flagParts(values: Parsed['values']): FlagParts {
+  const filter = filterFrom(values);
+  const given = Object.values(filter).some((v) => (Array.isArray(v) ? v.length > 0 : v !== undefined));
+  return {
+    to: list(values.to).map(parseSinkUrl),
+    records: recordsFrom(values),
+    filter: given ? filter : undefined,
+    rules: list(values.rules).flatMap(rulesFromFile),
+    presets: list(values.preset),
+    dropRecords: list(values['drop-record']),
+  };
+}
+
+/** Everything the event loop and the subscription's rules follow, from a config and the flags. */
+interface Plan {
+  sinkSpecs: SinkSpec[];
+  filter: (ev: AuditEvent) => boolean;
+  sinkFilters: Array<((ev: AuditEvent) => boolean) | undefined>;
+  dropRecords: ((ev: AuditEvent) => void) | undefined;
+  exclusions: { kernel: string[]; agent: string[] };
+  rules: string[];
+  presets: PresetName[];
+}
+
+function planFrom(config: AgentConfig, flags: FlagParts, configFile: string | undefined): Plan {
+  // --records is the default of the sinks that do not say.
+  const sinkSpecs = [...config.sinks, ...flags.to].map((s) => (flags.records !== undefined && s.records === undefined ? { ...s, records: flags.records } : s));
+  if (sinkSpecs.length === 0) throw new UsageError(`forward needs somewhere to send: --to URL, or "sinks" in ${configFile ?? DEFAULT_CONFIG_PATH}`);
+  // Filter flags replace the file's filter.
+  const chosen = flags.filter ?? config.filter;
+  const presets = [...config.presets, ...flags.presets];
+  for (const p of presets) if (!Object.hasOwn(PRESETS, p)) throw new UsageError(`unknown preset "${p}"; presets: ${Object.keys(PRESETS).join(', ')}`);
+  return {
+    sinkSpecs,
+    filter: compileFilter(chosen),
+    sinkFilters: sinkSpecs.map((s) => (s.filter !== undefined ? compileFilter(s.filter) : undefined)),
+    dropRecords: compileRecordDrop([...config.dropRecords, ...flags.dropRecords]),
+    exclusions: exclusionsIn(chosen),
+    rules: [...kernelExclusions(chosen), ...config.rules, ...(config.rulesFile !== undefined ? rulesFromFile(config.rulesFile) : []), ...flags.rules],
+    presets: presets as PresetName[],
+  };
+}
+
+/** The same sink, described the same way (a reload keeps its connection and spool). */
+function sameSpec(a: SinkSpec | undefined, b: SinkSpec): boolean {
+  return a !== undefined && JSON.stringify(a) === JSON.stringify(b);
+}
+
 export async function forwardCommand(args: string[], out: (line: string) => void, err: (line: string) => void): Promise<number> {
   const { values } = parse(args, {
     ...EVENT_OPTIONS,
@@ -64,31 +132,19 @@ export async function forwardCommand(args: string[], out: (line: string) => void
   if (values.help) return out(FORWARD_HELP), EXIT.ok;
   const configFile = (values.config as string | undefined) ?? (fs.existsSync(DEFAULT_CONFIG_PATH) ? DEFAULT_CONFIG_PATH : undefined);
   const config: AgentConfig = configFile !== undefined ? readConfig(configFile) : checkConfig({});
-  // --records is the default of the sinks that do not say.
-  const records = recordsFrom(values);
-  const sinkSpecs = [...config.sinks, ...list(values.to).map(parseSinkUrl)].map((s) => (records !== undefined && s.records === undefined ? { ...s, records } : s));
-  if (sinkSpecs.length === 0) throw new UsageError(`forward needs somewhere to send: --to URL, or "sinks" in ${configFile ?? DEFAULT_CONFIG_PATH}`);
-  const flagFilter = filterFrom(values);
-  const flagsFilter = Object.values(flagFilter).some((v) => (Array.isArray(v) ? v.length > 0 : v !== undefined));
-  const chosenFilter = flagsFilter ? flagFilter : config.filter;
-  const filter = compileFilter(chosenFilter);
-  const sinkFilters = sinkSpecs.map((s) => (s.filter !== undefined ? compileFilter(s.filter) : undefined));
-  const dropRecords = compileRecordDrop([...config.dropRecords, ...list(values['drop-record'])]);
-  const exclusions = exclusionsIn(chosenFilter);
+  const flags = flagParts(values);
+  let plan = planFrom(config, flags, configFile);
   const mode = oneOf('mode', values.mode as string | undefined, ['unicast', 'multicast', 'auto'] as const) ?? config.mode;
   const healthSeconds = integer('--health', values.health as string | undefined, 0, 86_400) ?? config.healthSeconds;
-  const rules = [...kernelExclusions(chosenFilter), ...config.rules, ...(config.rulesFile !== undefined ? rulesFromFile(config.rulesFile) : []), ...list(values.rules).flatMap(rulesFromFile)];
-  const presets = [...config.presets, ...list(values.preset)];
-  for (const p of presets) if (!Object.hasOwn(PRESETS, p)) throw new UsageError(`unknown preset "${p}"; presets: ${Object.keys(PRESETS).join(', ')}`);
   const metricsAt = metricsFrom(values.metrics as string | undefined) ?? config.metrics;
   const lossSeconds = integer('--loss-interval', values['loss-interval'] as string | undefined, 0, 86_400) ?? config.lossIntervalSeconds;
 
-  const sinks = await openSinks(sinkSpecs);
+  let sinks = await openSinks(plan.sinkSpecs);
   const sub = subscribe({
     mode,
     enable: true,
-    rules,
-    presets: presets as AgentConfig['presets'],
+    rules: plan.rules,
+    presets: plan.presets,
     bufferBytes: config.bufferBytes,
     queueLimit: config.queueLimit,
     backlogLimit: config.backlogLimit,
@@ -104,26 +160,86 @@ export async function forwardCommand(args: string[], out: (line: string) => void
     lastAt = now;
     err(`${heartbeat('forward', sub.stats(), forwarded)}; ${rate.toFixed(0)} events/s; ${sinks.map((s) => sinkLine(s.stats())).join('; ')}`);
   };
+
+  // SIGHUP: the config file again. Checked whole first: a mistake is one line
+  // and the running config stays. Rules are swapped new-first (no moment
+  // without them), sinks that did not change keep their connection and spool.
+  let reloading: Promise<void> = Promise.resolve();
+  const reload = (): void => {
+    reloading = reloading.then(async () => {
+      if (configFile === undefined) return err('linux-audit forward: SIGHUP: started without a config file; nothing to read again');
+      let next: Plan;
+      let nextConfig: AgentConfig;
+      try {
+        nextConfig = readConfig(configFile);
+        next = planFrom(nextConfig, flags, configFile);
+      } catch (e) {
+        return err(`linux-audit forward: SIGHUP: ${(e as Error).message}; the running config is kept`);
+      }
+      const restartOnly = RESTART_KEYS.filter((k) => JSON.stringify(nextConfig[k]) !== JSON.stringify(config[k]));
+      // Each running sink serves the first new description equal to its own
+      // (sinks[i] is always plan.sinkSpecs[i]'s); the rest are opened.
+      const unused = sinks.map((sink, i) => ({ sink, spec: plan.sinkSpecs[i] }));
+      const reuse = next.sinkSpecs.map((spec) => {
+        const k = unused.findIndex((u) => sameSpec(u.spec, spec));
+        return k < 0 ? undefined : unused.splice(k, 1)[0].sink;
+      });
+      let opened: Sink[];
+      try {
+        opened = await openSinks(next.sinkSpecs.filter((_, i) => reuse[i] === undefined));
+      } catch (e) {
+        return err(`linux-audit forward: SIGHUP: ${(e as Error).message}; the running config is kept`);
+      }
+      // The new sinks and filters first, then the rules: an event of a new
+      // rule reaches every new sink.
+      const before = { sinks, plan };
+      let o = 0;
+      sinks = reuse.map((s) => s ?? opened[o++]);
+      plan = next;
+      let changed: { added: string[]; removed: string[] };
+      try {
+        changed = await sub.updateRules(next.rules, next.presets);
+      } catch (e) {
+        ({ sinks, plan } = before);
+        await Promise.all(opened.map((s) => s.close(0)));
+        return err(`linux-audit forward: SIGHUP: ${(e as Error).message}; the running config is kept`);
+      }
+      const gone = unused.map((u) => u.sink);
+      await Promise.all(gone.map((s) => s.close(10_000)));
+      err(
+        `linux-audit forward: reloaded ${configFile}: rules +${changed.added.length} -${changed.removed.length}; ` +
+          `sinks ${sinks.map((s) => s.name).join(', ')}${gone.length > 0 ? ` (closed ${gone.map((s) => s.name).join(', ')})` : ''}` +
+          (restartOnly.length > 0 ? `; ${restartOnly.join(', ')} changed: takes effect at the next start` : ''),
+      );
+    });
+  };
+
   let reporter: AgentReporter | undefined;
   let metrics: MetricsServer | undefined;
   let loss: LossWatch | undefined;
+  process.on('SIGHUP', reload);
   try {
     await withAgentSignals(() => void sub.close(), health, healthSeconds, async () => {
       metrics = await startMetrics(metricsAt, { subscription: () => sub.stats(), written: () => forwarded, sinks: () => sinks.map((s) => s.stats()) }, err, 'forward');
       await sub.ready;
-      loss = watchLoss(lossSeconds, () => lossCounts(sub.stats(), sinks.map((s) => s.stats())), sinks);
-      reporter = new AgentReporter('forward', () => ({ stats: sub.stats(), shown: forwarded, sinks: sinks.map((s) => s.stats()), exclusions }));
+      loss = watchLoss(lossSeconds, () => lossCounts(sub.stats(), sinks.map((s) => s.stats())), () => sinks);
+      reporter = new AgentReporter('forward', () => ({ stats: sub.stats(), shown: forwarded, sinks: sinks.map((s) => s.stats()), exclusions: plan.exclusions }));
       for (const r of sub.recovered) err(`linux-audit forward: ${r.message}`);
       for (const s of sub.rules.skipped) err(`linux-audit forward: skipped rule ${s.rule} (${s.reason})`);
       err(`linux-audit forward: receiving in ${sub.stats().mode} mode; sending to ${sinks.map((s) => s.name).join(', ')}`);
       for await (const ev of sub) {
-        if (!filter(ev)) continue;
-        dropRecords?.(ev);
-        for (let i = 0; i < sinks.length; i++) if (sinkFilters[i]?.(ev) ?? true) sinks[i].write(ev);
+        // One plan per event: a reload between two events never splits one.
+        const p = plan;
+        const to = sinks;
+        if (!p.filter(ev)) continue;
+        p.dropRecords?.(ev);
+        for (let i = 0; i < to.length; i++) if (p.sinkFilters[i]?.(ev) ?? true) to[i].write(ev);
         forwarded++;
       }
     });
   } finally {
+    process.off('SIGHUP', reload);
+    await reloading;
     reporter?.stop();
     await sub.close();
     loss?.stop();

@@ -127,7 +127,7 @@ export async function watchCommand(args: string[], out: (line: string) => void, 
     await withAgentSignals(() => void w.close(), summary, healthSeconds, async () => {
       metrics = await startMetrics(metricsAt, { subscription: () => w.subscription.stats(), written: () => alerts, sinks: () => sinks.map((s) => s.stats()), watch: () => w.stats() }, err, 'watch');
       await w.ready;
-      loss = watchLoss(lossSeconds, () => lossCounts(w.subscription.stats(), sinks.map((s) => s.stats())), sinks);
+      loss = watchLoss(lossSeconds, () => lossCounts(w.subscription.stats(), sinks.map((s) => s.stats())), () => sinks);
       const sub = w.subscription;
       reporter = new AgentReporter('watch', () => ({ stats: sub.stats(), shown: alerts, sinks: sinks.map((s) => s.stats()) }));
       for (const r of sub.recovered) err(`linux-audit watch: ${r.message}`);

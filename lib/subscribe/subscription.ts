@@ -211,6 +211,29 @@ interface Changes {
   rules: AuditRule[];
 }
 
+/**
+ * Rule lines and presets, parsed before anything touches the kernel; with a
+ * first rule that keeps this process from auditing itself.
+ */
+function parseWantedRules(rules: string[], presets: PresetName[]): { rules: AuditRule[]; skipped: SubscriptionRules['skipped'] } {
+  const lines = [...rules];
+  const skipped: SubscriptionRules['skipped'] = [];
+  for (const name of presets) {
+    const p = presetRules(name);
+    lines.push(...p.rules);
+    skipped.push(...p.skipped);
+  }
+  if (lines.length === 0) return { rules: [], skipped };
+  // First, so it decides before any other rule: this process never audits itself.
+  lines.unshift(`-A never,exit -F pid=${process.pid}`);
+  const parsed = lines.map((line, i) => {
+    const c = parseRuleLine(line, { file: 'subscribe rules', line: i });
+    if (!c || c.kind !== 'add') throw new RuleSyntaxError(`expected a rule to add (-a, -A or -w); got "${line}"`, 1, { file: 'subscribe rules', line: i });
+    return c.rule;
+  });
+  return { rules: parsed, skipped };
+}
+
 const TICK_MS = 250;
 const EXEC_SYSCALLS = execSyscalls().flat();
 /** Events handed over on microtasks alone before one goes through the event loop. */
@@ -397,7 +420,8 @@ export class Subscription implements AsyncIterable<AuditEvent>, AsyncDisposable 
 
   private async start(): Promise<void> {
     const o = this.options;
-    const wanted = this.parseWantedRules();
+    const { rules: wanted, skipped } = parseWantedRules(this.options.rules ?? [], this.options.presets ?? []);
+    this.rules.skipped.push(...skipped);
     const client = (this.client = await AuditClient.open());
     let status: AuditStatus;
     try {
@@ -457,22 +481,40 @@ export class Subscription implements AsyncIterable<AuditEvent>, AsyncDisposable 
     this.startTimer();
   }
 
-  /** The rules and presets of the options, parsed before anything touches the kernel. */
-  private parseWantedRules(): AuditRule[] {
-    const lines = [...(this.options.rules ?? [])];
-    for (const name of this.options.presets ?? []) {
-      const p = presetRules(name);
-      lines.push(...p.rules);
-      this.rules.skipped.push(...p.skipped);
+  /**
+   * Replace the rules this subscription installed with these, with no moment
+   * without rules: the new ones are added first, then those no longer wanted
+   * deleted (each change journaled, as at the start). Lines are parsed before
+   * the kernel is touched, so a mistake (RuleSyntaxError) changes nothing.
+   * Rules that were already in the kernel before us stay untouched.
+   */
+  async updateRules(rules: string[], presets: PresetName[] = []): Promise<{ added: string[]; removed: string[] }> {
+    await this.ready;
+    const client = this.client;
+    if (!client || this.ended) throw new AuditError('updateRules: the subscription is closed', 'ERR_AUDIT_CLOSED');
+    const { rules: wanted, skipped } = parseWantedRules(rules, presets);
+    const wantedText = new Set(wanted.map((r) => formatRule(r)));
+    const ours = new Map(this.changes.rules.map((r) => [formatRule(r), r]));
+    const toAdd = wanted.filter((r) => !ours.has(formatRule(r)) && !this.rules.present.includes(formatRule(r)));
+    const added = toAdd.map((r) => formatRule(r));
+    await this.installRules(client, toAdd);
+    const removed: string[] = [];
+    try {
+      for (const [text, rule] of ours) {
+        if (wantedText.has(text)) continue;
+        await client.deleteRule(rule);
+        this.changes.rules.splice(this.changes.rules.indexOf(rule), 1);
+        const j = this.journal.entry.rules;
+        j.splice(j.indexOf(text), 1);
+        this.journal.save();
+        this.rules.installed.splice(this.rules.installed.indexOf(text), 1);
+        removed.push(text);
+      }
+    } finally {
+      this.updateFarewell();
     }
-    if (lines.length === 0) return [];
-    // First, so it decides before any other rule: this process never audits itself.
-    lines.unshift(`-A never,exit -F pid=${process.pid}`);
-    return lines.map((line, i) => {
-      const c = parseRuleLine(line, { file: 'subscribe rules', line: i });
-      if (!c || c.kind !== 'add') throw new RuleSyntaxError(`expected a rule to add (-a, -A or -w); got "${line}"`, 1, { file: 'subscribe rules', line: i });
-      return c.rule;
-    });
+    this.rules.skipped.splice(0, this.rules.skipped.length, ...skipped);
+    return { added: added.filter((t) => this.rules.installed.includes(t)), removed };
   }
 
   private async installRules(client: AuditClient, wanted: AuditRule[]): Promise<void> {

@@ -1,7 +1,7 @@
 // forward against a real rsyslogd: every event the subscription produced
 // arrives once over TCP, TLS and RELP, parses back to the same JSON, with the
 // RFC 5424 header rsyslog read; and across a receiver restart nothing is lost.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -198,6 +198,45 @@ describeLive('forward to a real rsyslog', () => {
     await stop(p);
     expect(exes().filter((e) => e === '/usr/bin/true' || e === '/usr/bin/id')).toEqual([]);
   });
+
+  it('SIGHUP reloads the config: rules swapped with no call unaudited, a new sink opened, a broken config refused and the running one kept', async () => {
+    const config = path.join(dir, 'reload.json');
+    const one = path.join(dir, 'reload-1.json');
+    const two = path.join(dir, 'reload-2.json');
+    const rule = (key: string): string => `-a always,exit -F arch=b64 -S getppid -F ppid=${process.pid} -F key=${key}`;
+    const write = (c: object): void => fs.writeFileSync(config, JSON.stringify({ healthSeconds: 0, ...c }));
+    write({ rules: [rule('hup1')], sinks: [`file:${one}?format=json&max=0`] });
+    const p = new CliProcess(['forward', '--config', config]);
+    await p.waitFor((x) => x.stderr.includes('receiving in'), 'forward to start');
+    // Calls all through the reload: each must be audited by the old rule or the new one.
+    const gen = spawn(syscallGenerator(), ['0', '2', '2000'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let genOut = '';
+    gen.stdout.on('data', (d: Buffer) => (genOut += d));
+    await new Promise((r) => setTimeout(r, 700));
+    write({ rules: [rule('hup2')], sinks: [`file:${one}?format=json&max=0`, `file:${two}?format=json&max=0`] });
+    p.child.kill('SIGHUP');
+    await p.waitFor((x) => x.stderr.includes('reloaded'), 'the reload');
+    await new Promise((resolve) => gen.on('exit', resolve));
+    const calls = Number(/calls=(\d+)/.exec(genOut)![1]);
+    expect(p.stderr).toMatch(/linux-audit forward: reloaded \S+: rules \+1 -1; sinks file:\S+reload-1\.json, file:\S+reload-2\.json\n/);
+    expect(auditctl('-l')).toContain('key=hup2');
+    expect(auditctl('-l')).not.toContain('key=hup1');
+    // The calls' events (the rule changes' CONFIG_CHANGE events carry the keys too).
+    const keyed = (file: string, key: string): number => (fs.existsSync(file) ? readJSONLines(file).filter((e) => e.types[0] === 'SYSCALL' && e.keys.includes(key)).length : 0);
+    await p.waitFor(() => keyed(one, 'hup1') + keyed(one, 'hup2') >= calls, `${calls} calls in the first sink`);
+    expect(keyed(one, 'hup1') + keyed(one, 'hup2')).toBe(calls);
+    expect(keyed(one, 'hup1')).toBeGreaterThan(0);
+    expect(keyed(one, 'hup2')).toBeGreaterThan(0);
+    expect(keyed(two, 'hup2')).toBe(keyed(one, 'hup2'));
+    expect(new Set(readJSONLines(one).map((e) => e.serial)).size).toBe(readJSONLines(one).length);
+    // A mistake: one line, and nothing changes.
+    fs.writeFileSync(config, JSON.stringify({ rules: ['-a always,exit -S nosuchcall'], sinks: [`file:${one}?format=json&max=0`] }));
+    p.child.kill('SIGHUP');
+    await p.waitFor((x) => x.stderr.includes('the running config is kept'), 'the refusal');
+    expect(p.stderr).toMatch(/linux-audit forward: SIGHUP: .*unknown syscall "nosuchcall".*; the running config is kept\n/);
+    expect(auditctl('-l')).toContain('key=hup2');
+    await stop(p);
+  }, 30_000);
 
   it('kernel loss reaches rsyslog: LOSS notices, at most one a second, that add up to what the agent counted', async () => {
     // A backlog of one record and no waiting: the kernel drops what forward
