@@ -29,6 +29,7 @@ const entries = doc.normalizations.map((n) => ({
   recordTypes: list(n.record_types) ?? [],
   syscalls: list(n.syscalls) ?? [],
   hasFields: list(n.has_fields),
+  ecs: n.ecs === undefined ? undefined : { category: list(n.ecs.category) ?? [], type: list(n.ecs.type) ?? [], ...(n.ecs.mappings !== undefined && { mappings: n.ecs.mappings }) },
 }));
 
 const lines = [
@@ -47,6 +48,8 @@ const lines = [
   '  recordTypes: string[];',
   '  syscalls: string[];',
   '  hasFields?: string[];',
+  '  /** Elastic Common Schema categorization, and where the summary\'s actor and object go (user, user.effective, user.target, group). */',
+  '  ecs?: { category: string[]; type: string[]; mappings?: Array<{ from: string; to: string }> };',
   '}',
   '',
   'export const NORMALIZATIONS: readonly Normalization[] = [',

@@ -7,6 +7,7 @@ import type { ContainerInfo, ContainerResolver } from '../enrich/container.js';
 import type { ProcessInfo, ProcessTable } from '../enrich/process.js';
 import { eventToJSON, pathsOf, processOf, socketsOf, usersOf, type AuditEventJSON, type IdJSON, type JsonRecords, type PathJSON, type ProcessJSON } from '../shape/json.js';
 import { summarize, type Summary } from '../shape/summary.js';
+import { eventToECS } from '../shape/ecs.js';
 import type { SocketAddress } from '../interpret/index.js';
 
 /** The number in key[start, end) when it is only decimal digits (at most 9: an index, not a claim), else -1. */
@@ -265,6 +266,11 @@ export class AuditEvent {
   /** The documented event object (docs/event-schema.md). */
   toJSON(): AuditEventJSON {
     return eventToJSON(this, this.enrichment !== undefined);
+  }
+
+  /** The event in the Elastic Common Schema (docs/event-schema.md, "ECS"). */
+  toECS(): Record<string, unknown> {
+    return eventToECS(this, this.enrichment !== undefined);
   }
 
   /** The event object with less of each record: `fields` (no payload text) or `none` (summaries only). */

@@ -3,9 +3,10 @@ import { FORMATS, type Format } from '../format/index.js';
 import { oneOf } from './args.js';
 import { AuditError } from '../errors.js';
 
-export const FORMAT_HELP = `  --format json|text|raw   json: one event per line, the documented schema (default when
-                           stdout is not a terminal); text: like ausearch -i, escaped for
-                           the terminal (default on a terminal); raw: audit.log lines`;
+export const FORMAT_HELP = `  --format json|text|raw|ecs   json: one event per line, the documented schema (default
+                           when stdout is not a terminal); text: like ausearch -i, escaped for
+                           the terminal (default on a terminal); raw: audit.log lines;
+                           ecs: one event per line in the Elastic Common Schema`;
 
 const NEWLINE = Buffer.from('\n');
 

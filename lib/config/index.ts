@@ -108,7 +108,7 @@ const SYSLOG = object(
     transport: oneOf(['udp', 'tcp', 'tls', 'relp', 'relp+tls']),
     host: str,
     port,
-    payload: oneOf(['json', 'raw']),
+    payload: oneOf(['json', 'raw', 'ecs']),
     facility: oneOf(Object.keys(FACILITIES)),
     severity: oneOf(Object.keys(SEVERITIES)),
     failureSeverity: oneOf(Object.keys(SEVERITIES)),
@@ -126,10 +126,10 @@ const SYSLOG = object(
   ['type', 'transport', 'host'],
 );
 const FILE = object(
-  { type: oneOf(['file']), path: str, format: oneOf(['raw', 'json']), maxBytes: int(0, Number.MAX_SAFE_INTEGER), numLogs: int(1, 999), spoolBytes: int(0, Number.MAX_SAFE_INTEGER), filter: FILTER, records: oneOf(JSON_RECORDS) },
+  { type: oneOf(['file']), path: str, format: oneOf(['raw', 'json', 'ecs']), maxBytes: int(0, Number.MAX_SAFE_INTEGER), numLogs: int(1, 999), spoolBytes: int(0, Number.MAX_SAFE_INTEGER), filter: FILTER, records: oneOf(JSON_RECORDS) },
   ['type', 'path'],
 );
-const STDOUT = object({ type: oneOf(['stdout']), format: oneOf(['json', 'text', 'raw']), spoolBytes: int(0, Number.MAX_SAFE_INTEGER), filter: FILTER, records: oneOf(JSON_RECORDS) }, ['type']);
+const STDOUT = object({ type: oneOf(['stdout']), format: oneOf(['json', 'text', 'raw', 'ecs']), spoolBytes: int(0, Number.MAX_SAFE_INTEGER), filter: FILTER, records: oneOf(JSON_RECORDS) }, ['type']);
 
 const SINK: Check = (v, at) => {
   if (typeof v === 'string') {

@@ -9,7 +9,7 @@ export { eventToRaw, eventToRawBytes, recordToRaw } from './raw.js';
 export { eventToText, recordToText, type TextOptions } from './text.js';
 export { escapeBytes, escapeText } from './escape.js';
 
-export const FORMATS = ['json', 'text', 'raw'] as const;
+export const FORMATS = ['json', 'text', 'raw', 'ecs'] as const;
 export type Format = (typeof FORMATS)[number];
 
 /**
@@ -23,6 +23,8 @@ export function formatEvent(ev: AuditEvent, format: Format, color = false, recor
       return JSON.stringify(records === 'full' ? ev : ev.toJSONWith(records));
     case 'raw':
       return eventToRawBytes(ev) ?? eventToRaw(ev);
+    case 'ecs':
+      return JSON.stringify(ev.toECS());
     case 'text':
       return eventToText(ev, { color });
   }

@@ -210,7 +210,7 @@ let cachedHost: string | undefined;
 let hostAt = 0;
 
 /** This host's name, read again at most once a minute (a host may be renamed). */
-function hostName(): string {
+export function hostName(): string {
   const now = Date.now();
   if (cachedHost === undefined || now - hostAt > 60_000) {
     cachedHost = os.hostname();

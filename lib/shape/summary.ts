@@ -65,18 +65,19 @@ function howOf(ev: AuditEvent): string | undefined {
   return INTERPRETERS.test(exe) && comm !== undefined && comm !== exe.slice(exe.lastIndexOf('/') + 1) ? comm : exe;
 }
 
+/** The normalization that covers the event (go-libaudit's), or undefined. */
+export function normalizationOf(ev: AuditEvent): Normalization | undefined {
+  const syscallRecord = ev.record(SYSCALL);
+  if (!syscallRecord) return byRecordType.get(ev.records[0].typeName);
+  let n = bySyscall.get(syscallRecord.interpreted.syscall) ?? catchAll;
+  // A record of its own kind inside a syscall event (KERN_MODULE, …) is more specific.
+  for (const r of ev.records) n = (r !== syscallRecord && byRecordType.get(r.typeName)) || n;
+  return n;
+}
+
 /** The event's summary, or undefined for an event no normalization covers. */
 export function summarize(ev: AuditEvent): Summary | undefined {
-  const first = ev.records[0];
-  const syscallRecord = ev.record(SYSCALL);
-  let n: Normalization | undefined;
-  if (syscallRecord) {
-    n = bySyscall.get(syscallRecord.interpreted.syscall) ?? catchAll;
-    // A record of its own kind inside a syscall event (KERN_MODULE, …) is more specific.
-    for (const r of ev.records) n = (r !== syscallRecord && byRecordType.get(r.typeName)) || n;
-  } else {
-    n = byRecordType.get(first.typeName);
-  }
+  const n = normalizationOf(ev);
   if (!n) return undefined;
   const summary: Summary = { actor: {}, object: {}, result: resultOf(ev) };
   const primary = firstField(ev, n.subjectPrimary ?? ['auid']);

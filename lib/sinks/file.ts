@@ -13,7 +13,7 @@ import type { JsonRecords } from '../shape/json.js';
 export interface FileSinkOptions {
   path: string;
   /** `raw` (audit.log lines: ausearch and aureport read the file) or `json` (one event per line). Default raw. */
-  format?: 'raw' | 'json';
+  format?: 'raw' | 'json' | 'ecs';
   /** Rotate when the file reaches this many bytes. Default 8 MiB (auditd's max_log_file = 8). 0: never. */
   maxBytes?: number;
   /** Files kept, the current one included (auditd's num_logs). Default 5. */
@@ -30,7 +30,7 @@ const BATCH_BYTES = 1024 * 1024;
 export class FileSink implements Sink {
   readonly name: string;
   private readonly file: string;
-  private readonly format: 'raw' | 'json';
+  private readonly format: 'raw' | 'json' | 'ecs';
   private readonly records: JsonRecords;
   private readonly maxBytes: number;
   private readonly numLogs: number;
@@ -77,7 +77,9 @@ export class FileSink implements Sink {
   }
 
   write(ev: AuditEvent): void {
-    this.append(this.format === 'json' ? JSON.stringify(this.records === 'full' ? ev : ev.toJSONWith(this.records)) : eventToRaw(ev));
+    this.append(
+      this.format === 'json' ? JSON.stringify(this.records === 'full' ? ev : ev.toJSONWith(this.records)) : this.format === 'ecs' ? JSON.stringify(ev.toECS()) : eventToRaw(ev),
+    );
   }
 
   /** Alerts are JSON lines whatever the format: no audit.log line can say what they say. */

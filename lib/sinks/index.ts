@@ -51,7 +51,7 @@ function recordsParam(text: string, q: URLSearchParams): JsonRecords | undefined
   return v as JsonRecords;
 }
 
-const URL_HELP = 'stdout[:json|text|raw][?spool=64M], file:/PATH[?format=raw|json&max=8M&num=5&spool=64M], or udp|tcp|tls|relp|relp+tls://HOST[:PORT][?payload=json|raw&facility=…&severity=…&spool=64M&ca=…&cert=…&key=…&verify=no]';
+const URL_HELP = 'stdout[:json|text|raw|ecs][?spool=64M], file:/PATH[?format=raw|json|ecs&max=8M&num=5&spool=64M], or udp|tcp|tls|relp|relp+tls://HOST[:PORT][?payload=json|raw|ecs&facility=…&severity=…&spool=64M&ca=…&cert=…&key=…&verify=no]';
 
 /**
  * A sink from the URL an operator types after `--to`:
@@ -81,7 +81,7 @@ export function parseSinkUrl(text: string): SinkSpec {
   if (scheme === 'file') {
     known(['format', 'max', 'num', 'spool', 'records']);
     const format = q.get('format') ?? 'raw';
-    if (format !== 'raw' && format !== 'json') throw new SinkSpecError(`--to ${text}: file format is raw or json, not "${format}"`);
+    if (format !== 'raw' && format !== 'json' && format !== 'ecs') throw new SinkSpecError(`--to ${text}: file format is raw, json or ecs, not "${format}"`);
     const num = q.get('num');
     if (num !== null && !/^\d+$/.test(num)) throw new SinkSpecError(`--to ${text}: num wants a whole number of files`);
     return {
@@ -119,7 +119,7 @@ export function parseSinkUrl(text: string): SinkSpec {
     transport: scheme as SyslogTransport,
     host,
     port: url.port !== '' ? Number(url.port) : undefined,
-    payload: oneOf('payload', ['json', 'raw'] as const),
+    payload: oneOf('payload', ['json', 'raw', 'ecs'] as const),
     facility: oneOf('facility', facilityNames),
     severity: oneOf('severity', severityNames),
     failureSeverity: oneOf('failure-severity', severityNames),

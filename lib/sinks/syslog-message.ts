@@ -31,7 +31,7 @@ export interface SyslogMessageOptions {
    * `raw`: one message per record, MSG the audit.log line, as audisp-syslog sends.
    * Default `json`.
    */
-  payload?: 'json' | 'raw';
+  payload?: 'json' | 'raw' | 'ecs';
   /** Add `[linux-audit@32473 serial=… type=… key=… result=…]` (json payload). Default true. */
   structuredData?: boolean;
   /** How much of each record the JSON payload carries: full, fields (no text), none (summaries). Default full. */
@@ -83,7 +83,7 @@ export class SyslogFormatter {
   private readonly facility: number;
   private readonly severity: number;
   private readonly failureSeverity: number;
-  private readonly payload: 'json' | 'raw';
+  private readonly payload: 'json' | 'raw' | 'ecs';
   private readonly structuredData: boolean;
   private readonly records: JsonRecords;
   private readonly hostname: string;
@@ -118,7 +118,8 @@ export class SyslogFormatter {
         (ev.pid !== undefined ? ` pid="${ev.pid}"` : '') +
         ']';
     }
-    return [`${this.header(pri, ev.time, ev.node, first?.typeName ?? '-')} ${sd} ${JSON.stringify(this.records === 'full' ? ev : ev.toJSONWith(this.records))}`];
+    const body = this.payload === 'ecs' ? ev.toECS() : this.records === 'full' ? ev : ev.toJSONWith(this.records);
+    return [`${this.header(pri, ev.time, ev.node, first?.typeName ?? '-')} ${sd} ${JSON.stringify(body)}`];
   }
 
   /**
