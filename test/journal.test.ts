@@ -69,7 +69,7 @@ describe('crash recovery', () => {
     });
     // a: the kernel refuses; b: deleted by hand already (ENOENT); c: deleted now.
     const { client, calls } = fakeClient({ '-a always,exit -S all -F key=a': 'EPERM', '-a always,exit -S all -F key=b': 'ENOENT' });
-    const [r] = await recoverOrphans(client);
+    const [r] = (await recoverOrphans(client)).recovered;
     expect(calls).toEqual([
       'delete -a always,exit -S all -F key=c',
       'delete -a always,exit -S all -F key=b',
@@ -90,7 +90,7 @@ describe('crash recovery', () => {
   it('removes the journal once everything is undone', async () => {
     const file = write(deadPid(), { rules: ['-a always,exit -S all -F key=x'], enabled: { before: 0, set: 1 } });
     const { client } = fakeClient({});
-    const [r] = await recoverOrphans(client);
+    const [r] = (await recoverOrphans(client)).recovered;
     expect(r.failed).toEqual([]);
     expect(fs.existsSync(file)).toBe(false);
   });
@@ -98,7 +98,7 @@ describe('crash recovery', () => {
   it('never reads a journal anyone else could have written, and says why', async () => {
     write(deadPid(), { rules: ['-a always,exit -S all -F key=planted'], enabled: { before: 0, set: 1 } }, 0o666);
     const { client, calls } = fakeClient({});
-    const r = await recoverOrphans(client);
+    const r = (await recoverOrphans(client)).recovered;
     expect(calls).toEqual([]);
     expect(r).toHaveLength(1);
     expect(r[0].message).toMatch(/writable by anyone \(mode 666\).*only root's own are trusted/);
@@ -110,11 +110,11 @@ describe('crash recovery', () => {
     fs.renameSync(journal, elsewhere);
     fs.symlinkSync(elsewhere, journal);
     const { client, calls } = fakeClient({});
-    expect((await recoverOrphans(client))[0].message).toMatch(/is a symbolic link/);
+    expect((await recoverOrphans(client)).recovered[0].message).toMatch(/is a symbolic link/);
     fs.unlinkSync(journal);
     fs.renameSync(elsewhere, journal);
     fs.chmodSync(journal, 0o777);
-    expect((await recoverOrphans(client))[0].message).toMatch(/journal is writable by anyone/);
+    expect((await recoverOrphans(client)).recovered[0].message).toMatch(/journal is writable by anyone/);
     expect(calls).toEqual([]);
   });
 });

@@ -1,6 +1,7 @@
 // forward: the agent. Subscribes, filters, and hands every event to each sink
 // (syslog over UDP/TCP/TLS/RELP, files, stdout), with a health line on stderr.
 import fs from 'node:fs';
+import path from 'node:path';
 import { DEFAULT_CONFIG_PATH, checkConfig, readConfig, type AgentConfig } from '../config/index.js';
 import { compileFilter, compileRecordDrop, exclusionsIn, kernelExclusions } from '../filter/index.js';
 import { PRESETS } from '../rules/presets.js';
@@ -40,6 +41,9 @@ config kept.
                       failure-severity=…, sd=yes|no, spool=64M, hostname=…
       --mode unicast|multicast|auto, --rules FILE|DIR, --preset NAME   as for tail
       --health SECONDS   health line interval (default 60; 0: only on SIGUSR1)
+      --keep-rules-on-exit   a planned restart: leave the rules and auditing on at exit for
+                         the next forward with this flag and the same config file to take
+                         over, so there is no moment without rules (config: "keepRulesOnExit")
       --drop-record TYPE[:IF]   leave records of TYPE out of events (only when the event has
                          a record of type IF): PROCTITLE:EXECVE (config: "dropRecords")
       --runtime-socket PATH, --containerd-socket PATH   as for tail (config: runtimeSockets, containerdSockets)
@@ -55,7 +59,7 @@ export function sinkLine(s: SinkStats): string {
 }
 
 /** Settings a reload cannot change under a running subscription: said, and kept until the next start. */
-const RESTART_KEYS = ['mode', 'bufferBytes', 'queueLimit', 'backlogLimit', 'runtimeSockets', 'containerdSockets', 'metrics', 'healthSeconds', 'lossIntervalSeconds'] as const;
+const RESTART_KEYS = ['mode', 'bufferBytes', 'queueLimit', 'backlogLimit', 'runtimeSockets', 'containerdSockets', 'metrics', 'healthSeconds', 'lossIntervalSeconds', 'keepRulesOnExit'] as const;
 
 /** What the command line adds to every config (at the start and at each reload). */
 interface FlagParts {
@@ -126,6 +130,7 @@ export async function forwardCommand(args: string[], out: (line: string) => void
     preset: { type: 'string', multiple: true },
     health: { type: 'string' },
     'drop-record': { type: 'string', multiple: true },
+    'keep-rules-on-exit': { type: 'boolean' },
     ...METRICS_OPTIONS,
     ...LOSS_OPTIONS,
   });
@@ -138,6 +143,8 @@ export async function forwardCommand(args: string[], out: (line: string) => void
   const healthSeconds = integer('--health', values.health as string | undefined, 0, 86_400) ?? config.healthSeconds;
   const metricsAt = metricsFrom(values.metrics as string | undefined) ?? config.metrics;
   const lossSeconds = integer('--loss-interval', values['loss-interval'] as string | undefined, 0, 86_400) ?? config.lossIntervalSeconds;
+  // The next start takes over what this one leaves only if it is the same agent: the same config file.
+  const handover = values['keep-rules-on-exit'] === true || config.keepRulesOnExit ? `forward ${configFile !== undefined ? path.resolve(configFile) : '(no config file)'}` : undefined;
 
   let sinks = await openSinks(plan.sinkSpecs);
   const sub = subscribe({
@@ -148,6 +155,7 @@ export async function forwardCommand(args: string[], out: (line: string) => void
     bufferBytes: config.bufferBytes,
     queueLimit: config.queueLimit,
     backlogLimit: config.backlogLimit,
+    handover,
     ...engineSocketsFrom(values, config),
   });
   let forwarded = 0;

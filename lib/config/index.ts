@@ -33,6 +33,8 @@ export interface AgentConfig {
   lossIntervalSeconds: number;
   /** Record types left out of events: `TYPE`, or `TYPE:IF` (only when the event has a record of type IF). */
   dropRecords: string[];
+  /** Leave rules and auditing on at exit for the next start of the same agent to take over (a planned restart). */
+  keepRulesOnExit: boolean;
 }
 
 export class ConfigError extends Error {
@@ -162,6 +164,7 @@ const CONFIG = object({
   healthSeconds: int(0, 86_400),
   lossIntervalSeconds: int(0, 86_400),
   dropRecords: list(str),
+  keepRulesOnExit: bool,
   metrics: (v, at) => {
     const listen = typeof v === 'string' ? parseListen(v) : undefined;
     return typeof listen === 'object' ? listen : fail(at, 'HOST:PORT, e.g. "127.0.0.1:9464"', v);
@@ -187,6 +190,7 @@ export function checkConfig(json: unknown, source = 'config'): AgentConfig {
     metrics: c.metrics,
     lossIntervalSeconds: c.lossIntervalSeconds ?? 10,
     dropRecords: c.dropRecords ?? [],
+    keepRulesOnExit: c.keepRulesOnExit ?? false,
   };
 }
 

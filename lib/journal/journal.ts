@@ -58,6 +58,29 @@ export interface JournalEntry {
   backlogLimit?: SettingChange;
   /** Rules added, in auditctl syntax, in the order added. */
   rules: string[];
+  /**
+   * Set when the subscription closed leaving its rules and settings in place
+   * on purpose, for the next start that names the same handover to adopt
+   * (a planned restart with no window without rules). A start that names
+   * another, or none, undoes them as it undoes a crash's.
+   */
+  handover?: string;
+}
+
+/** A handover's journal, once its adopter's own journal holds the changes. */
+export function removeHandover(file: string): void {
+  fs.rmSync(file, { force: true });
+}
+
+/** What a start adopts from a handover: the changes become its own, to undo at its close. */
+export interface Adopted {
+  pid: number;
+  command: string;
+  rules: string[];
+  enabled?: SettingChange;
+  backlogLimit?: SettingChange;
+  /** The handover's journal: remove once the adopter's own journal holds the changes. */
+  file: string;
 }
 
 let sequence = 0;
@@ -96,6 +119,20 @@ export class ChangeJournal {
   /** The journal's file, once written. */
   get file(): string | undefined {
     return this.written ? this.path : undefined;
+  }
+
+  /**
+   * Keep the journal as a handover: its changes stay for the next start named
+   * `name`. False when it could not be written: then nothing may be left
+   * behind, since nothing would know whose it is.
+   */
+  handOver(name: string): boolean {
+    this.entry.handover = name;
+    this.written = false;
+    this.save();
+    const saved = this.written;
+    this.written = false;
+    return saved;
   }
 
   /** Everything is undone (or was never done). */
@@ -168,7 +205,7 @@ export interface Recovery {
  * kernel forgets it at the first record it cannot deliver, and a new
  * registration replaces it.
  */
-export async function recoverOrphans(client: AuditClient): Promise<Recovery[]> {
+export async function recoverOrphans(client: AuditClient, adopt?: string): Promise<{ recovered: Recovery[]; adopted: Adopted[] }> {
   const { orphans, refused } = findOrphans();
   const out: Recovery[] = refused.map((why) => ({
     pid: 0,
@@ -177,7 +214,12 @@ export async function recoverOrphans(client: AuditClient): Promise<Recovery[]> {
     failed: [why],
     message: `did not read a crash-recovery journal: ${why}; a journal tells a root process what to undo in the kernel, so only root's own are trusted. Remove it, or fix its owner and mode`,
   }));
+  const adopted: Adopted[] = [];
   for (const { file, entry } of orphans) {
+    if (adopt !== undefined && entry.handover === adopt) {
+      adopted.push({ pid: entry.pid, command: entry.command, rules: entry.rules, enabled: entry.enabled, backlogLimit: entry.backlogLimit, file });
+      continue;
+    }
     const undone: string[] = [];
     const failed: string[] = [];
     // Every change is tried on its own: one that fails does not keep the others.
@@ -233,10 +275,11 @@ export async function recoverOrphans(client: AuditClient): Promise<Recovery[]> {
     // A watch installs dozens of rules: name a few, count the rest, so the line stays readable.
     const rules = undone.filter((u) => u.startsWith('deleted rule '));
     const said = rules.length <= 3 ? undone : [`deleted ${rules.length} rules it had added (${rules.slice(0, 2).map((r) => r.slice('deleted rule '.length)).join('; ')}; …)`, ...undone.filter((u) => !u.startsWith('deleted rule '))];
+    const why = entry.handover !== undefined ? `which left its rules for a restart as "${entry.handover}" that did not come` : 'which ended without closing its subscription';
     const message =
-      `cleaned up after ${who}, which ended without closing its subscription: ${said.length > 0 ? said.join('; ') : 'nothing was left'}` +
+      `cleaned up after ${who}, ${why}: ${said.length > 0 ? said.join('; ') : 'nothing was left'}` +
       (failed.length > 0 ? `; could not undo: ${failed.join('; ')} (kept in ${file} for the next start). Check with \`auditctl -s\` and \`auditctl -l\`` : '');
     out.push({ pid: entry.pid, command: entry.command, undone, failed, message });
   }
-  return out;
+  return { recovered: out, adopted };
 }

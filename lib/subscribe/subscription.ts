@@ -23,7 +23,7 @@ import { RuntimeClient } from '../enrich/runtime.js';
 import type { Enrichment } from '../assemble/event.js';
 import { EVENT_WORDS, EventBatch } from '../assemble/batch.js';
 import type { AuditEvent } from '../assemble/event.js';
-import { ChangeJournal, recoverOrphans, type Recovery } from '../journal/journal.js';
+import { ChangeJournal, recoverOrphans, removeHandover, type Adopted, type Recovery } from '../journal/journal.js';
 
 export type SubscribeMode = 'auto' | 'unicast' | 'multicast';
 
@@ -89,6 +89,16 @@ export interface SubscribeOptions {
    * `Subscription.recovered`. Default true.
    */
   recover?: boolean;
+  /**
+   * A planned restart with no window without rules: at close, leave the
+   * rules, `enabled` and the backlog limit this subscription set as they are
+   * (only the daemon registration is given up; the kernel holds records in
+   * its backlog meanwhile), journaled under this name; and at start, adopt
+   * what a closed subscription left under the same name, as its own changes
+   * to undo at its own close. A start under another name, or none, undoes
+   * them as it undoes a crash's. E.g. `forward /etc/linux-audit/config.json`.
+   */
+  handover?: string;
   /** Where /proc is, for `event.container` (read by the reader thread) and `event.ancestry` (a host's /proc seen from a container: /host/proc). Default /proc. */
   procRoot?: string;
   /**
@@ -263,6 +273,9 @@ export class Subscription implements AsyncIterable<AuditEvent>, AsyncDisposable 
   private changes: Changes = { registered: false, rules: [] };
   /** Each change written down before it is made, for the next start if we are killed. */
   private readonly journal = new ChangeJournal();
+  /** Rules a previous run left for us (handover), not yet claimed by ours. */
+  private readonly handedOver = new Set<string>();
+  private readonly adoptedFiles: string[] = [];
   // Batches waiting for the consumer, and its place in the first one.
   private readonly queue: EventBatch[] = [];
   private head = 0;
@@ -438,11 +451,12 @@ export class Subscription implements AsyncIterable<AuditEvent>, AsyncDisposable 
       return;
     }
     if (o.recover !== false) {
-      const recovered = await recoverOrphans(client);
+      const { recovered, adopted } = await recoverOrphans(client, o.handover);
       if (recovered.length > 0) {
         this.recovered.push(...recovered);
         status = await client.getStatus();
       }
+      this.adopt(adopted);
     }
     this.lastStatus = status;
     this.lastLost = status.lost;
@@ -478,7 +492,53 @@ export class Subscription implements AsyncIterable<AuditEvent>, AsyncDisposable 
       this.updateFarewell();
     }
     if (wanted.length > 0) await this.installRules(client, wanted);
+    await this.settleHandover(client);
     this.startTimer();
+  }
+
+  /**
+   * Take a handover's changes as ours: its settings' "before" values are what
+   * our close puts back, its rules ours once our rules ask for them (those we
+   * do not want are deleted after ours are in). Its journal goes once ours
+   * holds them.
+   */
+  private adopt(adopted: Adopted[]): void {
+    for (const a of adopted) {
+      if (a.enabled && this.changes.enabled === undefined) {
+        this.changes.enabled = a.enabled.before;
+        this.journal.entry.enabled = a.enabled;
+      }
+      if (a.backlogLimit && this.changes.backlogLimit === undefined) {
+        this.changes.backlogLimit = a.backlogLimit.before;
+        this.journal.entry.backlogLimit = a.backlogLimit;
+      }
+      for (const r of a.rules) this.handedOver.add(r);
+      this.adoptedFiles.push(a.file);
+      this.recovered.push({
+        pid: a.pid,
+        command: a.command,
+        undone: [],
+        failed: [],
+        message: `took over from pid ${a.pid}${a.command ? ` (${a.command})` : ''}, which left ${a.rules.length} rule${a.rules.length === 1 ? '' : 's'}${a.enabled ? ' and auditing on' : ''} in place for this restart`,
+      });
+    }
+    if (adopted.length > 0) this.journal.save();
+  }
+
+  /** After our rules are in: delete the handed-over rules we do not want, and the handover's journals. */
+  private async settleHandover(client: AuditClient): Promise<void> {
+    for (const text of this.handedOver) {
+      const c = parseRuleLine(text, { file: 'handover', line: 1 });
+      if (c?.kind !== 'add') continue;
+      try {
+        await client.deleteRule(c.rule);
+      } catch {
+        // already gone
+      }
+    }
+    this.handedOver.clear();
+    for (const f of this.adoptedFiles.splice(0)) removeHandover(f);
+    this.updateFarewell();
   }
 
   /**
@@ -529,6 +589,12 @@ export class Subscription implements AsyncIterable<AuditEvent>, AsyncDisposable 
           this.changes.rules.push(rule);
           this.rules.installed.push(text);
         } catch (e) {
+          if ((e as AuditError).code === 'EEXIST' && this.handedOver.delete(text)) {
+            // Left in place for us by the previous run: ours now, journaled as ours.
+            this.changes.rules.push(rule);
+            this.rules.installed.push(text);
+            continue;
+          }
           // Not ours to delete, now or after a crash.
           journaled.pop();
           this.journal.save();
@@ -849,10 +915,14 @@ export class Subscription implements AsyncIterable<AuditEvent>, AsyncDisposable 
         errors.push(e);
       }
     };
-    for (const rule of [...c.rules].reverse()) await attempt(() => client.deleteRule(rule), () => c.rules.splice(c.rules.indexOf(rule), 1));
+    // Left in place only if the journal says whose they are, for the next start.
+    const handover = this.options.handover !== undefined && this.journal.handOver(this.options.handover) ? this.options.handover : undefined;
+    if (handover === undefined) {
+      for (const rule of [...c.rules].reverse()) await attempt(() => client.deleteRule(rule), () => c.rules.splice(c.rules.indexOf(rule), 1));
+    }
     if (c.registered) await attempt(() => client.setPid(0), () => (c.registered = false));
-    if (c.enabled !== undefined) await attempt(() => client.setEnabled(c.enabled as 0 | 1), () => (c.enabled = undefined));
-    if (c.backlogLimit !== undefined) await attempt(() => client.setBacklogLimit(c.backlogLimit!), () => (c.backlogLimit = undefined));
+    if (handover === undefined && c.enabled !== undefined) await attempt(() => client.setEnabled(c.enabled as 0 | 1), () => (c.enabled = undefined));
+    if (handover === undefined && c.backlogLimit !== undefined) await attempt(() => client.setBacklogLimit(c.backlogLimit!), () => (c.backlogLimit = undefined));
     // What failed is not retried by the exit hook (it would fail the same way); the journal keeps it for the next start.
     this.changes = { registered: false, rules: [] };
     try {
@@ -860,7 +930,8 @@ export class Subscription implements AsyncIterable<AuditEvent>, AsyncDisposable 
     } catch {
       // stats keep the last polled numbers
     }
-    if (errors.length === 0) this.journal.remove();
+    // A handover's journal stays (rules and settings as they stand) for the next start.
+    if (handover === undefined && errors.length === 0) this.journal.remove();
     client.setFarewell([]);
     if (errors.length > 0) {
       // The journal stays: once this process is gone, the next start retries.

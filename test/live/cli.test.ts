@@ -226,4 +226,43 @@ describeLive('the linux-audit command on the real kernel', () => {
     }
     expect(auditctl('-l')).toBe('No rules\n');
   });
+
+  it('forward --keep-rules-on-exit: the next start of the same agent takes the rules over (never a moment without them); a start without it cleans up', async () => {
+    const out = path.join(dir, 'handover.json');
+    const config = path.join(dir, 'handover-config.json');
+    fs.writeFileSync(config, JSON.stringify({ healthSeconds: 0, rules: ['-a always,exit -F arch=b64 -S getppid -F key=handover'], sinks: [`file:${out}?format=json&max=0`] }));
+    const run = async (extra: string[]): Promise<CliProcess> => {
+      const p = new CliProcess(['forward', '--config', config, ...extra]);
+      await p.waitFor((x) => x.stderr.includes('receiving in'), 'forward to start');
+      return p;
+    };
+    const stop = async (p: CliProcess): Promise<void> => {
+      p.child.kill('SIGTERM');
+      expect(await p.exited, p.stderr).toBe(0);
+    };
+    const ruleLines = (): string[] => auditctl('-l').split('\n').filter((l) => l.includes('key=handover'));
+
+    const first = await run(['--keep-rules-on-exit']);
+    await stop(first);
+    // Between the two runs: the rule, auditing on, no daemon.
+    expect(ruleLines()).toEqual(['-a always,exit -F arch=b64 -S getppid -F key=handover']);
+    expect((await kernelSnapshot()).enabled).toBe(1);
+    expect((await kernelSnapshot()).pid).toBe(0);
+
+    const second = await run(['--keep-rules-on-exit']);
+    expect(second.stderr).toContain(`took over from pid ${first.child.pid}`);
+    expect(ruleLines()).toHaveLength(1);
+    // The first run's own exclusion (-F pid=) went; the second's is in.
+    expect(auditctl('-l')).not.toContain(`pid=${first.child.pid}`);
+    expect(auditctl('-l')).toContain(`pid=${second.child.pid}`);
+    execFileSync(syscallGenerator(), ['5']);
+    await second.waitFor(() => fs.existsSync(out) && fs.readFileSync(out, 'utf8').includes('"handover"'), 'an event under the adopted rule');
+    await stop(second);
+
+    const third = await run([]);
+    expect(third.stderr).toMatch(new RegExp(`cleaned up after pid ${second.child.pid} .*which left its rules for a restart as "forward ${config.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}" that did not come`));
+    await stop(third);
+    expect(auditctl('-l')).toBe('No rules\n');
+    expect(await kernelSnapshot()).toEqual(before);
+  });
 }, { ausearch: 'auditd' });
