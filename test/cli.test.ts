@@ -192,7 +192,7 @@ describe('mistakes', () => {
     [['parse', '--success', 'maybe', '/dev/null'], /--success must be one of yes, no, not "maybe"/],
     [['parse', '--type', 'NOT_A_TYPE', '/dev/null'], /unknown record type "NOT_A_TYPE"/],
     [['parse', '--pid', 'x', '/dev/null'], /--pid wants a whole number/],
-    [['parse', '--format', 'xml', '/dev/null'], /--format must be one of json, text, raw, not "xml"/],
+    [['parse', '--format', 'xml', '/dev/null'], /--format must be one of json, text, raw, ecs, not "xml"/],
     [['parse', os.tmpdir()], /is a directory/],
     [['frobnicate'], /unknown command "frobnicate"/],
     [['rules', 'sideways'], /unknown rules action "sideways"/],

@@ -156,7 +156,7 @@ describe('property: decoding never throws and names what it could not read', () 
         const wanted = Buffer.from(lines.join('\n') + '\n', 'latin1')
           .toString('utf8')
           .split('\n')
-          .filter((l) => l.trim() !== '' && parseLogLine(l) !== undefined).length;
+          .filter((l) => parseLogLine(l) !== undefined).length;
         expect(records).toBe(wanted);
       }),
       PARAMS,
@@ -217,8 +217,8 @@ describe('property: rule text', () => {
         const bytes = encodeRule(c.rule);
         const again = decodeRule(bytes);
         expect(encodeRule(again)).toEqual(bytes);
-        // What we list is what the kernel would be given if it were loaded again.
-        const relisted = parseRuleLine(formatRule(again));
+        // What we keep (journals) is what the kernel would be given if it were loaded again.
+        const relisted = parseRuleLine(formatRule(again, { parseable: true }));
         expect(relisted && relisted.kind === 'add' ? encodeRule(relisted.rule) : undefined).toEqual(bytes);
       }),
       PARAMS,
@@ -268,7 +268,7 @@ describe('property: what reaches a terminal or a receiver cannot forge or hide a
     );
   });
 
-  it('RELP: frames read the same however the stream is cut; bytes that are not RELP are refused, never looped on', { timeout: TEST_TIMEOUT }, () => {
+  it('RELP: frames read the same however the stream is cut', { timeout: TEST_TIMEOUT }, () => {
     const frame = fc.record({ txnr: fc.integer({ min: 1, max: 999_999_999 }), command: fc.constantFrom('rsp', 'syslog', 'open', 'close', 'serverclose'), data: fc.uint8Array({ maxLength: 300 }) });
     fc.assert(
       fc.property(fc.array(frame, { maxLength: 20 }), fc.array(fc.nat({ max: 50 }), { minLength: 1, maxLength: 10 }), (frames, cuts) => {
@@ -285,6 +285,9 @@ describe('property: what reaches a terminal or a receiver cannot forge or hide a
       }),
       PARAMS,
     );
+  });
+
+  it('RELP: bytes that are not RELP are refused, never looped on', { timeout: TEST_TIMEOUT }, () => {
     fc.assert(
       fc.property(fc.array(fc.uint8Array({ maxLength: 100 }), { maxLength: 10 }), (chunks) => {
         const p = new RelpParser();

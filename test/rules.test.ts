@@ -245,3 +245,18 @@ describe('parse ⇄ format ⇄ encode ⇄ decode (properties)', () => {
     );
   });
 });
+
+describe('rules kept as text (journals, handovers) read back to the same rule', () => {
+  it.each([
+    '-w /folder\\ with\\ space -p wa -k path-with-space',
+    '-w /a\\ b/c\\"d -p r',
+    "-a always,exit -F arch=b64 -S openat -F path=/x\\ y -k 'k\\ \"q\"'",
+    '-a always,exit -F arch=b64 -S openat -F path=/back\\\\slash -F key=tab\\\there',
+  ])('%s', (line) => {
+    const c = parseRuleLine(line);
+    expect(c?.kind).toBe('add');
+    const rule = (c as { rule: Parameters<typeof encodeRule>[0] }).rule;
+    const again = parseRuleLine(formatRule(rule, { parseable: true }));
+    expect(again && again.kind === 'add' ? encodeRule(again.rule) : undefined).toEqual(encodeRule(rule));
+  });
+});

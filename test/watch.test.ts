@@ -14,6 +14,8 @@ import { watchRules } from '../lib/watch/rules.js';
 import { parseRuleLine } from '../lib/rules/parse.js';
 import { SyslogFormatter } from '../lib/sinks/syslog-message.js';
 import { alertToText, type Alert } from '../lib/watch/alert.js';
+import { AlertTuner } from '../lib/watch/tuning.js';
+import { readWatchConfig } from '../lib/config/index.js';
 
 const CID = 'ab'.repeat(32);
 const DOCKER: ContainerInfo = { id: CID, runtime: 'docker', cgroup: `/system.slice/docker-${CID}.scope` };
@@ -249,5 +251,70 @@ describe('container watch: profiles on disk', () => {
     const ev = new AuditEvent(AuditRecord.fromText(1302, `audit(1700000000.000:9): item=0 name="/tmp/x" nametype=NORMAL`));
     ev.records.push(parseLogLine(`type=SYSCALL msg=audit(1700000000.000:9): ${syscall(0, 59, 'la-watch-exec', '', 'yes', '0', '/tmp/x')[1]}`)!);
     expect(d.inspect(ev).map((a) => a.kind)).toContain('exec-from-writable-dir');
+  });
+});
+
+describe('container watch: tuning', () => {
+  const NTP: ContainerInfo = { ...DOCKER, name: 'chrony', image: 'registry/ntp:4.2' };
+  const clock = (t: number, exe = '/usr/sbin/chronyd', comm = 'chronyd'): AuditEvent => event(t, syscall(t, 227, 'la-watch-time', '', 'yes', '0', exe, comm));
+  const exec = (t: number, exe: string): AuditEvent => event(t, syscall(t, 59, 'la-watch-exec', '', 'yes', '0', exe));
+
+  it('allow rules by kind, exe, container, image (prefix) and item: a match is not sent, and counted', () => {
+    const host = detector(null);
+    const ntp = detector(NTP);
+    const tuner = new AlertTuner({
+      throttleMs: 0,
+      allow: [
+        { kind: 'clock-change', exe: 'chronyd', container: 'host' },
+        { kind: ['clock-change'], image: 'registry/ntp:*' },
+      ],
+    });
+    expect(tuner.apply(host.inspect(clock(0)), 0)).toEqual([]);
+    expect(tuner.apply(ntp.inspect(clock(1)), 1000)).toEqual([]);
+    // Another program setting the clock on the host is still an alert.
+    expect(tuner.apply(host.inspect(clock(2, '/usr/bin/date', 'date')), 2000).map((a) => a.kind)).toEqual(['clock-change']);
+    expect(tuner.stats).toEqual({ disabled: 0, allowed: 2, throttled: 0 });
+  });
+
+  it('a detector off raises nothing; another severity replaces the detector\'s', () => {
+    const d = detector(DOCKER);
+    const tuner = new AlertTuner({ throttleMs: 0, detectors: { 'exec-from-writable-dir': { enabled: false }, 'clock-change': { severity: 'critical' } } });
+    expect(tuner.apply(d.inspect(exec(0, '/tmp/x')), 0).map((a) => a.kind)).toEqual([]);
+    expect(tuner.apply(d.inspect(clock(1)), 1000).map((a) => [a.kind, a.severity])).toEqual([['clock-change', 'critical']]);
+    expect(tuner.stats.disabled).toBe(1);
+  });
+
+  it('the same kind, container and item once per window; the next one says how many were held back', () => {
+    const d = detector(DOCKER);
+    const tuner = new AlertTuner({ throttleMs: 60_000 });
+    const sent = (t: number): Alert[] => tuner.apply(d.inspect(clock(t)), t * 1000);
+    expect(sent(0)).toHaveLength(1);
+    for (let t = 1; t <= 5; t++) expect(sent(t)).toEqual([]);
+    const [next] = sent(61);
+    expect(next.suppressed).toBe(5);
+    expect(alertToText(next)).toMatch(/\(5 more like it held back\)$/);
+    // Another item is its own.
+    expect(tuner.apply(d.inspect(exec(62, '/tmp/a')), 62_000).map((a) => a.kind)).toEqual(['exec-from-writable-dir', 'new-program']);
+    expect(tuner.stats.throttled).toBe(5);
+  });
+
+  it('the tuning file is checked key by key', () => {
+    const dir = tempDir('linux-audit-tuning-');
+    const file = path.join(dir, 'watch.json');
+    const read = (json: unknown): string => {
+      fs.writeFileSync(file, JSON.stringify(json));
+      try {
+        readWatchConfig(file);
+        return 'ok';
+      } catch (e) {
+        return (e as Error).message;
+      }
+    };
+    expect(read({ allow: [{ kind: 'clock-change', exe: '/usr/sbin/chronyd' }], detectors: { mount: { severity: 'low' } }, throttleSeconds: 30 })).toBe('ok');
+    expect(read({ allow: [{ kind: 'clock-chnage' }] })).toMatch(/allow\[0\]\.kind: expected one of new-program, .*got "clock-chnage"/);
+    expect(read({ allow: [{}] })).toMatch(/allow\[0\]: an empty rule would allow every alert/);
+    expect(read({ detectors: { mount: { enabled: 'no' } } })).toMatch(/detectors\.mount\.enabled: expected true or false/);
+    expect(read({ detectors: { nope: {} } })).toMatch(/detectors\.nope: unknown key/);
+    fs.rmSync(dir, { recursive: true });
   });
 });

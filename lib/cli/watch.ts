@@ -8,6 +8,7 @@ import { forgetProfiles, watch, type Watch } from '../watch/watch.js';
 import { AgentReporter } from './agents.js';
 import { EXIT, UsageError, integer, list, oneOf, parse } from './args.js';
 import { sinkLine } from './forward.js';
+import { readWatchConfig } from '../config/index.js';
 import { statsText } from './tail.js';
 import { ENGINE_OPTIONS, ENGINE_OPTIONS_HELP, engineSocketsFrom } from './engines.js';
 
@@ -34,6 +35,10 @@ summary of containers, profile sizes and alerts. See docs/watch.md.
       --profile-by container|image   one profile per container (default) or per image, so a
                           new replica of a Deployment does not learn again
       --forget-after DURATION   forget profiles of containers not seen for this long (default 24h)
+      --config FILE       tuning (JSON): "allow": [{ "kind", "exe", "container", "image", "item" }]
+                          cases not to alert on; "detectors": { "KIND": { "enabled", "severity" } };
+                          "throttleSeconds": the same kind, container and item at most once per
+                          this (default 60), the next one saying how many were held back
       --mode unicast|multicast|auto   as for tail
       --health SECONDS    summary interval on stderr (default 0: only on SIGUSR1)
 ${METRICS_HELP}
@@ -55,7 +60,8 @@ function summaryLines(w: Watch, alerts: number): string[] {
     .join(', ');
   const lines = [
     `linux-audit watch: ${s.containers} profiles (${s.learning} learning), ${s.watched} watched events, ${alerts} alerts${kinds ? ` (${kinds})` : ''}; ` +
-      `unattributed ${s.unattributed}, runtime setup ${s.runtimeSetup}, over cap ${s.overCap}, untracked ${s.untracked}, expired ${s.expired}; ${statsText(s.subscription, alerts)}`,
+      `unattributed ${s.unattributed}, runtime setup ${s.runtimeSetup}, over cap ${s.overCap}, untracked ${s.untracked}, expired ${s.expired}; ` +
+      `not sent: allowed ${s.tuning.allowed}, throttled ${s.tuning.throttled}, detectors off ${s.tuning.disabled}; ${statsText(s.subscription, alerts)}`,
   ];
   for (const c of w.summary()) {
     const items = Object.entries(c.items)
@@ -79,6 +85,7 @@ export async function watchCommand(args: string[], out: (line: string) => void, 
       health: { type: 'string' },
       'profile-by': { type: 'string' },
       'forget-after': { type: 'string' },
+      config: { type: 'string', short: 'c' },
       ...ENGINE_OPTIONS,
       ...METRICS_OPTIONS,
     ...LOSS_OPTIONS,
@@ -101,6 +108,7 @@ export async function watchCommand(args: string[], out: (line: string) => void, 
   const mode = oneOf('mode', values.mode as string | undefined, ['unicast', 'multicast', 'auto'] as const);
   const profileBy = oneOf('profile-by', values['profile-by'] as string | undefined, ['container', 'image'] as const);
   const forgetAfterMs = values['forget-after'] !== undefined ? parseDuration('--forget-after', values['forget-after'] as string) : undefined;
+  const tuning = values.config !== undefined ? readWatchConfig(values.config as string) : undefined;
   const healthSeconds = integer('--health', values.health as string | undefined, 0, 86_400) ?? 0;
   const specs = list(values.to).map(parseSinkUrl);
   if (specs.length === 0) specs.push(parseSinkUrl('stdout:text'));
@@ -110,7 +118,7 @@ export async function watchCommand(args: string[], out: (line: string) => void, 
   const sinks = await openSinks(specs);
   let w: Watch;
   try {
-    w = watch({ statePath, learn: { ms: learnMs, events: learnEvents }, profileBy, forgetAfterMs, subscribe: { mode, ...engineSocketsFrom(values) } });
+    w = watch({ statePath, learn: { ms: learnMs, events: learnEvents }, profileBy, forgetAfterMs, tuning, subscribe: { mode, ...engineSocketsFrom(values) } });
   } catch (e) {
     await Promise.all(sinks.map((s) => s.close(0)));
     throw e;

@@ -8,6 +8,8 @@ import { FACILITIES, SEVERITIES } from '../sinks/syslog-message.js';
 import { parseSinkUrl, SinkSpecError, type SinkSpec } from '../sinks/index.js';
 import { parseListen, type MetricsListen } from '../metrics/index.js';
 import { JSON_RECORDS } from '../shape/json.js';
+import { ALERT_KINDS } from '../watch/alert.js';
+import { checkTuning, type AllowRule, type WatchTuning } from '../watch/tuning.js';
 
 export const DEFAULT_CONFIG_PATH = '/etc/linux-audit/config.json';
 
@@ -209,4 +211,39 @@ export function readConfig(file: string): AgentConfig {
     throw new ConfigError(`${file} is not JSON: ${(e as Error).message}`);
   }
   return checkConfig(json, file);
+}
+
+// --- the watch's tuning file ------------------------------------------------
+
+const KIND = oneOf(ALERT_KINDS);
+const oneOrList =
+  (item: Check): Check =>
+  (v, at) =>
+    Array.isArray(v) ? list(item)(v, at) : item(v, at);
+const ALLOW = object({ kind: oneOrList(KIND), exe: oneOrList(str), container: oneOrList(str), image: oneOrList(str), item: oneOrList(str) });
+const DETECTORS = object(Object.fromEntries(ALERT_KINDS.map((k) => [k, object({ enabled: bool, severity: oneOf(['low', 'medium', 'high', 'critical']) })])));
+const WATCH_CONFIG = object({ allow: list(ALLOW), detectors: DETECTORS, throttleSeconds: int(0, 86_400) });
+
+/** The watch's tuning from its config file (`watch --config`), checked as the agent's is. */
+export function readWatchConfig(file: string): WatchTuning {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new ConfigError(`cannot read the config file ${file}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (e) {
+    throw new ConfigError(`${file} is not JSON: ${(e as Error).message}`);
+  }
+  const c = WATCH_CONFIG(json, file) as { allow?: AllowRule[]; detectors?: WatchTuning['detectors']; throttleSeconds?: number };
+  const tuning: WatchTuning = { allow: c.allow, detectors: c.detectors, ...(c.throttleSeconds !== undefined && { throttleMs: c.throttleSeconds * 1000 }) };
+  try {
+    checkTuning(tuning);
+  } catch (e) {
+    throw new ConfigError(`${file}: ${(e as Error).message}`);
+  }
+  return tuning;
 }

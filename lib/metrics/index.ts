@@ -136,6 +136,12 @@ export function metricsRegistry(source: MetricsSource): Registry {
       for (const [kind, n] of Object.entries(watch().alerts)) c.inc({ kind }, n);
     });
     counter('watch_events', 'Events the watch inspected.', [], (c) => c.inc(watch().watched));
+    counter('watch_alerts_not_sent', 'Alerts raised but not sent, by why: allowed, throttled, disabled.', ['why'], (c) => {
+      const t = watch().tuning;
+      c.inc({ why: 'allowed' }, t.allowed);
+      c.inc({ why: 'throttled' }, t.throttled);
+      c.inc({ why: 'disabled' }, t.disabled);
+    });
     counter('watch_runtime_setup', "Calls of a container runtime's own setup, recognised and not alerted on.", [], (c) => c.inc(watch().runtimeSetup));
     gauge('watch_profiles', 'Profiles kept (containers, images or the host).', [], (g) => g.set(watch().containers));
     gauge('watch_profiles_learning', 'Profiles still learning.', [], (g) => g.set(watch().learning));

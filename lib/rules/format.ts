@@ -45,12 +45,28 @@ function archText(arch: number, host: Machine): string {
 export interface FormatOptions {
   /** The machine b64/b32 refer to. Default: this host. */
   machine?: string;
+  /**
+   * Escape what the rule parser would split on or unquote (space, tab,
+   * backslash, quotes) with a backslash, so the line parses back to the same
+   * rule, and keep watches in their -a form: for rules kept as text
+   * (journals). `auditctl -l` prints values raw and watches as -w.
+   */
+  parseable?: boolean;
 }
 
-/** The line `auditctl -l` prints for this rule. */
+/** A value with the characters the tokenizer treats specially escaped by a backslash. */
+function escapeValue(text: string | undefined): string {
+  return (text ?? '').replace(/[\\ \t"']/g, (c) => `\\${c}`);
+}
+
+/** The line `auditctl -l` prints for this rule (parseable: one that reads back to it). */
 export function formatRule(rule: AuditRule, options: FormatOptions = {}): string {
+  const value = options.parseable ? escapeValue : (t: string | undefined): string => t ?? '';
   const host = (options.machine !== undefined ? machineByName(options.machine) : undefined) ?? hostMachine();
-  const watch = isWatch(rule);
+  // auditctl -l prints a watch as -w PATH, which a parser reads back with the
+  // path's trailing slash gone and watch or dir chosen by what is on disk now:
+  // the parseable form keeps the -a form, which reads back exactly.
+  const watch = !options.parseable && isWatch(rule);
   let out = '';
   let machine = host;
   if (!watch) {
@@ -81,11 +97,11 @@ export function formatRule(rule: AuditRule, options: FormatOptions = {}): string
     } else if (f.field === RULE_FIELD.MSGTYPE) {
       out += ` -F ${name}${op}${RECORD_TYPE_NAMES[f.value] ?? signed}`;
     } else if (f.field === RULE_FIELD.WATCH || f.field === RULE_FIELD.DIR) {
-      out += watch ? `-w ${f.text}` : ` -F ${name}=${f.text}`;
+      out += watch ? `-w ${value(f.text)}` : ` -F ${name}=${value(f.text)}`;
     } else if (f.field === RULE_FIELD.FILTERKEY) {
-      for (const key of (f.text ?? '').split('\x01')) if (key !== '') out += watch ? ` -k ${key}` : ` -F key=${key}`;
+      for (const key of (f.text ?? '').split('\x01')) if (key !== '') out += watch ? ` -k ${value(key)}` : ` -F key=${value(key)}`;
     } else if (f.text !== undefined) {
-      out += ` -F ${name}${op}${f.text}`;
+      out += ` -F ${name}${op}${value(f.text)}`;
     } else if (f.field === RULE_FIELD.PERM) {
       out += watch ? ` -p ${permLetters(f.value)}` : ` -F perm=${permLetters(f.value)}`;
     } else if (f.field === RULE_FIELD.INODE) {

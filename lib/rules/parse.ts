@@ -80,9 +80,10 @@ interface Token {
 }
 
 /**
- * Split a line into words: whitespace separates; a backslash escapes a space or
- * a backslash (auditctl's rules-file form); quotes group as in a shell (the
- * form of auditctl's command-line arguments).
+ * Split a line into words: whitespace separates; a backslash escapes a space
+ * or a backslash (auditctl's rules-file form), and a tab or a quote (so any
+ * value formatRule writes parseable reads back); quotes group as in a shell
+ * (the form of auditctl's command-line arguments).
  */
 export function tokenize(line: string): Token[] {
   const out: Token[] = [];
@@ -96,7 +97,8 @@ export function tokenize(line: string): Token[] {
     const parts: string[] = [];
     while (i < line.length && line[i] !== ' ' && line[i] !== '\t') {
       const c = line[i];
-      if (c === '\\' && (line[i + 1] === ' ' || line[i + 1] === '\\')) {
+      // A backslash escapes what would split or quote: a space, a tab, itself, a quote.
+      if (c === '\\' && (line[i + 1] === ' ' || line[i + 1] === '\t' || line[i + 1] === '\\' || line[i + 1] === '"' || line[i + 1] === "'")) {
         parts.push(line[i + 1]);
         i += 2;
       } else if (c === "'" || c === '"') {

@@ -244,6 +244,9 @@ function parseWantedRules(rules: string[], presets: PresetName[]): { rules: Audi
   return { rules: parsed, skipped };
 }
 
+/** A rule as kept in journals and lists: auditctl's syntax, escaped so it parses back (a watched path with a space). */
+const ruleText = (rule: AuditRule): string => formatRule(rule, { parseable: true });
+
 const TICK_MS = 250;
 const EXEC_SYSCALLS = execSyscalls().flat();
 /** Events handed over on microtasks alone before one goes through the event loop. */
@@ -553,9 +556,9 @@ export class Subscription implements AsyncIterable<AuditEvent>, AsyncDisposable 
     const client = this.client;
     if (!client || this.ended) throw new AuditError('updateRules: the subscription is closed', 'ERR_AUDIT_CLOSED');
     const { rules: wanted, skipped } = parseWantedRules(rules, presets);
-    const wantedText = new Set(wanted.map((r) => formatRule(r)));
-    const ours = new Map(this.changes.rules.map((r) => [formatRule(r), r]));
-    const toAdd = wanted.filter((r) => !ours.has(formatRule(r)) && !this.rules.present.includes(formatRule(r)));
+    const wantedText = new Set(wanted.map((r) => ruleText(r)));
+    const ours = new Map(this.changes.rules.map((r) => [ruleText(r), r]));
+    const toAdd = wanted.filter((r) => !ours.has(ruleText(r)) && !this.rules.present.includes(formatRule(r)));
     const added = toAdd.map((r) => formatRule(r));
     await this.installRules(client, toAdd);
     const removed: string[] = [];
@@ -567,8 +570,9 @@ export class Subscription implements AsyncIterable<AuditEvent>, AsyncDisposable 
         const j = this.journal.entry.rules;
         j.splice(j.indexOf(text), 1);
         this.journal.save();
-        this.rules.installed.splice(this.rules.installed.indexOf(text), 1);
-        removed.push(text);
+        const shown = formatRule(rule);
+        this.rules.installed.splice(this.rules.installed.indexOf(shown), 1);
+        removed.push(shown);
       }
     } finally {
       this.updateFarewell();
@@ -581,25 +585,27 @@ export class Subscription implements AsyncIterable<AuditEvent>, AsyncDisposable 
     const journaled = this.journal.entry.rules;
     try {
       for (const rule of wanted) {
-        const text = formatRule(rule);
+        // Journals keep the form that parses back; the lists show auditctl -l's.
+        const text = ruleText(rule);
+        const shown = formatRule(rule);
         journaled.push(text);
         this.journal.save();
         try {
           await client.addRule(rule);
           this.changes.rules.push(rule);
-          this.rules.installed.push(text);
+          this.rules.installed.push(shown);
         } catch (e) {
           if ((e as AuditError).code === 'EEXIST' && this.handedOver.delete(text)) {
             // Left in place for us by the previous run: ours now, journaled as ours.
             this.changes.rules.push(rule);
-            this.rules.installed.push(text);
+            this.rules.installed.push(shown);
             continue;
           }
           // Not ours to delete, now or after a crash.
           journaled.pop();
           this.journal.save();
           if ((e as AuditError).code !== 'EEXIST') throw e;
-          this.rules.present.push(text);
+          this.rules.present.push(shown);
         }
       }
     } finally {

@@ -55,6 +55,8 @@ export interface Alert {
   process: ProcessJSON & { uid?: number; user?: string };
   /** What is new, for new-* alerts: the program, `ipv4 0.0.0.0:8080`, `10.0.0.5:443`, the user. */
   item?: string;
+  /** How many alerts of the same kind, container and item the throttle held back since the last one sent. */
+  suppressed?: number;
   /** The event that raised it. */
   event: AuditEvent;
 }
@@ -72,5 +74,5 @@ export function syslogSeverity(s: AlertSeverity): 'notice' | 'warning' | 'err' |
 /** One line for a terminal: time, severity, kind, where, and the reason (escaped: it quotes what processes named themselves). */
 export function alertToText(a: Alert): string {
   const where = a.container === undefined ? 'unknown' : a.container === null ? 'host' : a.container.name ?? a.container.id.slice(0, 12);
-  return `${a.time} ${a.severity.toUpperCase()} ${a.kind} ${escapeText(where)}: ${escapeText(a.reason)}`;
+  return `${a.time} ${a.severity.toUpperCase()} ${a.kind} ${escapeText(where)}: ${escapeText(a.reason)}${a.suppressed ? ` (${a.suppressed} more like it held back)` : ''}`;
 }

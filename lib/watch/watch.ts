@@ -5,6 +5,7 @@ import type { AuditEvent } from '../assemble/event.js';
 import { subscribe, type SubscribeOptions, type Subscription, type SubscriptionStats } from '../subscribe/subscription.js';
 import type { Alert } from './alert.js';
 import { Detector, type DetectStats } from './detect.js';
+import { AlertTuner, type TuningStats, type WatchTuning } from './tuning.js';
 import { PROFILE_KINDS, Profiles, type ProfileKind, type ProfileOptions } from './profile.js';
 import { watchRules } from './rules.js';
 import type { ContainerInfo } from '../enrich/container.js';
@@ -34,6 +35,8 @@ export interface WatchOptions extends ProfileOptions {
    * yet waits up to namesWaitMs for its image.
    */
   profileBy?: 'container' | 'image';
+  /** Detectors on/off and their severity, allowed cases, and the throttle (lib/watch/tuning.ts). */
+  tuning?: WatchTuning;
   /** Ends the watch (and restores the kernel) when aborted. */
   signal?: AbortSignal;
   /**
@@ -64,6 +67,8 @@ export interface WatchStats extends DetectStats {
   expired: number;
   /** Rules of the watch this host could not take (a missing directory), and why. */
   skippedRules: Array<{ rule: string; reason: string }>;
+  /** Raised alerts not sent: detectors off, allowed, throttled. `alerts` counts every one raised. */
+  tuning: TuningStats;
   subscription: SubscriptionStats;
 }
 
@@ -72,6 +77,7 @@ export class Watch implements AsyncIterable<Alert>, AsyncDisposable {
   readonly ready: Promise<void>;
   readonly subscription: Subscription;
   private readonly detector: Detector;
+  private readonly tuner: AlertTuner;
   private readonly profiles: Profiles;
   private readonly options: WatchOptions;
   private readonly skipped: Array<{ rule: string; reason: string }>;
@@ -89,6 +95,7 @@ export class Watch implements AsyncIterable<Alert>, AsyncDisposable {
     // Every event's container was read by the reader thread as it completed;
     // images the watch waited for are added.
     this.detector = new Detector(this.profiles, (ev) => this.containerOf(ev), { profileBy: options.profileBy });
+    this.tuner = new AlertTuner(options.tuning);
     const rules = watchRules();
     this.skipped = rules.skipped;
     this.subscription = subscribe({ enable: true, ...s, rules: [...rules.rules, ...(s.rules ?? [])], signal: options.signal });
@@ -105,10 +112,11 @@ export class Watch implements AsyncIterable<Alert>, AsyncDisposable {
     try {
       for await (const ev of this.subscription) {
         if (this.options.profileBy === 'image') await this.awaitImage(ev);
-        const alerts = this.inspect(ev);
-        if (alerts.length === 0) continue;
-        await this.name(alerts);
-        for (const a of alerts) yield a;
+        const raised = this.inspect(ev);
+        if (raised.length === 0) continue;
+        await this.name(raised);
+        // After naming: allow rules may name a container or an image.
+        for (const a of this.tuner.apply(raised, ev.time)) yield a;
       }
     } finally {
       await this.close();
@@ -162,6 +170,7 @@ export class Watch implements AsyncIterable<Alert>, AsyncDisposable {
     return {
       ...this.detector.stats,
       alerts: { ...this.detector.stats.alerts },
+      tuning: { ...this.tuner.stats },
       containers: this.profiles.size,
       learning,
       overCap: this.profiles.counts.overCap,
