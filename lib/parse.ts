@@ -1,7 +1,8 @@
 // linux-audit/parse: audit records and events without the addon. Everything
 // here works on text and bytes (log files, lines from another host, captures),
 // so a tool that only reads logs needs no compiled binary.
-export { AuditRecord, parseLogLine } from './decode/record.js';
+export { AuditRecord, parseLogLine, decodeStats } from './decode/record.js';
+export { DECODE_LIMITS } from './decode/fields.js';
 export type { RawField, AuditRecordJSON } from './decode/record.js';
 export { AuditEvent } from './assemble/event.js';
 export type { AuditEventJSON, RecordJSON, IdJSON, ProcessJSON, PathJSON, SyscallJSON } from './shape/json.js';

@@ -27,6 +27,20 @@ export function scannedTokens(): Int32Array {
 let nextEq = -1;
 let nextSp = -1;
 
+/**
+ * Most fields read from one record. The kernel's longest record (under 9 KiB)
+ * holds a few thousand; past tens of thousands, objects with that many keys
+ * cost more than linearly in V8. The rest of the record is left unread, the
+ * record marked (AuditRecord) and counted (decodeStats()).
+ */
+export const DECODE_LIMITS = { maxFieldsPerRecord: 10_000 };
+/** Whether the last scan stopped at maxFieldsPerRecord. */
+let cut = false;
+
+export function lastScanCut(): boolean {
+  return cut;
+}
+
 const SPACE = 32;
 const DQUOTE = 34;
 const SQUOTE = 39;
@@ -57,8 +71,14 @@ export function scanFields(text: string, start: number, end: number, count = 0, 
   if (inner === 0) {
     nextEq = -1;
     nextSp = -1;
+    cut = false;
   }
+  const limit = DECODE_LIMITS.maxFieldsPerRecord;
   while (i < end) {
+    if (count >= limit) {
+      cut = true;
+      break;
+    }
     if (text.charCodeAt(i) === SPACE) {
       i++;
       continue;

@@ -8,7 +8,9 @@ import {
   QUOTED_DOUBLE,
   QUOTED_SINGLE,
   TOKEN_WORDS,
+  DECODE_LIMITS,
   decodeHex,
+  lastScanCut,
   isEncodedHex,
   scanFields,
   scannedTokens,
@@ -28,6 +30,14 @@ export interface AuditRecordJSON {
   text: string;
   fields: Record<string, string>;
   malformed?: string;
+}
+
+/** What the decoder left out, process-wide (records are decoded lazily, wherever they are read). */
+const decodeCounters = { recordsFieldsCut: 0 };
+
+/** Records whose fields were cut at DECODE_LIMITS.maxFieldsPerRecord since the process started. */
+export function decodeStats(): { recordsFieldsCut: number } {
+  return { ...decodeCounters };
 }
 
 /** Buffer's own decoder, without toString()'s argument handling: this runs once per record read. */
@@ -55,6 +65,7 @@ export class AuditRecord {
   /** What an ENRICHED log line carries after 0x1D: the logging host's meanings. */
   private enrichedText: string | undefined;
   private originalLine: string | undefined;
+  private fieldsCut = false;
   private originalBytes: Buffer | undefined;
   private enrichedFields: Record<string, string> | undefined;
 
@@ -171,6 +182,14 @@ export class AuditRecord {
     if (bytes !== undefined) this.originalBytes = bytes;
   }
 
+  /** A record past DECODE_LIMITS.maxFieldsPerRecord: marked once, counted once. */
+  private noteFieldsCut(): void {
+    if (this.fieldsCut) return;
+    this.fieldsCut = true;
+    decodeCounters.recordsFieldsCut++;
+    this.markMalformed(`more than ${DECODE_LIMITS.maxFieldsPerRecord} fields: the rest not read`);
+  }
+
   /** @internal parseLogLine keeps the line of a record it could not read. */
   keepLine(line: string): this {
     this.originalLine = line;
@@ -181,6 +200,7 @@ export class AuditRecord {
   rawFields(): RawField[] {
     const text = this.text;
     const n = scanFields(text, this.bodyStart, text.length);
+    if (lastScanCut()) this.noteFieldsCut();
     const t = scannedTokens();
     const out: RawField[] = new Array(n);
     for (let k = 0; k < n; k++) {
@@ -216,6 +236,7 @@ export class AuditRecord {
   private scanAndBuild(): Record<string, string> {
     const text = this.text;
     let n = scanFields(text, this.bodyStart, text.length);
+    if (lastScanCut()) this.noteFieldsCut();
     const t = scannedTokens();
     for (let k = 0; k < n; k++) {
       if ((t[k * TOKEN_WORDS + 4] & INNER) !== 0) {
