@@ -40,31 +40,44 @@ export function escapeText(text: string): string {
     }
   }
   if (plain) return text;
-  let out = '';
-  for (const ch of text) {
-    const cp = ch.codePointAt(0)!;
-    out += cp === 0x5c || isHiddenOrControl(cp) ? escapeCodePoint(cp) : ch;
+  // Runs of plain text are sliced whole and the pieces joined once: a string
+  // grown one character at a time costs more the longer it gets (a hostile
+  // record of a megabyte of backslashes).
+  const parts: string[] = [];
+  let from = 0;
+  let i = 0;
+  while (i < text.length) {
+    const cp = text.codePointAt(i)!;
+    const width = cp > 0xffff ? 2 : 1;
+    if (cp === 0x5c || isHiddenOrControl(cp)) {
+      if (from < i) parts.push(text.slice(from, i));
+      parts.push(escapeCodePoint(cp));
+      from = i + width;
+    }
+    i += width;
   }
-  return out;
+  if (from < text.length) parts.push(text.slice(from));
+  return parts.join('');
 }
 
 /** Bytes as a terminal may show them: valid UTF-8 text as text (escaped as above), every other byte as \xNN. */
 export function escapeBytes(bytes: Uint8Array): string {
-  let out = '';
+  // Pieces joined once, as in escapeText.
+  const parts: string[] = [];
   let i = 0;
   while (i < bytes.length) {
     const b = bytes[i];
     const need = b < 0x80 ? 1 : b >= 0xc2 && b <= 0xdf ? 2 : b >= 0xe0 && b <= 0xef ? 3 : b >= 0xf0 && b <= 0xf4 ? 4 : 0;
     const cp = need === 0 ? -1 : decodeOne(bytes, i, need);
     if (cp < 0) {
-      out += `\\x${b.toString(16).padStart(2, '0')}`;
+      parts.push(`\\x${b.toString(16).padStart(2, '0')}`);
       i++;
       continue;
     }
-    out += cp === 0x5c || isHiddenOrControl(cp) ? escapeCodePoint(cp) : String.fromCodePoint(cp);
+    parts.push(cp === 0x5c || isHiddenOrControl(cp) ? escapeCodePoint(cp) : String.fromCodePoint(cp));
     i += need;
   }
-  return out;
+  return parts.join('');
 }
 
 /** The code point of a `need`-byte UTF-8 sequence at i, or -1 when it is not one (overlong, surrogate, cut short). */
