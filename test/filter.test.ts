@@ -6,6 +6,7 @@ import { readAuditLog } from '../lib/logfile/read.js';
 import type { AuditEvent } from '../lib/assemble/event.js';
 import { FilterError, compileFilter, compileRecordDrop, exclusionsIn, kernelExclusions, type EventFilter } from '../lib/filter/index.js';
 import { parseRuleLine } from '../lib/rules/parse.js';
+import { RateLimit } from '../lib/filter/rate.js';
 
 const LOG = [
   'type=SYSCALL msg=audit(1.000:1): arch=c000003e syscall=59 success=yes exit=0 pid=10 uid=0 auid=0 exe="/usr/bin/containerd-shim" key="exec"',
@@ -86,5 +87,22 @@ describe('record types dropped from events', () => {
     expect(() => compileRecordDrop(['NOPE'])).toThrow(/drop record NOPE: unknown record type/);
     expect(() => compileRecordDrop(['A:B:C'])).toThrow(/write TYPE or TYPE:IF_TYPE/);
     expect(compileRecordDrop([])).toBeUndefined();
+  });
+});
+
+describe('rate limit per key', () => {
+  const keyed = (key: string): AuditEvent => ({ keys: key === '' ? [] : [key] }) as unknown as AuditEvent;
+
+  it('N a second per key in bursts of N, each key its own bucket; what is held back counted per key', () => {
+    const r = new RateLimit(3);
+    const passed = (key: string, n: number, at: number): number => Array.from({ length: n }, () => r.allow(keyed(key), at)).filter(Boolean).length;
+    expect(passed('exec', 10, 0)).toBe(3);
+    expect(passed('files', 2, 0)).toBe(2);
+    expect(passed('', 5, 0)).toBe(3);
+    // A second later the bucket is full again; half a second refills half of it.
+    expect(passed('exec', 10, 1000)).toBe(3);
+    expect(passed('exec', 10, 1500)).toBe(1);
+    expect(Object.fromEntries(r.suppressed)).toEqual({ exec: 7 + 7 + 9, '(none)': 2 });
+    expect(r.total).toBe(25);
   });
 });

@@ -305,6 +305,19 @@ describe('loss notices', () => {
     expect(lossText(got[0].lost)).toBe('kernel 5, socket overruns 2, relp://a:1 spool-dropped 7');
   });
 
+  it('what the rate limit held back rides along, per key, though it is not loss', () => {
+    const held = new Map<string, number>();
+    const got: LossNotice[] = [];
+    const w = new LossWatch(() => lossCounts(stats({}), [], held), (n) => got.push(n), 3_600_000);
+    held.set('exec', 40);
+    w.check();
+    held.set('exec', 45).set('files', 2);
+    w.stop();
+    expect(got.map((n) => n.lost)).toEqual([{ suppressed: { exec: 40 } }, { suppressed: { exec: 5, files: 2 } }]);
+    expect(lossText(got[1].lost)).toBe('rate limit held back 5 of key exec, rate limit held back 2 of key files');
+    expect(new SyslogFormatter({ hostname: 'h' }).lossMessage(got[1])).toContain('[linux-audit-loss@32473 suppressed="7"]');
+  });
+
   it('as syslog: severity warning, MSGID LOSS, the counters in structured data, JSON with type LOSS', () => {
     const n: LossNotice = { time: Date.UTC(2026, 10, 29), since: Date.UTC(2026, 10, 28), host: 'h1', lost: { dropped: 3, sinks: { 'tcp://b:2': { spoolDropped: 0, failed: 1 } } }, total: lossCounts(stats({ dropped: 3 }), [sink('tcp://b:2', 0, 1)]) };
     const m = new SyslogFormatter({ hostname: 'h1' }).lossMessage(n);

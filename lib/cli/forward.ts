@@ -12,6 +12,7 @@ import type { JsonRecords } from '../shape/json.js';
 import type { PresetName } from '../rules/presets.js';
 import { LOSS_HELP, LOSS_OPTIONS, METRICS_HELP, METRICS_OPTIONS, metricsFrom, openSinks, startMetrics, watchLoss, withAgentSignals } from './agent.js';
 import { lossCounts, type LossWatch } from '../sinks/loss.js';
+import { RateLimit } from '../filter/rate.js';
 import type { MetricsServer } from '../metrics/index.js';
 import { subscribe } from '../subscribe/subscription.js';
 import { AgentReporter } from './agents.js';
@@ -44,6 +45,9 @@ config kept.
       --keep-rules-on-exit   a planned restart: leave the rules and auditing on at exit for
                          the next forward with this flag and the same config file to take
                          over, so there is no moment without rules (config: "keepRulesOnExit")
+      --rate-limit N     at most N events a second per rule key (bursts of N); the rest are
+                         held back and counted per key: health line, metrics, LOSS notices
+                         (config: "rateLimitPerKey")
       --drop-record TYPE[:IF]   leave records of TYPE out of events (only when the event has
                          a record of type IF): PROCTITLE:EXECVE (config: "dropRecords")
       --runtime-socket PATH, --containerd-socket PATH   as for tail (config: runtimeSockets, containerdSockets)
@@ -59,7 +63,7 @@ export function sinkLine(s: SinkStats): string {
 }
 
 /** Settings a reload cannot change under a running subscription: said, and kept until the next start. */
-const RESTART_KEYS = ['mode', 'bufferBytes', 'queueLimit', 'backlogLimit', 'runtimeSockets', 'containerdSockets', 'metrics', 'healthSeconds', 'lossIntervalSeconds', 'keepRulesOnExit'] as const;
+const RESTART_KEYS = ['rateLimitPerKey', 'mode', 'bufferBytes', 'queueLimit', 'backlogLimit', 'runtimeSockets', 'containerdSockets', 'metrics', 'healthSeconds', 'lossIntervalSeconds', 'keepRulesOnExit'] as const;
 
 /** What the command line adds to every config (at the start and at each reload). */
 interface FlagParts {
@@ -131,6 +135,7 @@ export async function forwardCommand(args: string[], out: (line: string) => void
     health: { type: 'string' },
     'drop-record': { type: 'string', multiple: true },
     'keep-rules-on-exit': { type: 'boolean' },
+    'rate-limit': { type: 'string' },
     ...METRICS_OPTIONS,
     ...LOSS_OPTIONS,
   });
@@ -143,6 +148,8 @@ export async function forwardCommand(args: string[], out: (line: string) => void
   const healthSeconds = integer('--health', values.health as string | undefined, 0, 86_400) ?? config.healthSeconds;
   const metricsAt = metricsFrom(values.metrics as string | undefined) ?? config.metrics;
   const lossSeconds = integer('--loss-interval', values['loss-interval'] as string | undefined, 0, 86_400) ?? config.lossIntervalSeconds;
+  const ratePerKey = integer('--rate-limit', values['rate-limit'] as string | undefined, 1, 10_000_000) ?? config.rateLimitPerKey;
+  const rate = ratePerKey !== undefined ? new RateLimit(ratePerKey) : undefined;
   // The next start takes over what this one leaves only if it is the same agent: the same config file.
   const handover = values['keep-rules-on-exit'] === true || config.keepRulesOnExit ? `forward ${configFile !== undefined ? path.resolve(configFile) : '(no config file)'}` : undefined;
 
@@ -163,10 +170,10 @@ export async function forwardCommand(args: string[], out: (line: string) => void
   let lastAt = Date.now();
   const health = (): void => {
     const now = Date.now();
-    const rate = ((forwarded - lastForwarded) * 1000) / Math.max(1, now - lastAt);
+    const perSecond = ((forwarded - lastForwarded) * 1000) / Math.max(1, now - lastAt);
     lastForwarded = forwarded;
     lastAt = now;
-    err(`${heartbeat('forward', sub.stats(), forwarded)}; ${rate.toFixed(0)} events/s; ${sinks.map((s) => sinkLine(s.stats())).join('; ')}`);
+    err(`${heartbeat('forward', sub.stats(), forwarded)}; ${perSecond.toFixed(0)} events/s${rate ? `; rate limit held back ${rate.total}` : ''}; ${sinks.map((s) => sinkLine(s.stats())).join('; ')}`);
   };
 
   // SIGHUP: the config file again. Checked whole first: a mistake is one line
@@ -228,9 +235,9 @@ export async function forwardCommand(args: string[], out: (line: string) => void
   process.on('SIGHUP', reload);
   try {
     await withAgentSignals(() => void sub.close(), health, healthSeconds, async () => {
-      metrics = await startMetrics(metricsAt, { subscription: () => sub.stats(), written: () => forwarded, sinks: () => sinks.map((s) => s.stats()) }, err, 'forward');
+      metrics = await startMetrics(metricsAt, { subscription: () => sub.stats(), written: () => forwarded, sinks: () => sinks.map((s) => s.stats()), suppressed: rate && (() => rate.suppressed) }, err, 'forward');
       await sub.ready;
-      loss = watchLoss(lossSeconds, () => lossCounts(sub.stats(), sinks.map((s) => s.stats())), () => sinks);
+      loss = watchLoss(lossSeconds, () => lossCounts(sub.stats(), sinks.map((s) => s.stats()), rate?.suppressed), () => sinks);
       reporter = new AgentReporter('forward', () => ({ stats: sub.stats(), shown: forwarded, sinks: sinks.map((s) => s.stats()), exclusions: plan.exclusions }));
       for (const r of sub.recovered) err(`linux-audit forward: ${r.message}`);
       for (const s of sub.rules.skipped) err(`linux-audit forward: skipped rule ${s.rule} (${s.reason})`);
@@ -240,6 +247,7 @@ export async function forwardCommand(args: string[], out: (line: string) => void
         const p = plan;
         const to = sinks;
         if (!p.filter(ev)) continue;
+        if (rate && !rate.allow(ev, Date.now())) continue;
         p.dropRecords?.(ev);
         for (let i = 0; i < to.length; i++) if (p.sinkFilters[i]?.(ev) ?? true) to[i].write(ev);
         forwarded++;

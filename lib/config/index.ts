@@ -37,6 +37,8 @@ export interface AgentConfig {
   dropRecords: string[];
   /** Leave rules and auditing on at exit for the next start of the same agent to take over (a planned restart). */
   keepRulesOnExit: boolean;
+  /** At most this many events a second per rule key; the rest held back and counted. */
+  rateLimitPerKey?: number;
 }
 
 export class ConfigError extends Error {
@@ -167,6 +169,7 @@ const CONFIG = object({
   lossIntervalSeconds: int(0, 86_400),
   dropRecords: list(str),
   keepRulesOnExit: bool,
+  rateLimitPerKey: int(1, 10_000_000),
   metrics: (v, at) => {
     const listen = typeof v === 'string' ? parseListen(v) : undefined;
     return typeof listen === 'object' ? listen : fail(at, 'HOST:PORT, e.g. "127.0.0.1:9464"', v);
@@ -193,6 +196,7 @@ export function checkConfig(json: unknown, source = 'config'): AgentConfig {
     lossIntervalSeconds: c.lossIntervalSeconds ?? 10,
     dropRecords: c.dropRecords ?? [],
     keepRulesOnExit: c.keepRulesOnExit ?? false,
+    rateLimitPerKey: c.rateLimitPerKey,
   };
 }
 

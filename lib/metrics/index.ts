@@ -15,6 +15,8 @@ export interface MetricsSource {
   written?: () => number;
   sinks?: () => SinkStats[];
   watch?: () => WatchStats;
+  /** Events the rate limit held back, by rule key. */
+  suppressed?: () => ReadonlyMap<string, number>;
 }
 
 export interface MetricsListen {
@@ -110,6 +112,13 @@ export function metricsRegistry(source: MetricsSource): Registry {
 
   const written = source.written;
   if (written) counter('events_written', 'Events the command wrote out, after its filters.', [], (c) => c.inc(written()));
+
+  const suppressed = source.suppressed;
+  if (suppressed) {
+    counter('events_suppressed', 'Events the rate limit held back, by rule key.', ['key'], (c) => {
+      for (const [key, n] of suppressed()) c.inc({ key }, n);
+    });
+  }
 
   const sinks = source.sinks;
   if (sinks) {

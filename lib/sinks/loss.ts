@@ -20,6 +20,8 @@ export interface LossCounts {
   recordsCut: number;
   /** Per sink: messages dropped because its spool was full, and for another reason. */
   sinks: Record<string, { spoolDropped: number; failed: number }>;
+  /** Per rule key: events the rate limit held back (asked for, not loss, but the receiver should know). */
+  suppressed?: Record<string, number>;
 }
 
 export interface LossNotice {
@@ -29,16 +31,18 @@ export interface LossNotice {
   since: number;
   host: string;
   /** What was lost in the interval: only the counters that moved. */
-  lost: Partial<Omit<LossCounts, 'sinks'>> & { sinks?: LossCounts['sinks'] };
+  lost: Partial<Omit<LossCounts, 'sinks' | 'suppressed'>> & { sinks?: LossCounts['sinks']; suppressed?: Record<string, number> };
   /** Every counter since the agent started. */
   total: LossCounts;
 }
 
 /** The counters of a subscription and its sinks (kernel loss only where it can be read). */
-export function lossCounts(s: SubscriptionStats, sinks: SinkStats[]): LossCounts {
+export function lossCounts(s: SubscriptionStats, sinks: SinkStats[], suppressed?: ReadonlyMap<string, number>): LossCounts {
   const bySink: LossCounts['sinks'] = Object.create(null) as LossCounts['sinks'];
   for (const k of sinks) bySink[k.name] = { spoolDropped: k.spoolDropped, failed: k.failed };
-  return { kernel: s.kernelLost, socketOverruns: s.socketOverruns, dropped: s.dropped, truncated: s.truncated, recordsCut: s.recordsCut, sinks: bySink };
+  const counts: LossCounts = { kernel: s.kernelLost, socketOverruns: s.socketOverruns, dropped: s.dropped, truncated: s.truncated, recordsCut: s.recordsCut, sinks: bySink };
+  if (suppressed !== undefined && suppressed.size > 0) counts.suppressed = Object.assign(Object.create(null) as Record<string, number>, Object.fromEntries(suppressed));
+  return counts;
 }
 
 const SCALARS = ['kernel', 'socketOverruns', 'dropped', 'truncated', 'recordsCut'] as const;
@@ -50,6 +54,7 @@ export function lossText(lost: LossNotice['lost']): string {
   for (const [name, s] of Object.entries(lost.sinks ?? {})) {
     parts.push(`${name}${s.spoolDropped > 0 ? ` spool-dropped ${s.spoolDropped}` : ''}${s.failed > 0 ? ` failed ${s.failed}` : ''}`);
   }
+  for (const [key, n] of Object.entries(lost.suppressed ?? {})) parts.push(`rate limit held back ${n} of key ${key}`);
   return parts.join(', ');
 }
 
@@ -104,6 +109,13 @@ export class LossWatch {
       const failed = s.failed - was.failed;
       if (spoolDropped > 0 || failed > 0) {
         (lost.sinks ??= Object.create(null) as LossCounts['sinks'])[name] = { spoolDropped, failed };
+        moved = true;
+      }
+    }
+    for (const [key, n] of Object.entries(now.suppressed ?? {})) {
+      const d = n - (this.last.suppressed?.[key] ?? 0);
+      if (d > 0) {
+        (lost.suppressed ??= Object.create(null) as Record<string, number>)[key] = d;
         moved = true;
       }
     }

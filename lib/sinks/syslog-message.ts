@@ -149,7 +149,9 @@ export class SyslogFormatter {
       ? `[${LOSS_SD_ID}${(['kernel', 'socketOverruns', 'dropped', 'truncated', 'recordsCut'] as const)
           .filter((k) => l[k] !== undefined)
           .map((k) => ` ${k}="${l[k]}"`)
-          .join('')}${l.sinks !== undefined ? ` sinks="${paramValue(Object.keys(l.sinks).join(','))}"` : ''}]`
+          .join('')}${l.sinks !== undefined ? ` sinks="${paramValue(Object.keys(l.sinks).join(','))}"` : ''}${
+          l.suppressed !== undefined ? ` suppressed="${Object.values(l.suppressed).reduce((a, b) => a + b, 0)}"` : ''
+        }]`
       : '-';
     return `${this.header(pri, n.time, undefined, 'LOSS')} ${sd} ${JSON.stringify(lossToJSON(n))}`;
   }

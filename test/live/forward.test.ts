@@ -238,6 +238,23 @@ describeLive('forward to a real rsyslog', () => {
     await stop(p);
   }, 30_000);
 
+  it('--rate-limit: a burst under one key is held to N a second, and what was held back is counted to the event', async () => {
+    const reference = path.join(dir, 'rate.json');
+    const p = new CliProcess(['forward', '--to', `file:${reference}?format=json&max=0`, '--rules', rules, '--key', 'fwd', '--type', 'SYSCALL', '--rate-limit', '50', '--health', '0', '--loss-interval', '0']);
+    await p.waitFor((x) => x.stderr.includes('receiving in'), 'forward to start');
+    const started = Date.now();
+    execFileSync(syscallGenerator(), ['1000']);
+    await new Promise((r) => setTimeout(r, 1000));
+    await stop(p);
+    const seconds = (Date.now() - started) / 1000;
+    const written = readJSONLines(reference).length;
+    const held = Number(/rate limit held back (\d+)/.exec(p.stderr)![1]);
+    expect(written + held).toBe(1000);
+    // A full bucket of 50, then 50 a second for as long as it could have run.
+    expect(written).toBeGreaterThanOrEqual(50);
+    expect(written).toBeLessThanOrEqual(50 + Math.ceil(50 * seconds));
+  });
+
   it('kernel loss reaches rsyslog: LOSS notices, at most one a second, that add up to what the agent counted', async () => {
     // A backlog of one record and no waiting: the kernel drops what forward
     // has not read yet, as on a host that audits faster than its agent reads.
