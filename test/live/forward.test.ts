@@ -228,7 +228,9 @@ describeLive('forward to a real rsyslog', () => {
     expect(keyed(one, 'hup1')).toBeGreaterThan(0);
     expect(keyed(one, 'hup2')).toBeGreaterThan(0);
     expect(keyed(two, 'hup2')).toBe(keyed(one, 'hup2'));
-    expect(new Set(readJSONLines(one).map((e) => e.serial)).size).toBe(readJSONLines(one).length);
+    // Each event once (a LOSS notice, which has no serial, is not an event).
+    const events = readJSONLines(one).filter((e) => e.types !== undefined);
+    expect(new Set(events.map((e) => e.serial)).size).toBe(events.length);
     // A mistake: one line, and nothing changes.
     fs.writeFileSync(config, JSON.stringify({ rules: ['-a always,exit -S nosuchcall'], sinks: [`file:${one}?format=json&max=0`] }));
     p.child.kill('SIGHUP');
