@@ -200,21 +200,24 @@ export function checkConfig(json: unknown, source = 'config'): AgentConfig {
   };
 }
 
-/** The config file, read and checked. */
-export function readConfig(file: string): AgentConfig {
+/** A config file's JSON, or a ConfigError saying why it could not be read. */
+function readJSON(file: string): unknown {
   let text: string;
   try {
     text = fs.readFileSync(file, 'utf8');
   } catch (e) {
     throw new ConfigError(`cannot read the config file ${file}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
   }
-  let json: unknown;
   try {
-    json = JSON.parse(text);
+    return JSON.parse(text);
   } catch (e) {
     throw new ConfigError(`${file} is not JSON: ${(e as Error).message}`);
   }
-  return checkConfig(json, file);
+}
+
+/** The config file, read and checked. */
+export function readConfig(file: string): AgentConfig {
+  return checkConfig(readJSON(file), file);
 }
 
 // --- the watch's tuning file ------------------------------------------------
@@ -230,19 +233,7 @@ const WATCH_CONFIG = object({ allow: list(ALLOW), detectors: DETECTORS, throttle
 
 /** The watch's tuning from its config file (`watch --config`), checked as the agent's is. */
 export function readWatchConfig(file: string): WatchTuning {
-  let text: string;
-  try {
-    text = fs.readFileSync(file, 'utf8');
-  } catch (e) {
-    throw new ConfigError(`cannot read the config file ${file}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
-  }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (e) {
-    throw new ConfigError(`${file} is not JSON: ${(e as Error).message}`);
-  }
-  const c = WATCH_CONFIG(json, file) as { allow?: AllowRule[]; detectors?: WatchTuning['detectors']; throttleSeconds?: number };
+  const c = WATCH_CONFIG(readJSON(file), file) as { allow?: AllowRule[]; detectors?: WatchTuning['detectors']; throttleSeconds?: number };
   const tuning: WatchTuning = { allow: c.allow, detectors: c.detectors, ...(c.throttleSeconds !== undefined && { throttleMs: c.throttleSeconds * 1000 }) };
   try {
     checkTuning(tuning);
