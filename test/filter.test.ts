@@ -7,6 +7,9 @@ import type { AuditEvent } from '../lib/assemble/event.js';
 import { FilterError, compileFilter, compileRecordDrop, exclusionsIn, kernelExclusions, type EventFilter } from '../lib/filter/index.js';
 import { parseRuleLine } from '../lib/rules/parse.js';
 import { RateLimit } from '../lib/filter/rate.js';
+import { ArgvCap } from '../lib/filter/cap.js';
+import { eventToRaw } from '../lib/format/raw.js';
+import { checkConfig } from '../lib/config/index.js';
 
 const LOG = [
   'type=SYSCALL msg=audit(1.000:1): arch=c000003e syscall=59 success=yes exit=0 pid=10 uid=0 auid=0 exe="/usr/bin/containerd-shim" key="exec"',
@@ -104,5 +107,67 @@ describe('rate limit per key', () => {
     expect(passed('exec', 10, 1500)).toBe(1);
     expect(Object.fromEntries(r.suppressed)).toEqual({ exec: 7 + 7 + 9, '(none)': 2 });
     expect(r.total).toBe(25);
+  });
+});
+
+describe('the argv cap (forward --max-argv-bytes)', () => {
+  // a1 is 40 bytes, split by the kernel into two hex chunks over two records.
+  const LONG = [
+    'type=SYSCALL msg=audit(2.000:5): arch=c000003e syscall=59 success=yes exit=0 pid=20 uid=0 auid=0 exe="/usr/bin/echo" key="exec"',
+    'type=EXECVE msg=audit(2.000:5): argc=3 a0="/bin/echo" a1_len=40 a1[0]=6162636465666768696A6B6C6D6E6F7071727374',
+    'type=EXECVE msg=audit(2.000:5): a1[1]=75767778797A3031323334353637383941424344 a2="tail"',
+    'type=CWD msg=audit(2.000:5): cwd="/"',
+    // "/bin/echo\0" + a1 + "\0tail"
+    'type=PROCTITLE msg=audit(2.000:5): proctitle=2F62696E2F6563686F006162636465666768696A6B6C6D6E6F707172737475767778797A3031323334353637383941424344007461696C',
+  ];
+  const one = async (lines: string[]): Promise<AuditEvent> => {
+    for await (const ev of readAuditLog([lines.join('\n') + '\n'])) return ev;
+    throw new Error('no event');
+  };
+
+  it('keeps the first bytes of the command line in one EXECVE record, argc as the kernel gave it, marked and counted', async () => {
+    const ev = await one(LONG);
+    expect(ev.argv).toEqual(['/bin/echo', 'abcdefghijklmnopqrstuvwxyz0123456789ABCD', 'tail']); // read before the cut: forgotten after
+    const cap = new ArgvCap();
+    cap.apply(ev, 20);
+    expect(ev.types).toEqual(['SYSCALL', 'EXECVE', 'CWD', 'PROCTITLE']);
+    expect(ev.record('EXECVE')!.text).toBe('audit(2.000:5): argc=3 a0="/bin/echo" a1="abcdefghijk"');
+    expect(ev.record('EXECVE')!.cutBytes).toBe(53 - 20);
+    expect(ev.argv).toEqual(['/bin/echo', 'abcdefghijk']);
+    expect(ev.argvIncomplete).toBe(true);
+    expect(ev.record('PROCTITLE')!.text).toBe('audit(2.000:5): proctitle=2F62696E2F6563686F006162636465666768696A');
+    const json = ev.toJSON();
+    expect(json.process).toMatchObject({ argv: ['/bin/echo', 'abcdefghijk'], argvIncomplete: true, argvCutBytes: 33, title: '/bin/echo abcdefghij', titleCutBytes: 35 });
+    expect(json.records!.map((r) => r.cutBytes)).toEqual([undefined, 33, undefined, 35]);
+    expect(cap.events).toBe(1);
+    expect(cap.bytes).toBe(33 + 35);
+    // Raw output is audit.log lines the kernel could have written, and reads back to the same command line.
+    const raw = eventToRaw(ev);
+    expect(raw).toContain('type=EXECVE msg=audit(2.000:5): argc=3 a0="/bin/echo" a1="abcdefghijk"\n');
+    const again = await one(raw.trimEnd().split('\n'));
+    expect(again.argv).toEqual(['/bin/echo', 'abcdefghijk']);
+  });
+
+  it('writes a kept argument that is not printable as the kernel does: upper-case hex', async () => {
+    const ev = await one(['type=EXECVE msg=audit(3.000:6): argc=2 a0="sh" a1=61206222' + '78'.repeat(40)]);
+    new ArgvCap().apply(ev, 16);
+    expect(ev.records[0].text).toBe('audit(3.000:6): argc=2 a0="sh" a1=6120622278787878787878787878');
+    expect(ev.argv).toEqual(['sh', 'a b"xxxxxxxxxx']);
+  });
+
+  it('leaves an event under the bound as it was, and does not count it', async () => {
+    const ev = await one(LONG);
+    const before = ev.records;
+    const cap = new ArgvCap();
+    cap.apply(ev, 55);
+    expect(ev.records).toBe(before);
+    expect(ev.argvIncomplete).toBe(false);
+    expect(cap.events).toBe(0);
+    expect(cap.bytes).toBe(0);
+  });
+
+  it('is a number of bytes of at least 16, in the config as on the command line', () => {
+    expect(checkConfig({ maxArgvBytes: 4096 }).maxArgvBytes).toBe(4096);
+    expect(() => checkConfig({ maxArgvBytes: 8 })).toThrow(/maxArgvBytes/);
   });
 });

@@ -2,25 +2,13 @@
 import { EXECVE, SYSCALL, recordTypeName } from '../constants/index.js';
 import type { EventBatch } from './batch.js';
 import type { AuditRecord } from '../decode/record.js';
-import { decodeHex, hexBytes, isEncodedHex } from '../decode/fields.js';
+import { commandLineOf } from './argv.js';
 import type { ContainerInfo, ContainerResolver } from '../enrich/container.js';
 import type { ProcessInfo, ProcessTable } from '../enrich/process.js';
 import { eventToJSON, pathsOf, processOf, socketsOf, usersOf, type AuditEventJSON, type IdJSON, type JsonRecords, type PathJSON, type ProcessJSON } from '../shape/json.js';
 import { summarize, type Summary } from '../shape/summary.js';
 import { eventToECS } from '../shape/ecs.js';
 import type { SocketAddress } from '../interpret/index.js';
-
-/** The number in key[start, end) when it is only decimal digits (at most 9: an index, not a claim), else -1. */
-function argIndex(key: string, start: number, end: number): number {
-  if (end <= start || end - start > 9) return -1;
-  let n = 0;
-  for (let i = start; i < end; i++) {
-    const c = key.charCodeAt(i);
-    if (c < 48 || c > 57) return -1;
-    n = n * 10 + (c - 48);
-  }
-  return n;
-}
 
 /** What a live event may look up about its process. */
 export interface Enrichment {
@@ -176,7 +164,8 @@ export class AuditEvent {
   /**
    * True when the EXECVE records do not hold the whole command line they
    * claim: fewer arguments than `argc`, an index or chunk missing (records
-   * lost, an event cut at its bound, or a forged record).
+   * lost, an event cut at its bound, or a forged record), or the agent's argv
+   * cap cut them (the EXECVE record's `cutBytes` says how much).
    */
   get argvIncomplete(): boolean {
     return this.commandLine()?.incomplete ?? false;
@@ -189,48 +178,18 @@ export class AuditEvent {
       this.cmdline = null;
       return undefined;
     }
-    const claimed = execves[0].fields.argc;
-    // Maps, not arrays indexed by n: the indices are the record's text, and an
-    // index of 4294967294 must not make a sparse array to walk.
-    const whole = new Map<number, string>();
-    const chunks = new Map<number, Map<number, Buffer>>();
-    for (const r of execves) {
-      for (const f of r.rawFields()) {
-        if (f.key.charCodeAt(0) !== 97) continue;
-        const bracket = f.key.indexOf('[');
-        if (bracket < 0) {
-          const n = argIndex(f.key, 1, f.key.length);
-          if (n >= 0) whole.set(n, f.quoted || !isEncodedHex(f.value, 0, f.value.length) ? f.value : decodeHex(f.value, 0, f.value.length));
-          continue;
-        }
-        const n = argIndex(f.key, 1, bracket);
-        const i = f.key.endsWith(']') ? argIndex(f.key, bracket + 1, f.key.length - 1) : -1;
-        if (n < 0 || i < 0) continue;
-        const bytes = f.quoted ? Buffer.from(f.value, 'latin1') : Buffer.from(hexBytes(f.value, 0, f.value.length));
-        let parts = chunks.get(n);
-        if (!parts) chunks.set(n, (parts = new Map()));
-        parts.set(i, bytes);
-      }
-    }
-    let incomplete = false;
-    const indices = [...new Set([...whole.keys(), ...chunks.keys()])].sort((a, b) => a - b);
-    const argv: string[] = [];
-    for (let k = 0; k < indices.length; k++) {
-      const n = indices[k];
-      if (n !== k) incomplete = true;
-      const w = whole.get(n);
-      if (w !== undefined) {
-        argv.push(w);
-        continue;
-      }
-      const parts = chunks.get(n)!;
-      const order = [...parts.keys()].sort((a, b) => a - b);
-      if (order[order.length - 1] !== order.length - 1) incomplete = true;
-      argv.push(Buffer.concat(order.map((i) => parts.get(i)!)).toString('utf8'));
-    }
-    if (claimed === undefined || !/^\d+$/.test(claimed) || Number(claimed) !== argv.length) incomplete = true;
-    this.cmdline = { argv, incomplete };
+    const { args, incomplete } = commandLineOf(execves);
+    this.cmdline = { argv: args.map((a) => a.toString('utf8')), incomplete };
     return this.cmdline;
+  }
+
+  /**
+   * @internal The agent's record drops and argv cap replace records; what was
+   * read from the old ones is forgotten.
+   */
+  replaceRecords(records: AuditRecord[]): void {
+    this.recs = records;
+    this.cmdline = undefined;
   }
 
   /** The first rule key, or undefined. */

@@ -13,6 +13,7 @@ import type { PresetName } from '../rules/presets.js';
 import { LOSS_HELP, LOSS_OPTIONS, METRICS_HELP, METRICS_OPTIONS, metricsFrom, openSinks, startMetrics, watchLoss, withAgentSignals } from './agent.js';
 import { lossCounts, type LossWatch } from '../sinks/loss.js';
 import { RateLimit } from '../filter/rate.js';
+import { ArgvCap } from '../filter/cap.js';
 import type { MetricsServer } from '../metrics/index.js';
 import { subscribe } from '../subscribe/subscription.js';
 import { AgentReporter } from './agents.js';
@@ -48,6 +49,11 @@ config kept.
       --rate-limit N     at most N events a second per rule key (bursts of N); the rest are
                          held back and counted per key: health line, metrics, LOSS notices
                          (config: "rateLimitPerKey")
+      --max-argv-bytes N  at most N bytes of command line (EXECVE arguments) and N of
+                         title (PROCTITLE) per event: the first arguments are kept, the
+                         records rewritten as the kernel writes them (argc unchanged) and
+                         marked (cutBytes, process.argvCutBytes), cuts counted: health
+                         line, metrics (config: "maxArgvBytes")
       --drop-record TYPE[:IF]   leave records of TYPE out of events (only when the event has
                          a record of type IF): PROCTITLE:EXECVE (config: "dropRecords")
       --runtime-socket PATH, --containerd-socket PATH   as for tail (config: runtimeSockets, containerdSockets)
@@ -73,6 +79,7 @@ interface FlagParts {
   rules: string[];
   presets: string[];
   dropRecords: string[];
+  maxArgvBytes: number | undefined;
 }
 
 function flagParts(values: Parsed['values']): FlagParts {
@@ -85,6 +92,7 @@ function flagParts(values: Parsed['values']): FlagParts {
     rules: list(values.rules).flatMap(rulesFromFile),
     presets: list(values.preset),
     dropRecords: list(values['drop-record']),
+    maxArgvBytes: integer('--max-argv-bytes', values['max-argv-bytes'] as string | undefined, 16, 1 << 30),
   };
 }
 
@@ -94,6 +102,7 @@ interface Plan {
   filter: (ev: AuditEvent) => boolean;
   sinkFilters: Array<((ev: AuditEvent) => boolean) | undefined>;
   dropRecords: ((ev: AuditEvent) => void) | undefined;
+  maxArgvBytes: number | undefined;
   exclusions: { kernel: string[]; agent: string[] };
   rules: string[];
   presets: PresetName[];
@@ -112,6 +121,7 @@ function planFrom(config: AgentConfig, flags: FlagParts, configFile: string | un
     filter: compileFilter(chosen),
     sinkFilters: sinkSpecs.map((s) => (s.filter !== undefined ? compileFilter(s.filter) : undefined)),
     dropRecords: compileRecordDrop([...config.dropRecords, ...flags.dropRecords]),
+    maxArgvBytes: flags.maxArgvBytes ?? config.maxArgvBytes,
     exclusions: exclusionsIn(chosen),
     rules: [...kernelExclusions(chosen), ...config.rules, ...(config.rulesFile !== undefined ? rulesFromFile(config.rulesFile) : []), ...flags.rules],
     presets: presets as PresetName[],
@@ -136,6 +146,7 @@ export async function forwardCommand(args: string[], out: (line: string) => void
     'drop-record': { type: 'string', multiple: true },
     'keep-rules-on-exit': { type: 'boolean' },
     'rate-limit': { type: 'string' },
+    'max-argv-bytes': { type: 'string' },
     ...METRICS_OPTIONS,
     ...LOSS_OPTIONS,
   });
@@ -150,6 +161,7 @@ export async function forwardCommand(args: string[], out: (line: string) => void
   const lossSeconds = integer('--loss-interval', values['loss-interval'] as string | undefined, 0, 86_400) ?? config.lossIntervalSeconds;
   const ratePerKey = integer('--rate-limit', values['rate-limit'] as string | undefined, 1, 10_000_000) ?? config.rateLimitPerKey;
   const rate = ratePerKey !== undefined ? new RateLimit(ratePerKey) : undefined;
+  const argvCap = new ArgvCap();
   // The next start takes over what this one leaves only if it is the same agent: the same config file.
   const handover = values['keep-rules-on-exit'] === true || config.keepRulesOnExit ? `forward ${configFile !== undefined ? path.resolve(configFile) : '(no config file)'}` : undefined;
 
@@ -173,7 +185,7 @@ export async function forwardCommand(args: string[], out: (line: string) => void
     const perSecond = ((forwarded - lastForwarded) * 1000) / Math.max(1, now - lastAt);
     lastForwarded = forwarded;
     lastAt = now;
-    err(`${heartbeat('forward', sub.stats(), forwarded)}; ${perSecond.toFixed(0)} events/s${rate ? `; rate limit held back ${rate.total}` : ''}; ${sinks.map((s) => sinkLine(s.stats())).join('; ')}`);
+    err(`${heartbeat('forward', sub.stats(), forwarded)}; ${perSecond.toFixed(0)} events/s${rate ? `; rate limit held back ${rate.total}` : ''}${plan.maxArgvBytes !== undefined || argvCap.events > 0 ? `; argv cut in ${argvCap.events} events (${argvCap.bytes} bytes)` : ''}; ${sinks.map((s) => sinkLine(s.stats())).join('; ')}`);
   };
 
   // SIGHUP: the config file again. Checked whole first: a mistake is one line
@@ -235,7 +247,7 @@ export async function forwardCommand(args: string[], out: (line: string) => void
   process.on('SIGHUP', reload);
   try {
     await withAgentSignals(() => void sub.close(), health, healthSeconds, async () => {
-      metrics = await startMetrics(metricsAt, { subscription: () => sub.stats(), written: () => forwarded, sinks: () => sinks.map((s) => s.stats()), suppressed: rate && (() => rate.suppressed) }, err, 'forward');
+      metrics = await startMetrics(metricsAt, { subscription: () => sub.stats(), written: () => forwarded, sinks: () => sinks.map((s) => s.stats()), suppressed: rate && (() => rate.suppressed), argvCut: () => argvCap }, err, 'forward');
       await sub.ready;
       loss = watchLoss(lossSeconds, () => lossCounts(sub.stats(), sinks.map((s) => s.stats()), rate?.suppressed), () => sinks);
       reporter = new AgentReporter('forward', () => ({ stats: sub.stats(), shown: forwarded, sinks: sinks.map((s) => s.stats()), exclusions: plan.exclusions }));
@@ -249,6 +261,7 @@ export async function forwardCommand(args: string[], out: (line: string) => void
         if (!p.filter(ev)) continue;
         if (rate && !rate.allow(ev, Date.now())) continue;
         p.dropRecords?.(ev);
+        if (p.maxArgvBytes !== undefined) argvCap.apply(ev, p.maxArgvBytes);
         for (let i = 0; i < to.length; i++) if (p.sinkFilters[i]?.(ev) ?? true) to[i].write(ev);
         forwarded++;
       }

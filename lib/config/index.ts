@@ -39,6 +39,8 @@ export interface AgentConfig {
   keepRulesOnExit: boolean;
   /** At most this many events a second per rule key; the rest held back and counted. */
   rateLimitPerKey?: number;
+  /** At most this many bytes of command line (EXECVE arguments) and of title (PROCTITLE) per event; the rest cut, marked and counted. */
+  maxArgvBytes?: number;
 }
 
 export class ConfigError extends Error {
@@ -170,6 +172,7 @@ const CONFIG = object({
   dropRecords: list(str),
   keepRulesOnExit: bool,
   rateLimitPerKey: int(1, 10_000_000),
+  maxArgvBytes: int(16, 1 << 30),
   metrics: (v, at) => {
     const listen = typeof v === 'string' ? parseListen(v) : undefined;
     return typeof listen === 'object' ? listen : fail(at, 'HOST:PORT, e.g. "127.0.0.1:9464"', v);
@@ -197,6 +200,7 @@ export function checkConfig(json: unknown, source = 'config'): AgentConfig {
     dropRecords: c.dropRecords ?? [],
     keepRulesOnExit: c.keepRulesOnExit ?? false,
     rateLimitPerKey: c.rateLimitPerKey,
+    maxArgvBytes: c.maxArgvBytes,
   };
 }
 

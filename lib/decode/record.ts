@@ -30,6 +30,7 @@ export interface AuditRecordJSON {
   text: string;
   fields: Record<string, string>;
   malformed?: string;
+  cutBytes?: number;
 }
 
 /** What the decoder left out, process-wide (records are decoded lazily, wherever they are read). */
@@ -68,6 +69,7 @@ export class AuditRecord {
   private fieldsCut = false;
   private originalBytes: Buffer | undefined;
   private enrichedFields: Record<string, string> | undefined;
+  private cut: number | undefined;
 
   /** Use fromText() or parseLogLine(); this takes an already-read header. */
   constructor(
@@ -182,6 +184,21 @@ export class AuditRecord {
     if (bytes !== undefined) this.originalBytes = bytes;
   }
 
+  /**
+   * Bytes of argument or title the agent's argv cap (`forward
+   * --max-argv-bytes`) left out of this record, which it rewrote; undefined
+   * for a record as the kernel wrote it.
+   */
+  get cutBytes(): number | undefined {
+    return this.cut;
+  }
+
+  /** @internal The argv cap marks the records it writes. */
+  markCut(bytes: number): this {
+    this.cut = bytes;
+    return this;
+  }
+
   /** A record past DECODE_LIMITS.maxFieldsPerRecord: marked once, counted once. */
   private noteFieldsCut(): void {
     if (this.fieldsCut) return;
@@ -222,6 +239,7 @@ export class AuditRecord {
       text: this.text,
       fields: this.fields,
       ...(this.malformed !== undefined && { malformed: this.malformed }),
+      ...(this.cut !== undefined && { cutBytes: this.cut }),
     };
   }
 

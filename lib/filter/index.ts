@@ -244,8 +244,6 @@ export function compileRecordDrop(specs: string[]): ((ev: AuditEvent) => void) |
     const present = new Set(records.map((r) => r.type));
     const gone = new Set(rules.filter((r) => present.has(r.drop) && (r.when === undefined || present.has(r.when))).map((r) => r.drop));
     if (gone.size === 0) return;
-    let kept = 1;
-    for (let i = 1; i < records.length; i++) if (!gone.has(records[i].type)) records[kept++] = records[i];
-    records.length = kept;
+    ev.replaceRecords(records.filter((r, i) => i === 0 || !gone.has(r.type)));
   };
 }

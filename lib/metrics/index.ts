@@ -17,6 +17,8 @@ export interface MetricsSource {
   watch?: () => WatchStats;
   /** Events the rate limit held back, by rule key. */
   suppressed?: () => ReadonlyMap<string, number>;
+  /** Events whose command line or title the argv cap cut, and the bytes left out. */
+  argvCut?: () => { events: number; bytes: number };
 }
 
 export interface MetricsListen {
@@ -118,6 +120,12 @@ export function metricsRegistry(source: MetricsSource): Registry {
     counter('events_suppressed', 'Events the rate limit held back, by rule key.', ['key'], (c) => {
       for (const [key, n] of suppressed()) c.inc({ key }, n);
     });
+  }
+
+  const argvCut = source.argvCut;
+  if (argvCut) {
+    counter('argv_cut_events', 'Events whose command line or title the argv cap (--max-argv-bytes) cut.', [], (c) => c.inc(argvCut().events));
+    counter('argv_cut_bytes', 'Bytes of command line and title the argv cap left out.', [], (c) => c.inc(argvCut().bytes));
   }
 
   const sinks = source.sinks;

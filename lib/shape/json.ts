@@ -4,7 +4,7 @@
 // record with its raw and interpreted values side by side.
 import { isUtf8 } from 'node:buffer';
 import os from 'node:os';
-import { EXECVE, SYSCALL } from '../constants/index.js';
+import { EXECVE, PROCTITLE, SYSCALL } from '../constants/index.js';
 import type { AuditEvent } from '../assemble/event.js';
 import type { AuditRecord } from '../decode/record.js';
 import { HEX_ENCODED_FIELDS, hexBytes, isEncodedHex } from '../decode/fields.js';
@@ -32,6 +32,8 @@ export interface RecordJSON {
   /** The whole log line's bytes as hex, when they are not valid UTF-8 (text and fields hold U+FFFD in their place). */
   lineHex?: string;
   malformed?: string;
+  /** Bytes of argument or title the agent's argv cap left out of this record (`forward --max-argv-bytes`). */
+  cutBytes?: number;
 }
 
 export interface AuditEventJSON {
@@ -47,7 +49,7 @@ export interface AuditEventJSON {
   /** Rule keys that matched. */
   keys: string[];
   summary?: Summary;
-  process?: { pid?: number; ppid?: number; exe?: string; comm?: string; cwd?: string; title?: string; argv?: string[]; argvIncomplete?: true; tty?: string; ses?: string };
+  process?: { pid?: number; ppid?: number; exe?: string; comm?: string; cwd?: string; title?: string; titleCutBytes?: number; argv?: string[]; argvIncomplete?: true; argvCutBytes?: number; tty?: string; ses?: string };
   user?: Record<string, IdJSON>;
   syscall?: { name: string; arch: string; exit?: number; result: string; args: string[] };
   paths?: Array<{ item?: number; name?: string; nametype?: string; inode?: number; mode?: string; owner?: IdJSON; group?: IdJSON }>;
@@ -85,6 +87,7 @@ function recordJSON(r: AuditRecord, withText: boolean): RecordJSON {
   const bytes = r.lineBytes;
   if (bytes !== undefined) out.lineHex = bytes.toString('hex');
   if (r.malformed !== undefined) out.malformed = r.malformed;
+  if (r.cutBytes !== undefined) out.cutBytes = r.cutBytes;
   return out;
 }
 
@@ -134,12 +137,16 @@ export function processOf(ev: AuditEvent): ProcessJSON | undefined {
   if (f.comm !== undefined) process.comm = f.comm;
   const cwd = ev.record('CWD')?.fields.cwd;
   if (cwd !== undefined) process.cwd = cwd;
-  const title = ev.record('PROCTITLE')?.interpreted.proctitle;
+  const titleRecord = ev.record(PROCTITLE);
+  const title = titleRecord?.interpreted.proctitle;
   if (title !== undefined) process.title = title;
+  if (titleRecord?.cutBytes !== undefined) process.titleCutBytes = titleRecord.cutBytes;
   const argv = ev.argv;
   if (argv) {
     process.argv = argv;
     if (ev.argvIncomplete) process.argvIncomplete = true;
+    const cut = ev.record(EXECVE)?.cutBytes;
+    if (cut !== undefined) process.argvCutBytes = cut;
   }
   if (f.tty !== undefined) process.tty = f.tty;
   if (f.ses !== undefined) process.ses = r.interpreted.ses;

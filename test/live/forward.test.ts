@@ -257,6 +257,29 @@ describeLive('forward to a real rsyslog', () => {
     expect(written).toBeLessThanOrEqual(50 + Math.ceil(50 * seconds));
   });
 
+  it('--max-argv-bytes: a long command line reaches rsyslog cut to the bound, marked, and counted in the health line', async () => {
+    const reference = path.join(dir, 'argv.json');
+    const execRules = path.join(dir, 'argv.rules');
+    fs.writeFileSync(execRules, '-a always,exit -F arch=b64 -S execve -F exe=/usr/bin/echo -k fwdargv\n');
+    const p = new CliProcess(['forward', '--to', `relp://127.0.0.1:${rsyslog.ports.relp}`, '--to', `file:${reference}?format=json&max=0`, '--rules', execRules, '--key', 'fwdargv', '--max-argv-bytes', '64', '--health', '0']);
+    await p.waitFor((x) => x.stderr.includes('receiving in'), 'forward to start');
+    execFileSync('/usr/bin/echo', ['first', 'y'.repeat(10_000), 'last'], { stdio: 'ignore' });
+    await p.waitFor(() => fs.existsSync(reference) && readJSONLines(reference).length >= 1, 'the exec in the reference file');
+    await stop(p);
+    const [ev] = readJSONLines(reference) as unknown as Array<EventJSON & { process: Record<string, unknown>; records: Array<{ typeName: string; text: string; cutBytes?: number }> }>;
+    // 13 + 5 bytes of the first two arguments, 46 of the third; 10,022 in all.
+    expect(ev.process.argv).toEqual(['/usr/bin/echo', 'first', 'y'.repeat(46)]);
+    expect(ev.process.argvIncomplete).toBe(true);
+    expect(ev.process.argvCutBytes).toBe(10_022 - 64);
+    // The kernel's title is the first 128 bytes of the command line.
+    expect(ev.process.titleCutBytes).toBe(128 - 64);
+    expect(ev.records.filter((r) => r.typeName === 'EXECVE').map((r) => r.text.replace(/^audit\([^)]*\): /, ''))).toEqual([`argc=4 a0="/usr/bin/echo" a1="first" a2="${'y'.repeat(46)}"`]);
+    await waitForLines(new Set([ev.serial]));
+    const [atRsyslog] = received(new Set([ev.serial]));
+    expect(atRsyslog.ev).toEqual(ev);
+    expect(p.stderr).toContain(`argv cut in 1 events (${10_022 - 64 + 64} bytes)`);
+  });
+
   it('kernel loss reaches rsyslog: LOSS notices, at most one a second, that add up to what the agent counted', async () => {
     // A backlog of one record and no waiting: the kernel drops what forward
     // has not read yet, as on a host that audits faster than its agent reads.
