@@ -298,6 +298,18 @@ describe('container watch: tuning', () => {
     expect(tuner.stats.throttled).toBe(5);
   });
 
+  it('retuned (SIGHUP): the new detectors apply from the next alert, the throttle remembers, a mistake keeps the running tuning', () => {
+    const d = detector(DOCKER);
+    const tuner = new AlertTuner({ throttleMs: 60_000, detectors: { 'clock-change': { enabled: false } } });
+    expect(tuner.apply(d.inspect(clock(0)), 0)).toEqual([]);
+    tuner.retune({ throttleMs: 60_000 });
+    expect(tuner.apply(d.inspect(clock(1)), 1000).map((a) => a.kind)).toEqual(['clock-change']);
+    expect(() => tuner.retune({ allow: [{}] })).toThrow(/allow\[0\]: an empty rule/);
+    // Still the second tuning: the throttle holds the repeat it saw before the failed retune.
+    expect(tuner.apply(d.inspect(clock(2)), 2000)).toEqual([]);
+    expect(tuner.stats).toEqual({ disabled: 1, allowed: 0, throttled: 1 });
+  });
+
   it('the tuning file is checked key by key', () => {
     const dir = tempDir('linux-audit-tuning-');
     const file = path.join(dir, 'watch.json');

@@ -23,7 +23,9 @@ and, always, when it sets the clock, loads a kernel module, mounts, attaches
 with ptrace, changes namespaces, touches Docker's configuration or socket, or
 runs a program from /tmp, /dev/shm or memory. Each container learns for
 --learn after it is first seen. Until SIGINT or SIGTERM; SIGUSR1 prints a
-summary of containers, profile sizes and alerts. See docs/watch.md.
+summary of containers, profile sizes and alerts; SIGHUP reads the --config
+tuning file again (a file with a mistake is refused, the running tuning kept).
+See docs/watch.md.
 
       --to URL            where alerts go, as for forward (default stdout:text);
                           syslog severity follows the alert's: low notice,
@@ -88,7 +90,7 @@ export async function watchCommand(args: string[], out: (line: string) => void, 
       config: { type: 'string', short: 'c' },
       ...ENGINE_OPTIONS,
       ...METRICS_OPTIONS,
-    ...LOSS_OPTIONS,
+      ...LOSS_OPTIONS,
     },
     true,
   );
@@ -128,9 +130,21 @@ export async function watchCommand(args: string[], out: (line: string) => void, 
     for (const line of summaryLines(w, alerts)) err(line);
     for (const s of sinks) err(`  ${sinkLine(s.stats())}`);
   };
+  // SIGHUP: the tuning file again, checked whole; the throttle's memory and the counts go on.
+  const configFile = values.config as string | undefined;
+  const retune = (): void => {
+    if (configFile === undefined) return err('linux-audit watch: SIGHUP: started without --config; nothing to read again');
+    try {
+      w.retune(readWatchConfig(configFile));
+    } catch (e) {
+      return err(`linux-audit watch: SIGHUP: ${(e as Error).message}; the running tuning is kept`);
+    }
+    err(`linux-audit watch: reloaded ${configFile}`);
+  };
   let reporter: AgentReporter | undefined;
   let metrics: MetricsServer | undefined;
   let loss: LossWatch | undefined;
+  process.on('SIGHUP', retune);
   try {
     await withAgentSignals(() => void w.close(), summary, healthSeconds, async () => {
       metrics = await startMetrics(metricsAt, { subscription: () => w.subscription.stats(), written: () => alerts, sinks: () => sinks.map((s) => s.stats()), watch: () => w.stats() }, err, 'watch');
@@ -147,6 +161,7 @@ export async function watchCommand(args: string[], out: (line: string) => void, 
       }
     });
   } finally {
+    process.off('SIGHUP', retune);
     reporter?.stop();
     await w.close();
     loss?.stop();

@@ -91,12 +91,22 @@ export function checkTuning(t: WatchTuning): void {
 
 export class AlertTuner {
   readonly stats: TuningStats = { disabled: 0, allowed: 0, throttled: 0 };
-  private readonly tuning: WatchTuning;
-  private readonly throttleMs: number;
+  private tuning: WatchTuning;
+  private throttleMs: number;
   /** key → when the last one was sent, and how many were held back since. */
   private readonly recent = new Map<string, { at: number; held: number }>();
 
   constructor(tuning: WatchTuning = {}) {
+    checkTuning(tuning);
+    this.tuning = tuning;
+    this.throttleMs = tuning.throttleMs ?? 60_000;
+  }
+
+  /**
+   * Another tuning from now on (a reload): checked first, so a mistake throws
+   * and the running one stays. Counts and the throttle's memory go on.
+   */
+  retune(tuning: WatchTuning): void {
     checkTuning(tuning);
     this.tuning = tuning;
     this.throttleMs = tuning.throttleMs ?? 60_000;

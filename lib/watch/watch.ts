@@ -106,6 +106,11 @@ export class Watch implements AsyncIterable<Alert>, AsyncDisposable {
     }
   }
 
+  /** Detectors, allowed cases and the throttle from now on (SIGHUP); a tuning with a mistake throws and the running one stays. */
+  retune(tuning: WatchTuning): void {
+    this.tuner.retune(tuning);
+  }
+
   async *[Symbol.asyncIterator](): AsyncGenerator<Alert> {
     if (this.iterating) throw new Error('a watch can be iterated once; make another watch() for a second consumer');
     this.iterating = true;

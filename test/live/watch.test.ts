@@ -319,6 +319,36 @@ describeLive(
       }
     });
 
+    it('watch --config: SIGHUP reads the tuning again (a detector turned back on alerts), a broken file is refused in one line', async () => {
+      const state = path.join(dir, 'hup-state.json');
+      const tuning = path.join(dir, 'hup-tuning.json');
+      fs.writeFileSync(tuning, JSON.stringify({ detectors: { 'clock-change': { enabled: false } } }));
+      const w = new CliProcess(['watch', '--to', 'stdout:json', '--learn', '1s', '--state', state, '--config', tuning]);
+      await w.waitFor((p) => p.stderr.includes('watching in'), 'the watch to start');
+      const inside = await actor(LAYOUTS[1]);
+      const clocks = (): number => w.stdout.split('\n').filter((l) => l.includes('"clock-change"') && l.includes(LAYOUTS[1].id)).length;
+      await inside.do('clock');
+      // The call is seen and not sent: the summary (SIGUSR1) counts it as a detector's that is off.
+      await w.waitFor((p) => {
+        p.child.kill('SIGUSR1');
+        return p.stderr.includes('detectors off 1;');
+      }, 'the clock call counted as not sent');
+      expect(clocks()).toBe(0);
+      fs.writeFileSync(tuning, JSON.stringify({ detectors: { 'clock-change': { severity: 'critical' } } }));
+      w.child.kill('SIGHUP');
+      await w.waitFor((p) => p.stderr.includes('linux-audit watch: reloaded'), 'the reload');
+      await inside.do('clock');
+      await w.waitFor(() => clocks() === 1, 'the clock-change alert after the reload');
+      expect(JSON.parse(w.stdout.split('\n').find((l) => l.includes('"clock-change"'))!)).toMatchObject({ kind: 'clock-change', severity: 'critical' });
+      fs.writeFileSync(tuning, JSON.stringify({ allow: [{}] }));
+      w.child.kill('SIGHUP');
+      await w.waitFor((p) => p.stderr.includes('the running tuning is kept'), 'the refusal');
+      expect(w.stderr).toMatch(/linux-audit watch: SIGHUP: \S+hup-tuning\.json: allow\[0\]: an empty rule would allow every alert.*; the running tuning is kept\n/);
+      w.child.kill('SIGTERM');
+      expect(await w.exited).toBe(0);
+      expect(w.stderr).toMatch(/not sent: allowed 0, throttled 0, detectors off 1;/);
+    });
+
     it('watch --reset forgets one container, or all', () => {
       const state = path.join(dir, 'reset.json');
       const profile = { runtime: 'docker', firstSeen: 0, learnUntil: 0, learnedEvents: 0, learning: false, programs: ['/bin/sh'], listening: [], destinations: [], users: [] };
