@@ -40,7 +40,8 @@ config kept.
                         file:/var/log/linux-audit/audit.log?max=8M&num=5
                         stdout:json|text|raw
                       syslog parameters: payload=json|raw, facility=…, severity=…,
-                      failure-severity=…, sd=yes|no, spool=64M, hostname=…
+                      failure-severity=…, sd=yes|no, hostname=…, spool=64M (memory)
+                      or spool=disk:/var/lib/linux-audit/spool?max=1G (kept across restarts)
       --mode unicast|multicast|auto, --rules FILE|DIR, --preset NAME   as for tail
       --health SECONDS   health line interval (default 60; 0: only on SIGUSR1)
       --keep-rules-on-exit   a planned restart: leave the rules and auditing on at exit for

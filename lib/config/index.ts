@@ -124,6 +124,7 @@ const SYSLOG = object(
     hostname: str,
     appName: str,
     spoolBytes: int(0, Number.MAX_SAFE_INTEGER),
+    spoolDir: str,
     reconnectMinMs: int(1, 3_600_000),
     reconnectMaxMs: int(1, 3_600_000),
     relpWindow: int(1, 65536),

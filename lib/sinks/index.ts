@@ -51,7 +51,19 @@ function recordsParam(text: string, q: URLSearchParams): JsonRecords | undefined
   return v as JsonRecords;
 }
 
-const URL_HELP = 'stdout[:json|text|raw|ecs][?spool=64M], file:/PATH[?format=raw|json|ecs&max=8M&num=5&spool=64M], or udp|tcp|tls|relp|relp+tls://HOST[:PORT][?payload=json|raw|ecs&facility=…&severity=…&spool=64M&ca=…&cert=…&key=…&verify=no]';
+/** `spool=64M` (memory) or `spool=disk:/var/lib/linux-audit/spool?max=1G` (disk, across restarts). */
+function spoolParam(text: string, value: string | null): { spoolBytes?: number; spoolDir?: string } {
+  if (value === null) return {};
+  if (!value.startsWith('disk:')) return { spoolBytes: parseSize(`--to ${text}: spool`, value) };
+  const [dir, query = ''] = value.slice('disk:'.length).split('?', 2);
+  if (!dir.startsWith('/')) throw new SinkSpecError(`--to ${text}: spool=disk: wants an absolute directory, e.g. spool=disk:/var/lib/linux-audit/spool?max=1G`);
+  const q = new URLSearchParams(query);
+  for (const k of q.keys()) if (k !== 'max') throw new SinkSpecError(`--to ${text}: unknown disk spool parameter "${k}"; known: max`);
+  const max = q.get('max');
+  return { spoolDir: dir, spoolBytes: max !== null ? parseSize(`--to ${text}: spool max`, max) : undefined };
+}
+
+const URL_HELP = 'stdout[:json|text|raw|ecs][?spool=64M], file:/PATH[?format=raw|json|ecs&max=8M&num=5&spool=64M], or udp|tcp|tls|relp|relp+tls://HOST[:PORT][?payload=json|raw|ecs&facility=…&severity=…&spool=64M|disk:/DIR?max=1G&ca=…&cert=…&key=…&verify=no]';
 
 /**
  * A sink from the URL an operator types after `--to`:
@@ -126,7 +138,7 @@ export function parseSinkUrl(text: string): SinkSpec {
     structuredData: yesNo('sd'),
     records: recordsParam(text, q),
     hostname: q.get('hostname') ?? undefined,
-    spoolBytes: q.get('spool') !== null ? parseSize(`--to ${text}: spool`, q.get('spool')!) : undefined,
+    ...spoolParam(text, q.get('spool')),
     tls: tlsWanted
       ? { ca: q.get('ca') ?? undefined, cert: q.get('cert') ?? undefined, key: q.get('key') ?? undefined, servername: q.get('servername') ?? undefined, verify: yesNo('verify') }
       : undefined,

@@ -5,12 +5,14 @@
 import dgram from 'node:dgram';
 import fs from 'node:fs';
 import net from 'node:net';
+import path from 'node:path';
 import tls from 'node:tls';
 import type { AuditEvent } from '../assemble/event.js';
 import type { Alert } from '../watch/alert.js';
 import type { LossNotice } from './loss.js';
 import { OPEN_OFFERS, RelpParser, encodeRelpFrame, responseCode } from './relp.js';
 import { DEFAULT_SPOOL_BYTES, type Sink, SinkSpecError, type SinkState, type SinkStats, Waiters } from './sink.js';
+import { DEFAULT_DISK_SPOOL_BYTES, DiskSpool, MemorySpool, type Spool } from './spool.js';
 import { SyslogFormatter, type SyslogMessageOptions } from './syslog-message.js';
 
 export type SyslogTransport = 'udp' | 'tcp' | 'tls' | 'relp' | 'relp+tls';
@@ -33,8 +35,10 @@ export interface SyslogSinkOptions extends SyslogMessageOptions {
   /** Default 514 (udp, tcp), 6514 (tls), 2514 (relp). */
   port?: number;
   tls?: SyslogTlsOptions;
-  /** Bytes of messages held while the receiver is away or slow. Default 64 MiB. */
+  /** Bytes of messages held while the receiver is away or slow. Default 64 MiB in memory, 1 GiB on disk. */
   spoolBytes?: number;
+  /** Hold them on disk, in this directory (one per sink), across restarts: lib/sinks/spool.ts. */
+  spoolDir?: string;
   /** First and longest wait between connection attempts. Default 250 ms and 30 s. */
   reconnectMinMs?: number;
   reconnectMaxMs?: number;
@@ -48,16 +52,6 @@ const UDP_MAX = 65507;
 /** Bytes handed to one socket write: large enough for few syscalls, small enough to resend cheaply. */
 const WRITE_BATCH = 256 * 1024;
 
-// The spool holds messages as strings with their UTF-8 length, and a batch
-// goes to the socket as one string: one encode per batch, not two buffer
-// allocations per message (the agent's hottest path after JSON.stringify).
-interface Item {
-  text: string;
-  bytes: number;
-  /** RELP transaction number while sent and unanswered. */
-  txnr: number;
-  done: boolean;
-}
 
 function readPem(what: string, file: string | undefined): Buffer | undefined {
   if (file === undefined) return undefined;
@@ -69,6 +63,7 @@ function readPem(what: string, file: string | undefined): Buffer | undefined {
 }
 
 export function createSyslogSink(options: SyslogSinkOptions): Sink {
+  if (options.transport === 'udp' && options.spoolDir !== undefined) throw new SinkSpecError(`udp://${options.host}: UDP sends at once and holds nothing; a disk spool needs tcp, tls, relp or relp+tls`);
   return options.transport === 'udp' ? new UdpSyslogSink(options) : new StreamSyslogSink(options);
 }
 
@@ -161,14 +156,11 @@ class StreamSyslogSink implements Sink {
   private readonly port: number;
   private readonly relp: boolean;
   private readonly secure: tls.ConnectionOptions | undefined;
-  private readonly spoolBytes: number;
   private readonly window: number;
 
-  /** The spool: queue[head…] in order; the first `inflight` are on the wire. */
-  private queue: Item[] = [];
-  private head = 0;
+  /** In order; the first `inflight` are on the wire. */
+  private readonly spool: Spool;
   private inflight = 0;
-  private queuedBytes = 0;
 
   private socket: net.Socket | undefined;
   private state: SinkState = 'connecting';
@@ -182,7 +174,6 @@ class StreamSyslogSink implements Sink {
   private closing = false;
 
   private delivered = 0;
-  private spoolDropped = 0;
   private failed = 0;
   private lastError: string | undefined;
   private readonly waiters = new Waiters();
@@ -193,7 +184,11 @@ class StreamSyslogSink implements Sink {
     this.port = options.port ?? DEFAULT_PORT[options.transport];
     this.relp = options.transport === 'relp' || options.transport === 'relp+tls';
     this.name = `${options.transport}://${options.host}:${this.port}`;
-    this.spoolBytes = options.spoolBytes ?? DEFAULT_SPOOL_BYTES;
+    // Each sink its own directory under the one given: one setting serves several sinks.
+    this.spool =
+      options.spoolDir !== undefined
+        ? new DiskSpool(path.join(options.spoolDir, `${options.transport}-${options.host}-${this.port}`.replace(/[^A-Za-z0-9.+-]/g, '_')), { maxBytes: options.spoolBytes ?? DEFAULT_DISK_SPOOL_BYTES })
+        : new MemorySpool(options.spoolBytes ?? DEFAULT_SPOOL_BYTES);
     this.window = options.relpWindow ?? 128;
     this.backoff = options.reconnectMinMs ?? 250;
     if (options.transport === 'tls' || options.transport === 'relp+tls') {
@@ -225,20 +220,12 @@ class StreamSyslogSink implements Sink {
 
   private enqueue(messages: string[]): void {
     if (this.closing) return void this.failed++;
-    for (const m of messages) {
-      const bytes = Buffer.byteLength(m);
-      if (this.queuedBytes + bytes > this.spoolBytes) {
-        this.spoolDropped++;
-        continue;
-      }
-      this.queue.push({ text: m, bytes, txnr: 0, done: false });
-      this.queuedBytes += bytes;
-    }
+    this.spool.pushAll(messages);
     this.pump();
   }
 
   flush(timeoutMs?: number): Promise<boolean> {
-    return this.waiters.wait(() => this.queue.length - this.head === 0, timeoutMs);
+    return this.waiters.wait(() => this.spool.length === 0, timeoutMs);
   }
 
   async close(timeoutMs = 5000): Promise<void> {
@@ -246,9 +233,13 @@ class StreamSyslogSink implements Sink {
     await this.flush(timeoutMs);
     this.closing = true;
     clearTimeout(this.retryTimer);
-    const left = this.queue.length - this.head;
-    this.failed += left;
-    if (left > 0) this.lastError = `${left} messages were still waiting for ${this.name} at close`;
+    const left = this.spool.length;
+    if (this.spool instanceof DiskSpool) {
+      if (left > 0) this.lastError = `${left} messages kept in the disk spool ${this.spool.dir} for the next start`;
+    } else {
+      this.failed += left;
+      if (left > 0) this.lastError = `${left} messages were still waiting for ${this.name} at close`;
+    }
     const socket = this.socket;
     if (socket && this.relp && this.sessionOpen) {
       // A clean RELP close: the server answers, then both sides hang up.
@@ -259,6 +250,7 @@ class StreamSyslogSink implements Sink {
       });
     }
     socket?.destroy();
+    this.spool.close();
     this.state = 'closed';
     this.waiters.wake();
   }
@@ -268,12 +260,12 @@ class StreamSyslogSink implements Sink {
       name: this.name,
       state: this.state,
       delivered: this.delivered,
-      queued: this.queue.length - this.head,
-      queuedBytes: this.queuedBytes,
-      spoolDropped: this.spoolDropped,
+      queued: this.spool.length,
+      queuedBytes: this.spool.bytes,
+      spoolDropped: this.spool.dropped,
       failed: this.failed,
       reconnects: Math.max(0, this.connections - 1),
-      lastError: this.state === 'connected' ? undefined : this.lastError,
+      lastError: this.spool.lastError ?? (this.state === 'connected' ? undefined : this.lastError),
     };
   }
 
@@ -320,7 +312,7 @@ class StreamSyslogSink implements Sink {
     this.sessionOpen = false;
     this.writing = false;
     // What was on the wire and not confirmed goes again on the next connection.
-    for (let i = this.head; i < this.head + this.inflight; i++) this.queue[i].txnr = 0;
+    for (let i = 0; i < this.inflight; i++) this.spool.at(i).txnr = 0;
     this.inflight = 0;
     if (this.closing) return;
     this.state = 'down';
@@ -364,8 +356,8 @@ class StreamSyslogSink implements Sink {
   }
 
   private acknowledge(txnr: number, code: number, data: Buffer): void {
-    for (let i = this.head; i < this.head + this.inflight; i++) {
-      const item = this.queue[i];
+    for (let i = 0; i < this.inflight; i++) {
+      const item = this.spool.at(i);
       if (item.txnr !== txnr || item.done) continue;
       item.done = true;
       if (code === 200) this.delivered++;
@@ -376,20 +368,16 @@ class StreamSyslogSink implements Sink {
       break;
     }
     // Answers normally come in order; release the confirmed prefix.
-    while (this.inflight > 0 && this.queue[this.head].done) this.release(1);
+    let n = 0;
+    while (n < this.inflight && this.spool.at(n).done) n++;
+    this.release(n);
   }
 
-  /** Drop `n` items from the head of the spool. */
+  /** Drop `n` confirmed items from the head of the spool. */
   private release(n: number): void {
-    for (let k = 0; k < n; k++) {
-      this.queuedBytes -= this.queue[this.head].bytes;
-      this.head++;
-      this.inflight--;
-    }
-    if (this.head > 4096 && this.head * 2 > this.queue.length) {
-      this.queue = this.queue.slice(this.head);
-      this.head = 0;
-    }
+    if (n === 0) return;
+    this.spool.release(n);
+    this.inflight -= n;
     this.waiters.wake();
   }
 
@@ -398,8 +386,9 @@ class StreamSyslogSink implements Sink {
     if (!socket || !this.sessionOpen || this.writing) return;
     if (this.relp) {
       let frames = '';
-      while (this.inflight < this.window && this.head + this.inflight < this.queue.length) {
-        const item = this.queue[this.head + this.inflight];
+      const available = this.spool.available();
+      while (this.inflight < this.window && this.inflight < available) {
+        const item = this.spool.at(this.inflight);
         item.txnr = this.nextTxnr();
         frames += `${item.txnr} syslog ${item.bytes} ${item.text}\n`;
         this.inflight++;
@@ -407,14 +396,15 @@ class StreamSyslogSink implements Sink {
       if (frames !== '' && !socket.write(frames)) this.writing = true;
       return;
     }
-    const start = this.head + this.inflight;
-    if (start >= this.queue.length) return;
+    const start = this.inflight;
+    const available = this.spool.available();
+    if (start >= available) return;
     // Octet counting (RFC 6587 3.4.1): a message may hold any byte, newlines included.
     let batch = '';
     let bytes = 0;
     let n = 0;
-    while (start + n < this.queue.length && bytes < WRITE_BATCH) {
-      const item = this.queue[start + n];
+    while (start + n < available && bytes < WRITE_BATCH) {
+      const item = this.spool.at(start + n);
       batch += `${item.bytes} ${item.text}`;
       bytes += item.bytes;
       n++;
@@ -423,6 +413,7 @@ class StreamSyslogSink implements Sink {
     const ok = socket.write(batch, (e) => {
       // Handed to the kernel: as far as TCP lets a sender know, delivered.
       if (e || socket !== this.socket) return;
+      // Batches complete in order: this one is the spool's head now.
       this.delivered += n;
       this.release(n);
       this.pump();

@@ -183,6 +183,64 @@ describeLive('forward to a real rsyslog', () => {
     expect(p.stderr).toMatch(/closed delivered 0 queued \d+ spool-dropped [1-9]\d* failed [1-9]\d*/);
   }, 40_000);
 
+  it('relp with a disk spool: rsyslog away, the agent SIGKILLed and started again, every event arrives', async () => {
+    const spool = path.join(dir, 'disk-spool');
+    const to = `relp://127.0.0.1:${rsyslog.ports.relp}?spool=disk:${spool}?max=64M`;
+    const reference = path.join(dir, 'disk-1.json');
+    const first = await forward(to, reference);
+    const gen = syscallGenerator();
+    execFileSync(gen, ['1000']);
+    await rsyslog.stop('SIGKILL');
+    execFileSync(gen, ['500']);
+    await first.waitFor(() => fs.existsSync(reference) && readJSONLines(reference).length >= 1500, '1,500 events in the reference file');
+    // The relp sink is given each event before the file sink: all 1,500 are on disk now.
+    first.child.kill('SIGKILL');
+    await first.exited;
+    const produced = new Set(readJSONLines(reference).map((e) => e.serial));
+    const second = await forward(to, path.join(dir, 'disk-2.json'));
+    await rsyslog.start();
+    await waitForLines(produced, 20_000);
+    await stop(second);
+    const counts = new Map<number, number>();
+    for (const l of received(produced)) counts.set(l.ev.serial, (counts.get(l.ev.serial) ?? 0) + 1);
+    expect([...produced].filter((s) => !counts.has(s))).toEqual([]);
+    // Sent and not acknowledged when rsyslog or the agent died: sent again, at most a RELP window.
+    const duplicates = [...counts.values()].filter((n) => n > 1).length;
+    console.log(`disk spool across SIGKILL: ${produced.size} events, ${duplicates} delivered twice`);
+    expect(duplicates).toBeLessThanOrEqual(128);
+    expect(second.stderr).toMatch(/relp:\/\/127\.0\.0\.1:\d+ closed delivered \d+ queued 0 spool-dropped 0 failed 0/);
+    const segments = fs.readdirSync(path.join(spool, fs.readdirSync(spool)[0]));
+    expect(segments.filter((f) => f.endsWith('.seg'))).toHaveLength(1);
+  }, 60_000);
+
+  it('a disk spool on a full disk (a 256 KiB tmpfs): messages dropped and counted, the agent goes on', async () => {
+    const mnt = path.join(dir, 'small');
+    fs.mkdirSync(mnt);
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=256k', 'tmpfs', mnt]);
+    try {
+      await rsyslog.stop('SIGTERM');
+      const reference = path.join(dir, 'full-disk.json');
+      const p = await forward(`relp://127.0.0.1:${rsyslog.ports.relp}?spool=disk:${mnt}`, reference);
+      execFileSync(syscallGenerator(), ['2000']);
+      await p.waitFor(() => fs.existsSync(reference) && readJSONLines(reference).length >= 2000, '2,000 events');
+      p.child.kill('SIGUSR1');
+      await p.waitFor((x) => /spool-dropped [1-9]\d*/.test(x.stderr), 'spool-dropped in the health line');
+      expect(p.stderr).toMatch(/could not be written \(ENOSPC\): messages dropped and counted/);
+      const m = /queued (\d+) spool-dropped (\d+)/.exec(p.stderr)!;
+      expect(Number(m[1])).toBeGreaterThan(0);
+      expect(Number(m[1]) + Number(m[2])).toBeGreaterThanOrEqual(2000);
+      // Still running, still reading the kernel.
+      execFileSync(syscallGenerator(), ['10']);
+      await p.waitFor(() => readJSONLines(reference).length >= 2010, 'events after the disk filled');
+      p.child.kill('SIGTERM');
+      expect(await p.exited).toBe(0);
+      // What the spool holds is kept for the next start, not counted as failed.
+      expect(p.stderr).toMatch(/closed delivered 0 queued [1-9]\d* spool-dropped [1-9]\d* failed 0 reconnects 0 \(\d+ messages kept in the disk spool /);
+    } finally {
+      execFileSync('umount', [mnt]);
+    }
+  }, 40_000);
+
   it('--not-exe PATH is a kernel rule for the run (status says so), --not-exe-match is the agent\'s; only other programs reach the sink', async () => {
     const reference = path.join(dir, 'exclusions.json');
     const execRules = path.join(dir, 'exec.rules');
