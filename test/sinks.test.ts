@@ -97,6 +97,8 @@ describe('sink URLs and the config file', () => {
     expect(parseSinkUrl('udp://[::1]:514?facility=local6&payload=raw')).toMatchObject({ transport: 'udp', host: '::1', facility: 'local6', payload: 'raw' });
     expect(parseSinkUrl('file:/var/log/la/audit.log?max=8M&num=3&format=json')).toEqual({ type: 'file', path: '/var/log/la/audit.log', format: 'json', maxBytes: 8 * 1024 * 1024, numLogs: 3 });
     expect(parseSinkUrl('stdout:text')).toEqual({ type: 'stdout', format: 'text' });
+    expect(parseSinkUrl('relp://logs:2514?spool=disk:/var/lib/linux-audit/spool?max=1G&payload=raw')).toMatchObject({ spoolDir: '/var/lib/linux-audit/spool', spoolBytes: 1024 ** 3, payload: 'raw' });
+    expect(parseSinkUrl('tcp://logs?spool=disk:/s')).toMatchObject({ spoolDir: '/s', spoolBytes: undefined });
   });
 
   it.each([
@@ -108,6 +110,9 @@ describe('sink URLs and the config file', () => {
     ['udp://x?facility=kernel', /facility must be one of kern, user/],
     ['stdout:xml', /stdout formats are json, text, raw/],
     ['not a url', /not a sink/],
+    ['udp://x?spool=disk:/s', /a disk spool needs tcp, tls, relp or relp\+tls/],
+    ['relp://x?spool=disk:spool', /spool=disk: wants an absolute directory/],
+    ['relp://x?spool=disk:/s?size=1G', /unknown disk spool parameter "size"; known: max/],
   ])('%s is refused with what would do', (url, message) => {
     expect(() => parseSinkUrl(url)).toThrow(SinkSpecError);
     expect(() => parseSinkUrl(url)).toThrow(message);

@@ -56,6 +56,7 @@ function spoolParam(text: string, value: string | null): { spoolBytes?: number; 
   if (value === null) return {};
   if (!value.startsWith('disk:')) return { spoolBytes: parseSize(`--to ${text}: spool`, value) };
   const [dir, query = ''] = value.slice('disk:'.length).split('?', 2);
+  if (text.startsWith('udp:')) throw new SinkSpecError(`--to ${text}: UDP sends at once and holds nothing; a disk spool needs tcp, tls, relp or relp+tls`);
   if (!dir.startsWith('/')) throw new SinkSpecError(`--to ${text}: spool=disk: wants an absolute directory, e.g. spool=disk:/var/lib/linux-audit/spool?max=1G`);
   const q = new URLSearchParams(query);
   for (const k of q.keys()) if (k !== 'max') throw new SinkSpecError(`--to ${text}: unknown disk spool parameter "${k}"; known: max`);
