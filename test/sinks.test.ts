@@ -99,6 +99,21 @@ describe('sink URLs and the config file', () => {
     expect(parseSinkUrl('stdout:text')).toEqual({ type: 'stdout', format: 'text' });
     expect(parseSinkUrl('relp://logs:2514?spool=disk:/var/lib/linux-audit/spool?max=1G&payload=raw')).toMatchObject({ spoolDir: '/var/lib/linux-audit/spool', spoolBytes: 1024 ** 3, payload: 'raw' });
     expect(parseSinkUrl('tcp://logs?spool=disk:/s')).toMatchObject({ spoolDir: '/s', spoolBytes: undefined });
+    expect(parseSinkUrl('nats://u:p%40ss@bus:4333?stream=AUDIT&by=container&subject=audit.prod&spool=disk:/s')).toEqual({
+      type: 'nats',
+      server: 'bus:4333',
+      user: 'u',
+      password: 'p@ss',
+      subject: 'audit.prod',
+      subjectBy: 'container',
+      stream: 'AUDIT',
+      format: undefined,
+      records: undefined,
+      spoolDir: '/s',
+      spoolBytes: undefined,
+      tls: undefined,
+    });
+    expect(parseSinkUrl('tls+nats://bus?ca=/ca.pem')).toMatchObject({ server: 'bus:4222', tls: { ca: '/ca.pem' } });
   });
 
   it.each([
@@ -111,6 +126,9 @@ describe('sink URLs and the config file', () => {
     ['stdout:xml', /stdout formats are json, text, raw/],
     ['not a url', /not a sink/],
     ['udp://x?spool=disk:/s', /a disk spool needs tcp, tls, relp or relp\+tls/],
+    ['nats://bus?by=pod', /by must be key, container or none, not "pod"/],
+    ['nats://bus?ca=/ca.pem', /TLS parameters need tls\+nats:\/\//],
+    ['nats://bus?topic=x', /unknown parameter "topic"; known: subject, by, stream/],
     ['relp://x?spool=disk:spool', /spool=disk: wants an absolute directory/],
     ['relp://x?spool=disk:/s?size=1G', /unknown disk spool parameter "size"; known: max/],
   ])('%s is refused with what would do', (url, message) => {
@@ -129,7 +147,7 @@ describe('sink URLs and the config file', () => {
       [{ sinks: [{ type: 'syslog', transport: 'tcp' }] }, /^config\.sinks\[0\]\.host: missing$/],
       [{ sinks: [{ type: 'syslog', transport: 'tcp', host: 'x', port: 70000 }] }, /^config\.sinks\[0\]\.port: expected a whole number from 1 to 65535, got 70000$/],
       [{ sinks: ['tcp://x?colour=red'] }, /^config\.sinks\[0\]: tcp:\/\/x\?colour=red: unknown parameter "colour"/],
-      [{ sinks: [{ type: 'kafka' }] }, /^config\.sinks\[0\]\.type: expected syslog, file or stdout/],
+      [{ sinks: [{ type: 'kafka' }] }, /^config\.sinks\[0\]\.type: expected syslog, file, stdout or nats/],
       [{ filter: { success: 'no' } }, /^config\.filter\.success: expected true or false, got "no"$/],
       [[], /^config: expected an object/],
     ];

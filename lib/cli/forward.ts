@@ -38,6 +38,8 @@ config kept.
                         tcp://HOST:514  tls://HOST:6514?ca=CA.pem&cert=C.pem&key=K.pem
                         udp://HOST:514              best effort
                         file:/var/log/linux-audit/audit.log?max=8M&num=5
+                        nats://HOST:4222?stream=AUDIT   NATS JetStream, acknowledged; subject
+                                                    audit.KEY (by=key|container|none, subject=…)
                         stdout:json|text|raw
                       syslog parameters: payload=json|raw, facility=…, severity=…,
                       failure-severity=…, sd=yes|no, hostname=…, spool=64M (memory)

@@ -138,6 +138,26 @@ const FILE = object(
   { type: oneOf(['file']), path: str, format: oneOf(['raw', 'json', 'ecs']), maxBytes: int(0, Number.MAX_SAFE_INTEGER), numLogs: int(1, 999), spoolBytes: int(0, Number.MAX_SAFE_INTEGER), filter: FILTER, records: oneOf(JSON_RECORDS) },
   ['type', 'path'],
 );
+const NATS = object(
+  {
+    type: oneOf(['nats']),
+    server: str,
+    subject: str,
+    subjectBy: oneOf(['key', 'container', 'none']),
+    stream: str,
+    format: oneOf(['json', 'ecs']),
+    records: oneOf(JSON_RECORDS),
+    spoolBytes: int(0, Number.MAX_SAFE_INTEGER),
+    spoolDir: str,
+    window: int(1, 65536),
+    ackTimeoutMs: int(1, 3_600_000),
+    tls: object({ ca: str, cert: str, key: str }),
+    user: str,
+    password: str,
+    filter: FILTER,
+  },
+  ['type', 'server'],
+);
 const STDOUT = object({ type: oneOf(['stdout']), format: oneOf(['json', 'text', 'raw', 'ecs']), spoolBytes: int(0, Number.MAX_SAFE_INTEGER), filter: FILTER, records: oneOf(JSON_RECORDS) }, ['type']);
 
 const SINK: Check = (v, at) => {
@@ -153,7 +173,8 @@ const SINK: Check = (v, at) => {
   if (type === 'syslog') return SYSLOG(v, at);
   if (type === 'file') return FILE(v, at);
   if (type === 'stdout') return STDOUT(v, at);
-  return fail(`${at}.type`, 'syslog, file or stdout (or the sink as a URL string, e.g. "relp://logs:2514")', type);
+  if (type === 'nats') return NATS(v, at);
+  return fail(`${at}.type`, 'syslog, file, stdout or nats (or the sink as a URL string, e.g. "relp://logs:2514")', type);
 };
 
 const CONFIG = object({

@@ -5,12 +5,14 @@ import { JSON_RECORDS, type JsonRecords } from '../shape/json.js';
 import { FileSink, type FileSinkOptions } from './file.js';
 import { SinkSpecError, type Sink } from './sink.js';
 import { StdoutSink } from './stdout.js';
+import { NatsSink, type NatsSinkOptions } from './nats.js';
 import { createSyslogSink, type SyslogSinkOptions, type SyslogTransport } from './syslog.js';
 import { FACILITIES, SEVERITIES, type Facility, type Severity } from './syslog-message.js';
 
 export { SinkSpecError, type Sink, type SinkStats, type SinkState } from './sink.js';
 export { FileSink, type FileSinkOptions } from './file.js';
 export { StdoutSink } from './stdout.js';
+export { NatsSink, type NatsSinkOptions } from './nats.js';
 export { createSyslogSink, type SyslogSinkOptions, type SyslogTransport, type SyslogTlsOptions } from './syslog.js';
 export { SyslogFormatter, SD_ID, type SyslogMessageOptions, type Facility, type Severity } from './syslog-message.js';
 
@@ -18,6 +20,7 @@ export type SinkSpec = (
   | { type: 'stdout'; format?: Format; spoolBytes?: number; records?: JsonRecords }
   | ({ type: 'file' } & FileSinkOptions)
   | ({ type: 'syslog' } & SyslogSinkOptions)
+  | ({ type: 'nats' } & NatsSinkOptions)
 ) & {
   /** Only these events go to this sink (after the command's own filter); config files only. */
   filter?: EventFilter;
@@ -31,6 +34,8 @@ export function createSink(spec: SinkSpec): Sink {
       return new FileSink(spec);
     case 'syslog':
       return createSyslogSink(spec);
+    case 'nats':
+      return new NatsSink(spec);
   }
 }
 
@@ -64,7 +69,34 @@ function spoolParam(text: string, value: string | null): { spoolBytes?: number; 
   return { spoolDir: dir, spoolBytes: max !== null ? parseSize(`--to ${text}: spool max`, max) : undefined };
 }
 
-const URL_HELP = 'stdout[:json|text|raw|ecs][?spool=64M], file:/PATH[?format=raw|json|ecs&max=8M&num=5&spool=64M], or udp|tcp|tls|relp|relp+tls://HOST[:PORT][?payload=json|raw|ecs&facility=…&severity=…&spool=64M|disk:/DIR?max=1G&ca=…&cert=…&key=…&verify=no]';
+/** `nats://[USER:PASS@]HOST[:4222]?subject=audit&by=key|container|none&stream=AUDIT&…` */
+function natsUrl(text: string, url: URL): SinkSpec {
+  const q = url.searchParams;
+  const allowed = ['subject', 'by', 'stream', 'format', 'records', 'spool', 'ca', 'cert', 'key'];
+  for (const k of q.keys()) if (!allowed.includes(k)) throw new SinkSpecError(`--to ${text}: unknown parameter "${k}"; known: ${allowed.join(', ')}`);
+  if (url.hostname === '') throw new SinkSpecError(`--to ${text}: no host`);
+  const by = q.get('by');
+  if (by !== null && by !== 'key' && by !== 'container' && by !== 'none') throw new SinkSpecError(`--to ${text}: by must be key, container or none, not "${by}"`);
+  const format = q.get('format');
+  if (format !== null && format !== 'json' && format !== 'ecs') throw new SinkSpecError(`--to ${text}: format must be json or ecs, not "${format}"`);
+  const tlsWanted = url.protocol === 'tls+nats:';
+  if (!tlsWanted && ['ca', 'cert', 'key'].some((k) => q.has(k))) throw new SinkSpecError(`--to ${text}: TLS parameters need tls+nats://`);
+  return {
+    type: 'nats',
+    server: `${url.hostname.includes(':') ? `[${url.hostname}]` : url.hostname}:${url.port !== '' ? url.port : '4222'}`,
+    user: url.username !== '' ? decodeURIComponent(url.username) : undefined,
+    password: url.password !== '' ? decodeURIComponent(url.password) : undefined,
+    subject: q.get('subject') ?? undefined,
+    subjectBy: (by ?? undefined) as 'key' | 'container' | 'none' | undefined,
+    stream: q.get('stream') ?? undefined,
+    format: (format ?? undefined) as 'json' | 'ecs' | undefined,
+    records: recordsParam(text, q),
+    ...spoolParam(text, q.get('spool')),
+    tls: tlsWanted ? { ca: q.get('ca') ?? undefined, cert: q.get('cert') ?? undefined, key: q.get('key') ?? undefined } : undefined,
+  };
+}
+
+const URL_HELP = 'stdout[:json|text|raw|ecs][?spool=64M], file:/PATH[?format=raw|json|ecs&max=8M&num=5&spool=64M], or udp|tcp|tls|relp|relp+tls://HOST[:PORT][?payload=json|raw|ecs&facility=…&severity=…&spool=64M|disk:/DIR?max=1G&ca=…&cert=…&key=…&verify=no], or nats://HOST[:4222][?subject=audit&by=key|container|none&stream=NAME&format=json|ecs&spool=…]';
 
 /**
  * A sink from the URL an operator types after `--to`:
@@ -107,6 +139,7 @@ export function parseSinkUrl(text: string): SinkSpec {
       records: recordsParam(text, q),
     };
   }
+  if (scheme === 'nats' || scheme === 'tls+nats') return natsUrl(text, url);
   if (!(TRANSPORTS as readonly string[]).includes(scheme)) throw new SinkSpecError(`--to ${text}: unknown scheme "${scheme}"; write ${URL_HELP}`);
   known(['payload', 'facility', 'severity', 'failure-severity', 'sd', 'spool', 'ca', 'cert', 'key', 'servername', 'verify', 'hostname', 'records']);
   const host = url.hostname.replace(/^\[|\]$/g, '');

@@ -1,0 +1,81 @@
+// A real nats-server with JetStream on loopback, its store in a temporary
+// directory that outlives a restart (a restart must lose nothing stored).
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { tempDir } from './temp.js';
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+export class NatsServer {
+  readonly dir = tempDir('linux-audit-nats-');
+  port = 0;
+  private child: ChildProcess | undefined;
+  private log = '';
+
+  get url(): string {
+    return `nats://127.0.0.1:${this.port}`;
+  }
+
+  /** Start it (the same port and store each time), ready when JetStream answers. */
+  async start(): Promise<void> {
+    if (this.child && this.child.exitCode === null && this.child.signalCode === null) return;
+    this.port ||= await freePort();
+    this.child = spawn('nats-server', ['-js', '-a', '127.0.0.1', '-p', String(this.port), '-sd', path.join(this.dir, 'store'), '--server_name', 'la-test'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    this.child.stderr!.on('data', (b: Buffer) => (this.log += b.toString()));
+    const end = Date.now() + 15_000;
+    for (;;) {
+      if (this.log.includes('Server is ready')) return;
+      if (Date.now() > end || this.child.exitCode !== null) throw new Error(`nats-server did not start: ${this.log}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  /** Stop it: SIGTERM (a clean shutdown) or SIGKILL (a crash). */
+  async stop(signal: 'SIGTERM' | 'SIGKILL' = 'SIGTERM'): Promise<void> {
+    const child = this.child;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise((r) => child.once('exit', r));
+    child.kill(signal);
+    await exited;
+    this.child = undefined;
+    this.log = '';
+  }
+
+  /** Every message stored in a stream: subject and payload, in stream order. */
+  async messages(stream: string): Promise<Array<{ subject: string; data: string; seq: number }>> {
+    const nc: NatsConnection = await connect({ servers: this.url });
+    try {
+      const jsm = await jetstreamManager(nc);
+      const info = await jsm.streams.info(stream);
+      const out: Array<{ subject: string; data: string; seq: number }> = [];
+      if (info.state.messages === 0) return out;
+      const consumer = await jetstream(nc).consumers.get(stream);
+      const batch = await consumer.fetch({ max_messages: info.state.messages, expires: 5000 });
+      for await (const m of batch) {
+        out.push({ subject: m.subject, data: m.string(), seq: m.seq });
+        if (out.length >= info.state.messages) break;
+      }
+      return out;
+    } finally {
+      await nc.close();
+    }
+  }
+
+  async cleanup(): Promise<void> {
+    await this.stop();
+    fs.rmSync(this.dir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,99 @@
+// forward into a real nats-server with JetStream: every event stored once, on
+// its key's subject, as the same JSON; the server killed and restarted
+// mid-stream loses nothing (publish acknowledgements, the spool, and message
+// ids the stream deduplicates).
+import { execFileSync, spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
+import { CliProcess } from '../helpers/cli.js';
+import { auditctl, describeLive, kernelSnapshot, restoreKernel, syscallGenerator, type KernelSnapshot } from '../helpers/live.js';
+import { NatsServer } from '../helpers/nats.js';
+import { tempDir } from '../helpers/temp.js';
+
+interface EventJSON {
+  serial: number;
+  keys: string[];
+  types: string[];
+}
+
+describeLive('forward to a real nats-server (JetStream)', () => {
+  let before: KernelSnapshot;
+  let nats: NatsServer;
+  let dir: string;
+  let rules: string;
+
+  beforeAll(async () => {
+    before = await kernelSnapshot();
+    auditctl('-D');
+    nats = new NatsServer();
+    await nats.start();
+    dir = tempDir('linux-audit-nats-forward-');
+    rules = path.join(dir, 'nats.rules');
+    fs.writeFileSync(rules, `-a always,exit -F arch=b64 -S getppid -F ppid=${process.pid} -k natsfwd\n`);
+  });
+
+  afterEach(async () => {
+    await CliProcess.killAll();
+    auditctl('-D');
+    await restoreKernel(before);
+    await nats.start();
+  });
+
+  afterAll(async () => {
+    auditctl('-D');
+    await restoreKernel(before);
+    await nats?.cleanup();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  const readJSONLines = (file: string): EventJSON[] =>
+    fs.existsSync(file)
+      ? fs
+          .readFileSync(file, 'utf8')
+          .split('\n')
+          .filter(Boolean)
+          .map((l) => JSON.parse(l))
+      : [];
+
+  async function forward(to: string, reference: string): Promise<CliProcess> {
+    const p = new CliProcess(['forward', '--to', to, '--to', `file:${reference}?format=json&max=0`, '--rules', rules, '--key', 'natsfwd', '--type', 'SYSCALL', '--health', '0', '--loss-interval', '0']);
+    await p.waitFor((x) => x.stderr.includes('receiving in'), 'forward to start');
+    return p;
+  }
+
+  it('every event stored once, on the subject of its key, as the same JSON', async () => {
+    const reference = path.join(dir, 'plain.json');
+    const p = await forward(`${nats.url}?stream=AUDIT1&subject=audit1`, reference);
+    execFileSync(syscallGenerator(), ['500']);
+    await p.waitFor(() => readJSONLines(reference).length >= 500, '500 events in the reference file');
+    p.child.kill('SIGTERM');
+    expect(await p.exited, p.stderr).toBe(0);
+    expect(p.stderr).toMatch(/nats:\/\/127\.0\.0\.1:\d+\/audit1 closed delivered 500 queued 0 spool-dropped 0 failed 0/);
+    const produced = readJSONLines(reference);
+    const stored = await nats.messages('AUDIT1');
+    expect(stored.map((m) => m.subject)).toEqual(produced.map(() => 'audit1.natsfwd'));
+    expect(stored.map((m) => JSON.parse(m.data))).toEqual(produced);
+  });
+
+  it('nats-server killed and restarted mid-stream: every event stored, none twice', async () => {
+    const reference = path.join(dir, 'restart.json');
+    const p = await forward(`${nats.url}?stream=AUDIT2&subject=audit2`, reference);
+    // Calls for two seconds at 2,000 a second, the server killed and started again meanwhile.
+    const gen = spawn(syscallGenerator(), ['0', '2', '2000'], { stdio: ['ignore', 'ignore', 'inherit'] });
+    await new Promise((r) => setTimeout(r, 500));
+    await nats.stop('SIGKILL');
+    await new Promise((r) => setTimeout(r, 700));
+    await nats.start();
+    await new Promise((resolve) => gen.on('exit', resolve));
+    await p.waitFor(() => /queued 0 /.test(p.stderr) || (p.child.kill('SIGUSR1'), false), 'the spool to empty', 30_000);
+    p.child.kill('SIGTERM');
+    expect(await p.exited, p.stderr).toBe(0);
+    const produced = readJSONLines(reference).map((e) => e.serial);
+    expect(produced.length).toBeGreaterThan(1000);
+    const stored = (await nats.messages('AUDIT2')).map((m) => (JSON.parse(m.data) as EventJSON).serial);
+    expect(stored.length - new Set(stored).size).toBe(0);
+    expect(new Set(stored)).toEqual(new Set(produced));
+    expect(p.stderr).toMatch(new RegExp(`nats://127\\.0\\.0\\.1:\\d+/audit2 closed delivered ${produced.length} queued 0 spool-dropped 0 failed 0 reconnects [1-9]`));
+  }, 60_000);
+});
