@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import os from 'node:os';
 
 const errnoNames = new Map<number, string>(
@@ -37,11 +38,38 @@ const ADVICE: Record<string, string> = {
   ECONNREFUSED: 'the kernel refused the netlink connection; is audit disabled on the kernel command line (audit=0)?',
 };
 
+// The kernel answers audit requests only from the initial pid and user
+// namespaces (kernel/audit.c, audit_netlink_ok): EPERM and ECONNREFUSED there
+// mean "not from here" whatever the capabilities. Their inode numbers are
+// fixed (PROC_PID_INIT_INO, PROC_USER_INIT_INO).
+const INITIAL_NAMESPACES: Array<[string, string]> = [
+  ['pid', 'pid:[4026531836]'],
+  ['user', 'user:[4026531837]'],
+];
+
+/** Advice when this process is not in the namespaces the kernel's audit socket serves; undefined when it is, or /proc cannot say. */
+function namespaceAdvice(): string | undefined {
+  const foreign: string[] = [];
+  for (const [ns, initial] of INITIAL_NAMESPACES) {
+    let link: string;
+    try {
+      link = fs.readlinkSync(`/proc/self/ns/${ns}`);
+    } catch {
+      return undefined;
+    }
+    if (link !== initial) foreign.push(ns);
+  }
+  if (foreign.length === 0) return undefined;
+  return `this process is not in the host's ${foreign.join(' and ')} namespace, and the kernel answers audit requests only from there whatever the capabilities: ${
+    foreign.includes('pid') ? "run the container with the host's pid namespace (docker run --pid=host; Kubernetes hostPID: true)" : ''
+  }${foreign.length === 2 ? ', and ' : ''}${foreign.includes('user') ? 'without a user namespace (no userns-remap, no rootless engine)' : ''}`;
+}
+
 /** Build an AuditError for errno (sign ignored) from `syscall`, with advice when we have some. */
 export function systemError(errno: number, syscall: string, context?: string, advice?: string): AuditError {
   const code = errnoName(errno);
   const base = `${syscall} failed: ${code}${context ? ` (${context})` : ''}`;
-  const hint = advice ?? ADVICE[code];
+  const hint = advice ?? (((code === 'EPERM' || code === 'ECONNREFUSED') && namespaceAdvice()) || ADVICE[code]);
   return new AuditError(hint ? `${base}: ${hint}` : base, code, -Math.abs(errno), syscall);
 }
 

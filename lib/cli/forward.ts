@@ -72,7 +72,7 @@ export function sinkLine(s: SinkStats): string {
 }
 
 /** Settings a reload cannot change under a running subscription: said, and kept until the next start. */
-const RESTART_KEYS = ['rateLimitPerKey', 'mode', 'bufferBytes', 'queueLimit', 'backlogLimit', 'runtimeSockets', 'containerdSockets', 'metrics', 'healthSeconds', 'lossIntervalSeconds', 'keepRulesOnExit'] as const;
+const RESTART_KEYS = ['rateLimitPerKey', 'mode', 'bufferBytes', 'queueLimit', 'backlogLimit', 'runtimeSockets', 'containerdSockets', 'procRoot', 'metrics', 'healthSeconds', 'lossIntervalSeconds', 'keepRulesOnExit'] as const;
 
 /** What the command line adds to every config (at the start and at each reload). */
 interface FlagParts {
@@ -178,6 +178,7 @@ export async function forwardCommand(args: string[], out: (line: string) => void
     queueLimit: config.queueLimit,
     backlogLimit: config.backlogLimit,
     handover,
+    procRoot: config.procRoot,
     ...engineSocketsFrom(values, config),
   });
   let forwarded = 0;

@@ -27,6 +27,8 @@ export interface AgentConfig {
   runtimeSockets?: string[];
   /** containerd's sockets ([] for none; default: the usual paths). */
   containerdSockets?: string[];
+  /** Where the host's /proc is (default /proc; in a container with hostPID, /proc too, or a mount of the host's). */
+  procRoot?: string;
   /** Seconds between health lines on stderr; 0 for none. */
   healthSeconds: number;
   /** Where to serve Prometheus metrics and /healthz ("127.0.0.1:9464"). */
@@ -189,6 +191,7 @@ const CONFIG = object({
   backlogLimit: int(1, 0x7fffffff),
   runtimeSockets: list(str),
   containerdSockets: list(str),
+  procRoot: str,
   healthSeconds: int(0, 86_400),
   lossIntervalSeconds: int(0, 86_400),
   dropRecords: list(str),
@@ -216,6 +219,7 @@ export function checkConfig(json: unknown, source = 'config'): AgentConfig {
     backlogLimit: c.backlogLimit,
     runtimeSockets: c.runtimeSockets,
     containerdSockets: c.containerdSockets,
+    procRoot: c.procRoot,
     healthSeconds: c.healthSeconds ?? 60,
     metrics: c.metrics,
     lossIntervalSeconds: c.lossIntervalSeconds ?? 10,

@@ -96,4 +96,4 @@ describeLive('forward to a real nats-server (JetStream)', () => {
     expect(new Set(stored)).toEqual(new Set(produced));
     expect(p.stderr).toMatch(new RegExp(`nats://127\\.0\\.0\\.1:\\d+/audit2 closed delivered ${produced.length} queued 0 spool-dropped 0 failed 0 reconnects [1-9]`));
   }, 60_000);
-});
+}, { 'nats-server': 'nats-server' });
