@@ -65,6 +65,8 @@ export class NatsSink implements Sink {
   private round = 0;
   private retryTimer: NodeJS.Timeout | undefined;
   private backoff = 250;
+  private connectTimer: NodeJS.Timeout | undefined;
+  private connectBackoff = 250;
   private closing = false;
   private sequence = 0;
 
@@ -94,14 +96,16 @@ export class NatsSink implements Sink {
         name: `linux-audit ${this.host}`,
         user: this.options.user,
         pass: this.options.password,
-        // Until the agent stops: the spool holds what waits meanwhile.
-        waitOnFirstConnect: true,
+        // Once connected, the client reconnects until the agent stops (the
+        // spool holds what waits meanwhile). The first connection is ours to
+        // retry, so that closing the sink can stop it.
         maxReconnectAttempts: -1,
         reconnectTimeWait: 250,
         ...(tls && { tls: { caFile: tls.ca, certFile: tls.cert, keyFile: tls.key } }),
       });
       if (this.closing) return void (await nc.close());
       this.nc = nc;
+      this.connectBackoff = 250;
       if (this.options.stream !== undefined) await this.ensureStream(nc, this.options.stream);
       this.js = jetstream(nc);
       this.state = 'connected';
@@ -112,8 +116,9 @@ export class NatsSink implements Sink {
       this.lastError = `${this.name}: ${(e as Error).message}`;
       this.state = 'down';
       if (!this.closing) {
-        this.retryTimer = setTimeout(() => void this.start(), 5000);
-        this.retryTimer.unref();
+        this.connectTimer = setTimeout(() => void this.start(), this.connectBackoff);
+        this.connectTimer.unref();
+        this.connectBackoff = Math.min(this.connectBackoff * 2, 30_000);
       }
     }
   }
@@ -250,9 +255,10 @@ export class NatsSink implements Sink {
     await this.flush(timeoutMs);
     this.closing = true;
     clearTimeout(this.retryTimer);
+    clearTimeout(this.connectTimer);
     const left = this.spool.length;
     if (this.spool instanceof DiskSpool) {
-      if (left > 0) this.lastError = `${left} messages kept in the disk spool ${this.spool.dir} for the next start`;
+      if (left > 0) this.lastError = `${left} messages kept in the disk spool ${this.spool.dir} for the next start${this.spool.lastError !== undefined ? `; ${this.spool.lastError}` : ''}`;
     } else {
       this.failed += left;
       if (left > 0) this.lastError = `${left} messages were still waiting for ${this.name} at close`;
@@ -273,7 +279,7 @@ export class NatsSink implements Sink {
       spoolDropped: this.spool.dropped,
       failed: this.failed,
       reconnects: this.reconnects,
-      lastError: this.spool.lastError ?? (this.state === 'connected' && this.retryTimer === undefined ? undefined : this.lastError),
+      lastError: this.state === 'closed' ? this.lastError : (this.spool.lastError ?? (this.state === 'connected' && this.retryTimer === undefined ? undefined : this.lastError)),
     };
   }
 }

@@ -235,7 +235,7 @@ class StreamSyslogSink implements Sink {
     clearTimeout(this.retryTimer);
     const left = this.spool.length;
     if (this.spool instanceof DiskSpool) {
-      if (left > 0) this.lastError = `${left} messages kept in the disk spool ${this.spool.dir} for the next start`;
+      if (left > 0) this.lastError = `${left} messages kept in the disk spool ${this.spool.dir} for the next start${this.spool.lastError !== undefined ? `; ${this.spool.lastError}` : ''}`;
     } else {
       this.failed += left;
       if (left > 0) this.lastError = `${left} messages were still waiting for ${this.name} at close`;
@@ -265,7 +265,7 @@ class StreamSyslogSink implements Sink {
       spoolDropped: this.spool.dropped,
       failed: this.failed,
       reconnects: Math.max(0, this.connections - 1),
-      lastError: this.spool.lastError ?? (this.state === 'connected' ? undefined : this.lastError),
+      lastError: this.state === 'closed' ? this.lastError : (this.spool.lastError ?? (this.state === 'connected' ? undefined : this.lastError)),
     };
   }
 

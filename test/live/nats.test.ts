@@ -6,6 +6,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
+import { runningAgents } from '../../lib/cli/agents.js';
 import { CliProcess } from '../helpers/cli.js';
 import { auditctl, describeLive, kernelSnapshot, restoreKernel, syscallGenerator, type KernelSnapshot } from '../helpers/live.js';
 import { NatsServer } from '../helpers/nats.js';
@@ -96,4 +97,38 @@ describeLive('forward to a real nats-server (JetStream)', () => {
     expect(new Set(stored)).toEqual(new Set(produced));
     expect(p.stderr).toMatch(new RegExp(`nats://127\\.0\\.0\\.1:\\d+/audit2 closed delivered ${produced.length} queued 0 spool-dropped 0 failed 0 reconnects [1-9]`));
   }, 60_000);
+
+  it('with a disk spool: nats-server down, the agent SIGKILLed and started again, then the server: every event stored once', async () => {
+    const spool = path.join(dir, 'nats-spool');
+    const to = `${nats.url}?stream=AUDIT3&subject=audit3&spool=disk:${spool}`;
+    const reference = path.join(dir, 'disk.json');
+    const first = await forward(to, reference);
+    execFileSync(syscallGenerator(), ['300']);
+    await first.waitFor(() => readJSONLines(reference).length >= 300, '300 events');
+    await nats.stop('SIGTERM');
+    execFileSync(syscallGenerator(), ['700']);
+    await first.waitFor(() => readJSONLines(reference).length >= 1000, '1,000 events');
+    // The NATS sink is given each event before the file sink: all are in its spool now.
+    first.child.kill('SIGKILL');
+    await first.exited;
+    runningAgents(); // removes the killed agent's status file, as `linux-audit status` would
+    const produced = readJSONLines(reference).map((e) => e.serial);
+    const second = await forward(to, path.join(dir, 'disk-2.json'));
+    await nats.start();
+    await second.waitFor(() => /queued 0 /.test(second.stderr) || (second.child.kill('SIGUSR1'), false), 'the spool to empty', 30_000);
+    second.child.kill('SIGTERM');
+    expect(await second.exited, second.stderr).toBe(0);
+    const stored = (await nats.messages('AUDIT3')).map((m) => (JSON.parse(m.data) as EventJSON).serial);
+    expect(stored.length - new Set(stored).size).toBe(0);
+    expect(new Set(stored)).toEqual(new Set(produced));
+  }, 60_000);
+
+  it('a server that never answers: the agent still stops on SIGTERM, what it held counted as failed, the reason said', async () => {
+    const p = await forward('nats://127.0.0.1:1', path.join(dir, 'nowhere.json'));
+    execFileSync(syscallGenerator(), ['20']);
+    await p.waitFor(() => readJSONLines(path.join(dir, 'nowhere.json')).length >= 20, '20 events');
+    p.child.kill('SIGTERM');
+    expect(await p.exited, p.stderr).toBe(0);
+    expect(p.stderr).toMatch(/nats:\/\/127\.0\.0\.1:1\/audit closed delivered 0 queued 0 spool-dropped 0 failed 2\d reconnects 0 \(2\d messages were still waiting for nats:\/\/127\.0\.0\.1:1\/audit at close\)/);
+  }, 30_000);
 }, { 'nats-server': 'nats-server' });
