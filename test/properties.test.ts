@@ -24,6 +24,9 @@ import { CORPUS } from './helpers/corpus.js';
 import { assembleNative, recordDatagram } from './helpers/native-assembler.js';
 import { everyOutput } from './helpers/outputs.js';
 import { LOG_SHAPES, RULE_SHAPES } from '../bench/hostile.mjs';
+import { ArgvCap } from '../lib/filter/cap.js';
+import { commandLineOf, kernelValue } from '../lib/assemble/argv.js';
+import { DiskSpool } from '../lib/sinks/spool.js';
 
 const SECONDS = Number(process.env.FUZZ_SECONDS ?? 0);
 const SEED = process.env.FUZZ_SEED !== undefined ? Number(process.env.FUZZ_SEED) : SECONDS > 0 ? Date.now() % 2 ** 31 : 20261127;
@@ -371,6 +374,87 @@ describe('property: input of any size is read whole or cut, in bounded memory', 
         scale(shape.name, n, (size) => parseOrRefuse(shape.build(size)));
       }),
       runs,
+    );
+  });
+});
+
+describe('property: the argv cap keeps a prefix of the command line and says how much it cut', () => {
+  it('any EXECVE records, any bound: at most the bound kept, a prefix of what was there, cut bytes counted', { timeout: TEST_TIMEOUT }, async () => {
+    const arg = fc.oneof(fc.string({ maxLength: 40 }), fc.string({ unit: 'binary', maxLength: 40 }), fc.uint8Array({ maxLength: 60 }).map((b) => Buffer.from(b).toString('latin1')));
+    await fc.assert(
+      fc.asyncProperty(fc.array(arg, { minLength: 1, maxLength: 12 }), fc.integer({ min: 16, max: 200 }), fc.boolean(), async (args, max, split) => {
+        // Arguments as the kernel writes them (hex unless plain), over one or two records.
+        const fieldsOf = args.map((a, i) => `a${i}=${kernelValue(Buffer.from(a, 'utf8'))}`);
+        const half = split ? Math.ceil(fieldsOf.length / 2) : fieldsOf.length;
+        const lines = [`type=EXECVE msg=audit(5.000:9): argc=${args.length} ${fieldsOf.slice(0, half).join(' ')}`];
+        if (half < fieldsOf.length) lines.push(`type=EXECVE msg=audit(5.000:9): ${fieldsOf.slice(half).join(' ')}`);
+        let ev: AuditEvent | undefined;
+        for await (const e of readAuditLog([lines.join('\n') + '\n'])) ev = e;
+        const before = ev!.argv!.map((a) => Buffer.from(a, 'utf8'));
+        const total = args.reduce((n, a) => n + Buffer.byteLength(a), 0);
+        const cap = new ArgvCap();
+        cap.apply(ev!, max);
+        const cut = ev!.record('EXECVE')!.cutBytes;
+        if (total <= max) {
+          expect(cut).toBeUndefined();
+          expect(cap.bytes).toBe(0);
+          return;
+        }
+        expect(ev!.types.filter((t) => t === 'EXECVE')).toHaveLength(1);
+        const kept = Buffer.concat(commandLineOf([ev!.record('EXECVE')!]).args);
+        expect(kept.length).toBe(max);
+        expect(cut).toBe(total - max);
+        expect(cap.bytes).toBe(total - max);
+        expect(kept.equals(Buffer.concat(before).subarray(0, max))).toBe(true);
+        expect(ev!.argvIncomplete).toBe(true);
+      }),
+      PARAMS,
+    );
+  });
+});
+
+describe('property: the disk spool gives back in order what it took, across restarts and torn tails', () => {
+  it('pushes, releases, reopenings and a torn last write in any order', { timeout: TEST_TIMEOUT }, () => {
+    const step = fc.oneof(
+      fc.record({ push: fc.array(fc.string({ maxLength: 300 }), { minLength: 1, maxLength: 4 }) }),
+      fc.record({ release: fc.nat({ max: 6 }) }),
+      fc.record({ reopen: fc.constant(true) }),
+      fc.record({ tear: fc.uint8Array({ minLength: 1, maxLength: 20 }) }),
+    );
+    fc.assert(
+      fc.property(fc.array(step, { maxLength: 40 }), fc.integer({ min: 64, max: 4096 }), (steps, segmentBytes) => {
+        const dir = fs.mkdtempSync(path.join(process.env.LINUX_AUDIT_TEST_TMP ?? '/tmp', 'linux-audit-spool-prop-'));
+        const open = (): DiskSpool => new DiskSpool(dir, { maxBytes: 1 << 20, segmentBytes, readAhead: 3 });
+        let spool = open();
+        const model: string[] = [];
+        try {
+          for (const s of steps) {
+            if ('push' in s) {
+              spool.pushAll(s.push);
+              model.push(...s.push);
+            } else if ('release' in s) {
+              const n = Math.min(s.release, spool.available());
+              spool.release(n);
+              model.splice(0, n);
+            } else {
+              spool.close();
+              // A crash mid-write leaves bytes that are no whole record at the end of the last segment.
+              if ('tear' in s) {
+                const segs = fs.readdirSync(dir).filter((f) => f.endsWith('.seg')).sort();
+                if (segs.length > 0) fs.appendFileSync(path.join(dir, segs[segs.length - 1]), Buffer.concat([Buffer.from([0xff, 0xff, 0, 0]), s.tear]));
+              }
+              spool = open();
+            }
+            expect(spool.length).toBe(model.length);
+            const n = spool.available();
+            for (let i = 0; i < n; i++) expect(spool.at(i).text).toBe(model[i]);
+          }
+        } finally {
+          spool.close();
+          fs.rmSync(dir, { recursive: true, force: true });
+        }
+      }),
+      { ...PARAMS, numRuns: SECONDS > 0 ? PARAMS.numRuns : 100 },
     );
   });
 });
