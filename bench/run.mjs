@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// npm run bench [-- decode|log|format|live|stall|scale|rules|watch|soak|churn] [--seconds N] [--runs N]
+// npm run bench [-- decode|log|format|live|stall|scale|rules|watch|soak|churn|scaling|size|spool] [--seconds N] [--runs N]
 // npm run bench -- --report [FILE…]   tables from results files (bench/report.mjs)
 //
 // decode: what JS costs once the native reader has assembled events (its
@@ -37,6 +37,9 @@
 // size:   (only when named) bytes per event of our JSON (records full, fields,
 //         none) against the raw lines and laurel's JSON for the same records
 //         (test/corpus/laurel/record-*.txt and .json).
+// spool:  (only when named) messages/s through a sink's memory spool and its
+//         disk spool (lib/sinks/spool.ts), with the receiver keeping up and
+//         after a backlog: what spool=disk costs.
 // Results go to stdout as Markdown and to bench/results/<date>-<host>[-<scenarios>].json.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -73,7 +76,7 @@ const roundsAt = argv.indexOf('--runs');
 const rounds = roundsAt >= 0 ? Number(argv[roundsAt + 1]) : 1;
 if (!(Number.isInteger(rounds) && rounds > 0)) usage(`--runs wants a whole number of rounds, not "${argv[roundsAt + 1]}"`);
 const which = argv.filter((a, i) => !a.startsWith('--') && (secondsAt < 0 || i !== secondsAt + 1) && (roundsAt < 0 || i !== roundsAt + 1));
-const SCENARIOS = ['decode', 'log', 'format', 'live', 'exec', 'stall', 'scale', 'soak', 'churn', 'rules', 'watch', 'scaling', 'size'];
+const SCENARIOS = ['decode', 'log', 'format', 'live', 'exec', 'stall', 'scale', 'soak', 'churn', 'rules', 'watch', 'scaling', 'size', 'spool'];
 for (const w of which) if (!SCENARIOS.includes(w)) usage(`unknown scenario "${w}"; scenarios: ${SCENARIOS.join(', ')}`);
 const run = (name) => which.length === 0 || which.includes(name);
 const corpus = process.env.LINUX_AUDIT_CORPUS ?? path.resolve(root, 'test', 'corpus');
@@ -1071,6 +1074,69 @@ async function sizeBench() {
   return { rows, total: { raw: sum('raw'), laurel: sum('laurel'), full: sum('full'), fields: sum('fields'), none: sum('none') } };
 }
 
+// --- spool ----------------------------------------------------------------
+
+/**
+ * A stream sink's spool without the network: the corpus events as syslog
+ * JSON messages, through the memory spool and the disk spool. "keeping up":
+ * each message taken, and every 128 (a RELP window) read and released, as a
+ * sink whose receiver keeps pace; "backlog": all taken while the receiver is
+ * away, then read back and released. Messages/s, medians of 5 (min–max).
+ */
+async function spoolBench() {
+  const { MemorySpool, DiskSpool } = await lib('sinks/spool.js');
+  const formatter = new SyslogFormatter({});
+  const events = [];
+  for (const f of ['go-libaudit/auparse/audit-rhel7.log', 'laurel/record-execve-long.txt', 'elastic-beats/auditbeat-auditd-testdata/sudo.log']) {
+    for await (const ev of readAuditLog([fs.readFileSync(path.join(corpus, f), 'utf8')])) events.push(ev);
+  }
+  const messages = events.flatMap((ev) => formatter.messages(ev));
+  const n = 200_000;
+  const bytes = Array.from({ length: n }, (_, i) => Buffer.byteLength(messages[i % messages.length])).reduce((a, b) => a + b, 0);
+  const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'linux-audit-bench-spool-'));
+  const make = (kind, k) => (kind === 'memory' ? new MemorySpool(2 ** 40) : new DiskSpool(path.join(scratch, String(k)), { maxBytes: 2 ** 40 }));
+  const drain = (spool, window) => {
+    const m = Math.min(window, spool.available());
+    for (let j = 0; j < m; j++) void spool.at(j).text;
+    spool.release(m);
+  };
+  const shapes = {
+    'keeping up': (spool) => {
+      for (let i = 0; i < n; i++) {
+        spool.pushAll([messages[i % messages.length]]);
+        if ((i & 127) === 127) drain(spool, 128);
+      }
+      while (spool.length > 0) drain(spool, 128);
+    },
+    backlog: (spool) => {
+      for (let i = 0; i < n; i++) spool.pushAll([messages[i % messages.length]]);
+      while (spool.length > 0) drain(spool, 128);
+    },
+  };
+  const rows = [];
+  let k = 0;
+  try {
+    for (const [shape, work] of Object.entries(shapes)) {
+      const rates = { memory: [], disk: [] };
+      for (let r = 0; r < 5; r++) {
+        for (const kind of ['memory', 'disk']) {
+          const spool = make(kind, k++);
+          const t = process.hrtime.bigint();
+          work(spool);
+          const secs = Number(process.hrtime.bigint() - t) / 1e9;
+          spool.close();
+          rates[kind].push(n / secs);
+        }
+      }
+      const stat = (xs) => ({ median: median(xs), min: Math.min(...xs), max: Math.max(...xs) });
+      rows.push({ shape, memory: stat(rates.memory), disk: stat(rates.disk), ratio: median(rates.disk) / median(rates.memory) });
+    }
+  } finally {
+    fs.rmSync(scratch, { recursive: true, force: true });
+  }
+  return { messages: n, averageBytes: Math.round(bytes / n), directory: os.tmpdir(), rows };
+}
+
 // --- report ---------------------------------------------------------------
 
 /** The commit measured, with "-dirty" when the work tree had changes; unknown outside a clone. */
@@ -1263,6 +1329,15 @@ if (haveCorpus && which.includes('size')) {
   for (const x of r.rows) console.log(`| ${x.file} | ${x.events} | ${x.raw} | ${x.laurel} | ${x.full} | ${x.fields} | ${x.none} |`);
   const t = r.total;
   console.log(`| all | | ${t.raw} | ${t.laurel} | ${t.full} (${(t.full / t.laurel).toFixed(2)}×) | ${t.fields} (${(t.fields / t.laurel).toFixed(2)}×) | ${t.none} (${(t.none / t.laurel).toFixed(2)}×) |\n`);
+}
+
+if (haveCorpus && which.includes('spool')) {
+  const r = (report.spool = await spoolBench());
+  console.log(`## spool (${r.messages.toLocaleString('en')} syslog messages of ${r.averageBytes} bytes on average, taken and released in windows of 128; disk under ${r.directory}; messages/s, medians of 5 (min–max))\n`);
+  console.log('| shape | memory | disk | disk ÷ memory |\n|---|---:|---:|---:|');
+  const rate = (x) => `${Math.round(x.median).toLocaleString('en')} (${Math.round(x.min).toLocaleString('en')}–${Math.round(x.max).toLocaleString('en')})`;
+  for (const x of r.rows) console.log(`| ${x.shape} | ${rate(x.memory)} | ${rate(x.disk)} | ${x.ratio.toFixed(2)}× |`);
+  console.log('');
 }
 
 if (haveCorpus && run('format')) {
