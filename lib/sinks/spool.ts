@@ -362,7 +362,9 @@ export class DiskSpool implements Spool {
 
   available(): number {
     const have = this.loaded.length - this.loadedHead;
-    if (have < this.readAhead && have < this.total) this.readMore();
+    // Refilled when half gone, not after every release: each read from disk
+    // is then a large one.
+    if (have < this.total && (have === 0 || have <= this.readAhead / 2)) this.readMore();
     return this.loaded.length - this.loadedHead;
   }
 
@@ -388,7 +390,7 @@ export class DiskSpool implements Spool {
           this.readOff = 0;
           continue;
         }
-        const want = Math.min(size - this.readOff, 4 * 1024 * 1024);
+        const want = Math.min(size - this.readOff, 1024 * 1024);
         const buf = Buffer.allocUnsafe(want);
         const got = fs.readSync(fd, buf, 0, want, this.readOff);
         let off = 0;
