@@ -23,7 +23,7 @@ export interface NatsSinkOptions {
   subject?: string;
   /** The next subject token: the event's first rule key (default), its container, or nothing. */
   subjectBy?: 'key' | 'container' | 'none';
-  /** A stream to make sure of: created (file storage, subjects `SUBJECT.>`) if it does not exist, left as it is if it does. */
+  /** A stream to make sure of: created (file storage, subjects `SUBJECT` and `SUBJECT.>`) if it does not exist, left as it is if it does. */
   stream?: string;
   format?: 'json' | 'ecs';
   records?: JsonRecords;
@@ -90,8 +90,9 @@ export class NatsSink implements Sink {
 
   private async start(): Promise<void> {
     const { tls } = this.options;
+    let nc: NatsConnection | undefined;
     try {
-      const nc = await connect({
+      nc = await connect({
         servers: this.options.server,
         name: `linux-audit ${this.host}`,
         user: this.options.user,
@@ -104,15 +105,17 @@ export class NatsSink implements Sink {
         ...(tls && { tls: { caFile: tls.ca, certFile: tls.cert, keyFile: tls.key } }),
       });
       if (this.closing) return void (await nc.close());
+      if (this.options.stream !== undefined) await this.ensureStream(nc, this.options.stream);
       this.nc = nc;
       this.connectBackoff = 250;
-      if (this.options.stream !== undefined) await this.ensureStream(nc, this.options.stream);
       this.js = jetstream(nc);
       this.state = 'connected';
       this.lastError = undefined;
       void this.follow(nc);
       this.pump();
     } catch (e) {
+      // A server without JetStream, or a stream we may not make: this connection goes, the next try makes another.
+      await nc?.close().catch(() => undefined);
       this.lastError = `${this.name}: ${(e as Error).message}`;
       this.state = 'down';
       if (!this.closing) {
@@ -128,7 +131,7 @@ export class NatsSink implements Sink {
     try {
       await jsm.streams.info(name);
     } catch {
-      await jsm.streams.add({ name, subjects: [`${this.prefix}.>`] });
+      await jsm.streams.add({ name, subjects: [this.prefix, `${this.prefix}.>`] });
     }
   }
 

@@ -77,6 +77,21 @@ describeLive('forward to a real nats-server (JetStream)', () => {
     expect(stored.map((m) => JSON.parse(m.data))).toEqual(produced);
   });
 
+  it.each([
+    ['container', 'audit4.host'],
+    ['none', 'audit5'],
+  ] as const)('by=%s: the subject is %s (the generator runs on the host), and the stream made takes it', async (by, subject) => {
+    const reference = path.join(dir, `by-${by}.json`);
+    const prefix = subject.split('.')[0];
+    const p = await forward(`${nats.url}?stream=${prefix.toUpperCase()}&subject=${prefix}&by=${by}`, reference);
+    execFileSync(syscallGenerator(), ['20']);
+    await p.waitFor(() => readJSONLines(reference).length >= 20, '20 events');
+    p.child.kill('SIGTERM');
+    expect(await p.exited, p.stderr).toBe(0);
+    const stored = await nats.messages(prefix.toUpperCase());
+    expect(stored.map((m) => m.subject)).toEqual(readJSONLines(reference).map(() => subject));
+  });
+
   it('nats-server killed and restarted mid-stream: every event stored, none twice', async () => {
     const reference = path.join(dir, 'restart.json');
     const p = await forward(`${nats.url}?stream=AUDIT2&subject=audit2`, reference);
