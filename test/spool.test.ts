@@ -86,6 +86,20 @@ describe('disk spool', () => {
     fs.rmSync(dir, { recursive: true });
   });
 
+  it('an ack file that points past every segment (damaged) is not trusted: everything is sent again, nothing deleted', () => {
+    const dir = tempDir('linux-audit-spool-');
+    const a = new DiskSpool(dir, { maxBytes: 1 << 20 });
+    a.pushAll([msg(1), msg(2)]);
+    a.close();
+    const ack = Buffer.alloc(16);
+    ack.writeBigUInt64LE(1n << 40n, 0);
+    fs.writeFileSync(path.join(dir, 'ack'), ack);
+    const b = new DiskSpool(dir, { maxBytes: 1 << 20 });
+    expect(texts(b)).toEqual([msg(1), msg(2)]);
+    b.close();
+    fs.rmSync(dir, { recursive: true });
+  });
+
   it('full: a message past the bound is dropped and counted, the others kept', () => {
     const dir = tempDir('linux-audit-spool-');
     const one = Buffer.byteLength(msg(0)) + 8;

@@ -240,7 +240,9 @@ export class DiskSpool implements Spool {
   private recover(): { messages: number; torn: number } {
     const n = fs.readSync(this.ackFd, this.ackBuf, 0, 16, 0);
     const segs = this.segments();
-    if (n === 16) {
+    // An ack point past every segment is not ours to trust (a damaged file):
+    // sending again from the first segment risks duplicates, not loss.
+    if (n === 16 && (segs.length === 0 || Number(this.ackBuf.readBigUInt64LE(0)) <= segs[segs.length - 1])) {
       this.ackSeg = Number(this.ackBuf.readBigUInt64LE(0));
       this.ackOff = Number(this.ackBuf.readBigUInt64LE(8));
     } else {
