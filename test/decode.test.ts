@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseLogLine } from '../lib/decode/record.js';
+import { readAuditLog } from '../lib/logfile/read.js';
 import { parseHeader } from '../lib/decode/record.js';
 import { recordTypeName, recordTypeNumber, RECORD_TYPE_NAMES } from '../lib/constants/index.js';
 import { HEX_ENCODED_FIELDS } from '../lib/decode/fields.js';
@@ -87,12 +88,28 @@ describe('go-libaudit inline vectors', () => {
 
   it('tokenizes key=value pairs with quotes', () => {
     for (const c of vectors.extract_key_value_pairs.cases) {
+      // go-libaudit reads \" inside quotes as an escaped quote; libauparse and
+      // we end the value at the quote (the next test says why).
+      if (c.in.includes('\\')) continue;
       const r = parseLogLine(`type=SYSCALL msg=audit(1.000:1): ${c.in}`)!;
       const fields = r.fields;
       for (const [key, [, unquoted]] of Object.entries(c.expected ?? c.expected_subset ?? {})) {
         expect(fields[key], `${c.in} → ${key}`).toBe(unquoted);
       }
     }
+  });
+
+  it('a value ends at its quote, a backslash before it included: an argument ending in \\ cannot swallow the next ones', async () => {
+    // The kernel quotes an argument only when it is printable and has no
+    // quote, so "x\" is the argument x\ (ausearch -i: a0=x\ a1=y).
+    const line = 'type=EXECVE msg=audit(1700000005.000:9): argc=3 a0="x\\" a1="--hidden" a2="y"';
+    const r = parseLogLine(line)!;
+    expect(r.fields).toMatchObject({ a0: 'x\\', a1: '--hidden', a2: 'y' });
+    const events = [];
+    for await (const e of readAuditLog([`${line}\n`])) events.push(e);
+    const [ev] = events;
+    expect(ev.argv).toEqual(['x\\', '--hidden', 'y']);
+    expect(ev.argvIncomplete).toBe(false);
   });
 
   it('parses the audit header', () => {

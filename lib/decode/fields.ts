@@ -111,9 +111,11 @@ export function scanFields(text: string, start: number, end: number, count = 0, 
     if (c === DQUOTE || c === SQUOTE) {
       vs = i + 1;
       const quote = c === DQUOTE ? '"' : "'";
+      // No escapes: the kernel writes an argument ending in a backslash as
+      // "x\" (quoted when printable), and libauparse ends the value at the
+      // quote. Reading \" as an escape would join the next arguments into
+      // this one: a program could hide its arguments behind a trailing \.
       let close = text.indexOf(quote, vs);
-      // The kernel never escapes, but user-space text may: \" does not close.
-      while (close > 0 && close < end && text.charCodeAt(close - 1) === 92) close = text.indexOf(quote, close + 1);
       if (close < 0 || close > end) close = end;
       ve = close;
       i = close + 1;
