@@ -6,6 +6,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { makeCertificates } from './rsyslog.js';
 import { tempDir } from './temp.js';
 
 async function freePort(): Promise<number> {
@@ -25,15 +26,30 @@ export class NatsServer {
   private child: ChildProcess | undefined;
   private log = '';
 
+  /** With `tls`, clients must speak TLS, with a certificate for 127.0.0.1 signed by `ca`. */
+  constructor(private readonly tls = false) {
+    if (tls) makeCertificates(this.dir);
+  }
+
   get url(): string {
-    return `nats://127.0.0.1:${this.port}`;
+    return `${this.tls ? 'tls+nats' : 'nats'}://127.0.0.1:${this.port}`;
+  }
+
+  /** The CA that signed the server's certificate (with `tls`). */
+  get ca(): string {
+    return path.join(this.dir, 'ca.pem');
+  }
+
+  private clientOptions(): { servers: string; tls?: { caFile: string } } {
+    return { servers: `127.0.0.1:${this.port}`, ...(this.tls && { tls: { caFile: this.ca } }) };
   }
 
   /** Start it (the same port and store each time), ready when JetStream answers. */
   async start(): Promise<void> {
     if (this.child && this.child.exitCode === null && this.child.signalCode === null) return;
     this.port ||= await freePort();
-    this.child = spawn('nats-server', ['-js', '-a', '127.0.0.1', '-p', String(this.port), '-sd', path.join(this.dir, 'store'), '--server_name', 'la-test'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const tls = this.tls ? ['--tls', '--tlscert', path.join(this.dir, 'server.pem'), '--tlskey', path.join(this.dir, 'server-key.pem')] : [];
+    this.child = spawn('nats-server', ['-js', '-a', '127.0.0.1', '-p', String(this.port), '-sd', path.join(this.dir, 'store'), '--server_name', 'la-test', ...tls], { stdio: ['ignore', 'ignore', 'pipe'] });
     this.child.stderr!.on('data', (b: Buffer) => (this.log += b.toString()));
     const end = Date.now() + 15_000;
     for (;;) {
@@ -56,7 +72,7 @@ export class NatsServer {
 
   /** Every message stored in a stream: subject and payload, in stream order. */
   async messages(stream: string): Promise<Array<{ subject: string; data: string; seq: number }>> {
-    const nc: NatsConnection = await connect({ servers: this.url });
+    const nc: NatsConnection = await connect(this.clientOptions());
     try {
       const jsm = await jetstreamManager(nc);
       const info = await jsm.streams.info(stream);

@@ -26,7 +26,7 @@ async function freePort(): Promise<number> {
 }
 
 /** A CA and a server certificate for 127.0.0.1, made with openssl. */
-function makeCertificates(dir: string): void {
+export function makeCertificates(dir: string): void {
   const ssl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'ignore' });
   ssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca-key.pem', '-out', 'ca.pem', '-days', '2', '-subj', '/CN=linux-audit test CA');
   ssl('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'server-key.pem', '-out', 'server.csr', '-subj', '/CN=127.0.0.1');

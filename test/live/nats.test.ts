@@ -10,6 +10,7 @@ import { runningAgents } from '../../lib/cli/agents.js';
 import { CliProcess } from '../helpers/cli.js';
 import { auditctl, describeLive, kernelSnapshot, restoreKernel, syscallGenerator, type KernelSnapshot } from '../helpers/live.js';
 import { NatsServer } from '../helpers/nats.js';
+import { makeCertificates } from '../helpers/rsyslog.js';
 import { tempDir } from '../helpers/temp.js';
 
 interface EventJSON {
@@ -90,6 +91,34 @@ describeLive('forward to a real nats-server (JetStream)', () => {
     expect(await p.exited, p.stderr).toBe(0);
     const stored = await nats.messages(prefix.toUpperCase());
     expect(stored.map((m) => m.subject)).toEqual(readJSONLines(reference).map(() => subject));
+  });
+
+  it('tls+nats: over TLS, the server\'s certificate checked against the CA given', async () => {
+    const secure = new NatsServer(true);
+    try {
+      await secure.start();
+      const reference = path.join(dir, 'tls.json');
+      const p = await forward(`${secure.url}?ca=${secure.ca}&stream=AUDIT6&subject=audit6`, reference);
+      execFileSync(syscallGenerator(), ['50']);
+      await p.waitFor(() => readJSONLines(reference).length >= 50, '50 events');
+      p.child.kill('SIGTERM');
+      expect(await p.exited, p.stderr).toBe(0);
+      expect(p.stderr).toMatch(/nats:\/\/127\.0\.0\.1:\d+\/audit6 closed delivered 50 queued 0 spool-dropped 0 failed 0/);
+      expect((await secure.messages('AUDIT6')).map((m) => JSON.parse(m.data))).toEqual(readJSONLines(reference));
+      // Another CA: the server is not believed, nothing is sent to it.
+      const other = tempDir('linux-audit-other-ca-');
+      makeCertificates(other);
+      const wrong = path.join(dir, 'tls-wrong.json');
+      const q = await forward(`${secure.url}?ca=${path.join(other, 'ca.pem')}&stream=AUDIT6&subject=audit6`, wrong);
+      execFileSync(syscallGenerator(), ['10']);
+      await q.waitFor(() => readJSONLines(wrong).length >= 10, '10 events');
+      q.child.kill('SIGTERM');
+      expect(await q.exited, q.stderr).toBe(0);
+      expect(q.stderr).toMatch(/audit6 closed delivered 0 queued 0 spool-dropped 0 failed 1\d reconnects 0 \(1\d messages were still waiting/);
+      expect(await secure.messages('AUDIT6')).toHaveLength(50);
+    } finally {
+      await secure.cleanup();
+    }
   });
 
   it('nats-server killed and restarted mid-stream: every event stored, none twice', async () => {
