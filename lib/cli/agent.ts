@@ -50,6 +50,18 @@ export async function openSinks(specs: SinkSpec[]): Promise<Sink[]> {
   return sinks;
 }
 
+/** Say what the sinks' disk spools held at start: an operator should know a replay is under way, and what a crash cut. */
+export function sayRecovered(sinks: Sink[], err: (line: string) => void, command: string): void {
+  for (const s of sinks) {
+    const r = s.recovered;
+    if (r === undefined || (r.messages === 0 && r.tornBytes === 0)) continue;
+    err(
+      `linux-audit ${command}: ${s.name}: ${r.messages} messages from an earlier run in the disk spool ${r.dir}, sent first` +
+        (r.tornBytes > 0 ? `; ${r.tornBytes} bytes of a message cut short by a crash were dropped` : ''),
+    );
+  }
+}
+
 /** Run `body` with the agent's signals: SIGINT and SIGTERM call `stop`, SIGUSR1 and every `reportSeconds` (0: never) call `report`. */
 export async function withAgentSignals(stop: () => void, report: () => void, reportSeconds: number, body: () => Promise<void>): Promise<void> {
   process.on('SIGINT', stop);

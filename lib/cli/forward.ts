@@ -10,7 +10,7 @@ import type { AuditEvent } from '../assemble/event.js';
 import type { EventFilter } from '../filter/index.js';
 import type { JsonRecords } from '../shape/json.js';
 import type { PresetName } from '../rules/presets.js';
-import { LOSS_HELP, LOSS_OPTIONS, METRICS_HELP, METRICS_OPTIONS, metricsFrom, openSinks, startMetrics, watchLoss, withAgentSignals } from './agent.js';
+import { LOSS_HELP, LOSS_OPTIONS, METRICS_HELP, METRICS_OPTIONS, metricsFrom, openSinks, sayRecovered, startMetrics, watchLoss, withAgentSignals } from './agent.js';
 import { lossCounts, type LossWatch } from '../sinks/loss.js';
 import { RateLimit } from '../filter/rate.js';
 import { ArgvCap } from '../filter/cap.js';
@@ -258,6 +258,7 @@ export async function forwardCommand(args: string[], out: (line: string) => void
       for (const r of sub.recovered) err(`linux-audit forward: ${r.message}`);
       for (const s of sub.rules.skipped) err(`linux-audit forward: skipped rule ${s.rule} (${s.reason})`);
       err(`linux-audit forward: receiving in ${sub.stats().mode} mode; sending to ${sinks.map((s) => s.name).join(', ')}`);
+      sayRecovered(sinks, err, 'forward');
       for await (const ev of sub) {
         // One plan per event: a reload between two events never splits one.
         const p = plan;

@@ -1,7 +1,7 @@
 // watch: the container watch as an agent. Alerts (not events) to the same
 // sinks as forward; profiles kept in a state file across restarts.
 import { parseSinkUrl } from '../sinks/index.js';
-import { LOSS_HELP, LOSS_OPTIONS, METRICS_HELP, METRICS_OPTIONS, metricsFrom, openSinks, startMetrics, watchLoss, withAgentSignals } from './agent.js';
+import { LOSS_HELP, LOSS_OPTIONS, METRICS_HELP, METRICS_OPTIONS, metricsFrom, openSinks, sayRecovered, startMetrics, watchLoss, withAgentSignals } from './agent.js';
 import { lossCounts, type LossWatch } from '../sinks/loss.js';
 import type { MetricsServer } from '../metrics/index.js';
 import { forgetProfiles, watch, type Watch } from '../watch/watch.js';
@@ -155,6 +155,7 @@ export async function watchCommand(args: string[], out: (line: string) => void, 
       for (const r of sub.recovered) err(`linux-audit watch: ${r.message}`);
       for (const s of w.stats().skippedRules) err(`linux-audit watch: skipped rule ${s.rule} (${s.reason})`);
       err(`linux-audit watch: watching in ${sub.stats().mode} mode; ${w.stats().containers} profiles from ${statePath}; alerts to ${sinks.map((s) => s.name).join(', ')}`);
+      sayRecovered(sinks, err, 'watch');
       for await (const a of w) {
         for (const s of sinks) s.writeAlert(a);
         alerts++;

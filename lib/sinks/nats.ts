@@ -13,8 +13,8 @@ import type { AuditEvent } from '../assemble/event.js';
 import type { JsonRecords } from '../shape/json.js';
 import { alertToJSON, type Alert } from '../watch/alert.js';
 import { lossToJSON, type LossNotice } from './loss.js';
-import { DEFAULT_SPOOL_BYTES, SinkSpecError, Waiters, type Sink, type SinkState, type SinkStats } from './sink.js';
-import { DEFAULT_DISK_SPOOL_BYTES, DiskSpool, MemorySpool, type Spool, type SpoolItem } from './spool.js';
+import { DEFAULT_SPOOL_BYTES, SinkSpecError, Waiters, type Sink, type SinkState, type SinkStats, type SpoolRecovery } from './sink.js';
+import { DEFAULT_DISK_SPOOL_BYTES, DiskSpool, MemorySpool, recoveryOf, type Spool, type SpoolItem } from './spool.js';
 
 export interface NatsSinkOptions {
   /** The server to connect to first (`nats://host:4222`); the client learns the cluster's others from it. */
@@ -149,6 +149,10 @@ export class NatsSink implements Sink {
         this.resend();
       }
     }
+  }
+
+  get recovered(): SpoolRecovery | undefined {
+    return recoveryOf(this.spool);
   }
 
   private subjectOf(ev: AuditEvent): string {

@@ -38,8 +38,19 @@ export interface SinkStats {
   lastError: string | undefined;
 }
 
+/** What a disk spool found at start, left by an earlier run. */
+export interface SpoolRecovery {
+  dir: string;
+  /** Messages waiting from an earlier run, sent first. */
+  messages: number;
+  /** Bytes at a segment's end that were no whole message (a crash mid-write), cut. */
+  tornBytes: number;
+}
+
 export interface Sink {
   readonly name: string;
+  /** Sinks with a disk spool: what it held at start. */
+  readonly recovered?: SpoolRecovery;
   /** Queue an event; returns at once. */
   write(ev: AuditEvent): void;
   /** Queue a watch alert (one message, JSON, with its own syslog severity); returns at once. */

@@ -23,6 +23,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { crc32 } from 'node:zlib';
+import type { SpoolRecovery } from './sink.js';
 
 /** A message in the spool; the sink marks the ones on the wire. */
 export interface SpoolItem {
@@ -113,6 +114,11 @@ export class MemorySpool implements Spool {
     this.head = 0;
     this.bytes = 0;
   }
+}
+
+/** What a disk spool found at start; undefined for a memory spool. */
+export function recoveryOf(spool: Spool): SpoolRecovery | undefined {
+  return spool instanceof DiskSpool ? { dir: spool.dir, messages: spool.recovered, tornBytes: spool.tornBytes } : undefined;
 }
 
 /** A disk spool that cannot be used; the message says why and what to do. */

@@ -11,8 +11,8 @@ import type { AuditEvent } from '../assemble/event.js';
 import type { Alert } from '../watch/alert.js';
 import type { LossNotice } from './loss.js';
 import { OPEN_OFFERS, RelpParser, encodeRelpFrame, responseCode } from './relp.js';
-import { DEFAULT_SPOOL_BYTES, type Sink, SinkSpecError, type SinkState, type SinkStats, Waiters } from './sink.js';
-import { DEFAULT_DISK_SPOOL_BYTES, DiskSpool, MemorySpool, type Spool } from './spool.js';
+import { DEFAULT_SPOOL_BYTES, type Sink, SinkSpecError, type SinkState, type SinkStats, type SpoolRecovery, Waiters } from './sink.js';
+import { DEFAULT_DISK_SPOOL_BYTES, DiskSpool, MemorySpool, recoveryOf, type Spool } from './spool.js';
 import { SyslogFormatter, type SyslogMessageOptions } from './syslog-message.js';
 
 export type SyslogTransport = 'udp' | 'tcp' | 'tls' | 'relp' | 'relp+tls';
@@ -204,6 +204,10 @@ class StreamSyslogSink implements Sink {
       };
     }
     this.connect();
+  }
+
+  get recovered(): SpoolRecovery | undefined {
+    return recoveryOf(this.spool);
   }
 
   write(ev: AuditEvent): void {

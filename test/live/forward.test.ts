@@ -200,6 +200,10 @@ describeLive('forward to a real rsyslog', () => {
     runningAgents(); // removes the killed agent's status file, as `linux-audit status` would
     const produced = new Set(readJSONLines(reference).map((e) => e.serial));
     const second = await forward(to, path.join(dir, 'disk-2.json'));
+    // At least the 500 made while rsyslog was away wait on disk, and the agent says so.
+    await second.waitFor((x) => x.stderr.includes('from an earlier run in the disk spool'), 'the line saying what the spool holds');
+    const waiting = /relp:\/\/127\.0\.0\.1:\d+: (\d+) messages from an earlier run in the disk spool \S+, sent first\n/.exec(second.stderr);
+    expect(Number(waiting?.[1])).toBeGreaterThanOrEqual(500);
     await rsyslog.start();
     await waitForLines(produced, 20_000);
     await stop(second);
