@@ -221,6 +221,7 @@ export class NatsSink implements Sink {
     if (round !== this.round || item.done) return;
     item.done = true;
     this.delivered++;
+    this.backoff = 250;
     this.pump();
   }
 
@@ -236,10 +237,18 @@ export class NatsSink implements Sink {
   /** A publish failed (timeout, no stream, connection lost): everything on the wire goes again, after a wait. */
   private giveUp(round: number, e: Error): void {
     if (round !== this.round || this.closing) return;
-    this.lastError = `${this.name}: ${e.message}${/no responders|503/i.test(e.message) ? `: no stream takes subjects ${this.prefix}.>; create one, or give stream=NAME` : ''}`;
+    // Nothing answered the publish: the client calls that JetStreamNotEnabled, and it is also what a subject no stream takes gets.
+    const noStream = e.name === 'JetStreamNotEnabled' || /no responders|503/i.test(e.message);
+    this.lastError = `${this.name}: ${noStream ? `nothing took the publish (JetStream off, or no stream takes subjects ${this.prefix}.>): enable JetStream, create a stream, or give stream=NAME` : e.message}`;
     this.retryTimer = setTimeout(() => {
-      this.retryTimer = undefined;
-      this.resend();
+      // A server started again with an empty store has lost the stream we made: made again.
+      const again = noStream && this.options.stream !== undefined && this.nc !== undefined ? this.ensureStream(this.nc, this.options.stream) : Promise.resolve();
+      void again
+        .catch((err: Error) => (this.lastError = `${this.name}: ${err.message}`))
+        .then(() => {
+          this.retryTimer = undefined;
+          this.resend();
+        });
     }, this.backoff);
     this.retryTimer.unref();
     this.backoff = Math.min(this.backoff * 2, 30_000);
@@ -249,7 +258,6 @@ export class NatsSink implements Sink {
     this.round++;
     for (let i = 0; i < this.inflight; i++) this.spool.at(i).done = false;
     this.inflight = 0;
-    if (this.retryTimer === undefined) this.backoff = 250;
     this.pump();
   }
 

@@ -142,6 +142,31 @@ describeLive('forward to a real nats-server (JetStream)', () => {
     expect(p.stderr).toMatch(new RegExp(`nats://127\\.0\\.0\\.1:\\d+/audit2 closed delivered ${produced.length} queued 0 spool-dropped 0 failed 0 reconnects [1-9]`));
   }, 60_000);
 
+  it('a server started again with an empty store: the stream is made again, and what was sent after arrives', async () => {
+    const fresh = new NatsServer();
+    try {
+      await fresh.start();
+      const reference = path.join(dir, 'wiped.json');
+      const p = await forward(`${fresh.url}?stream=AUDIT7&subject=audit7`, reference);
+      execFileSync(syscallGenerator(), ['100']);
+      await p.waitFor(() => readJSONLines(reference).length >= 100, '100 events');
+      await fresh.stop('SIGTERM');
+      fs.rmSync(path.join(fresh.dir, 'store'), { recursive: true, force: true });
+      await fresh.start();
+      execFileSync(syscallGenerator(), ['100']);
+      await p.waitFor(() => readJSONLines(reference).length >= 200, '200 events');
+      await p.waitFor(() => /audit7 connected delivered \d+ queued 0 /.test(p.stderr) || (p.child.kill('SIGUSR1'), false), 'the spool to empty', 30_000);
+      p.child.kill('SIGTERM');
+      expect(await p.exited, p.stderr).toBe(0);
+      const stored = new Set((await fresh.messages('AUDIT7')).map((m) => (JSON.parse(m.data) as EventJSON).serial));
+      const after = readJSONLines(reference).slice(100).map((e) => e.serial);
+      expect(after.filter((serial) => !stored.has(serial))).toEqual([]);
+      expect(p.stderr).toMatch(/audit7 closed delivered \d+ queued 0 spool-dropped 0 failed 0/);
+    } finally {
+      await fresh.cleanup();
+    }
+  }, 60_000);
+
   it('with a disk spool: nats-server down, the agent SIGKILLed and started again, then the server: every event stored once', async () => {
     const spool = path.join(dir, 'nats-spool');
     const to = `${nats.url}?stream=AUDIT3&subject=audit3&spool=disk:${spool}`;
