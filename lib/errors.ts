@@ -62,7 +62,7 @@ function namespaceAdvice(): string | undefined {
   if (foreign.length === 0) return undefined;
   return `this process is not in the host's ${foreign.join(' and ')} namespace, and the kernel answers audit requests only from there whatever the capabilities: ${
     foreign.includes('pid') ? "run the container with the host's pid namespace (docker run --pid=host; Kubernetes hostPID: true)" : ''
-  }${foreign.length === 2 ? ', and ' : ''}${foreign.includes('user') ? 'without a user namespace (no userns-remap, no rootless engine)' : ''}`;
+  }${foreign.length === 2 ? ', and ' : ''}${foreign.includes('user') ? 'run it outside any user namespace (no userns-remap, no rootless engine)' : ''}`;
 }
 
 /** Build an AuditError for errno (sign ignored) from `syscall`, with advice when we have some. */

@@ -47,6 +47,12 @@ describeLive('the linux-audit command on the real kernel', () => {
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
+  it('in a user namespace the kernel refuses whatever the capabilities, and the message says where to run instead', () => {
+    const r = spawnSync('unshare', ['-U', '-r', process.execPath, path.resolve('dist/cli/main.js'), 'status'], { encoding: 'utf8' });
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toMatch(/AUDIT_GET failed: ECONNREFUSED: this process is not in the host's user namespace, .*run it outside any user namespace \(no userns-remap, no rootless engine\)/);
+  });
+
   it('status says what auditctl -s says', () => {
     const ours = cli(['status']);
     expect(ours.code).toBe(0);
