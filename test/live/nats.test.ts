@@ -93,6 +93,19 @@ describeLive('forward to a real nats-server (JetStream)', () => {
     expect(stored.map((m) => m.subject)).toEqual(readJSONLines(reference).map(() => subject));
   });
 
+  it('format=ecs: the messages are the ECS documents the file sink writes for the same events', async () => {
+    const reference = path.join(dir, 'ecs.json');
+    const p = new CliProcess(['forward', '--to', `${nats.url}?stream=AUDIT8&subject=audit8&format=ecs`, '--to', `file:${reference}?format=ecs&max=0`, '--rules', rules, '--key', 'natsfwd', '--type', 'SYSCALL', '--health', '0', '--loss-interval', '0']);
+    await p.waitFor((x) => x.stderr.includes('receiving in'), 'forward to start');
+    execFileSync(syscallGenerator(), ['30']);
+    await p.waitFor(() => readJSONLines(reference).length >= 30, '30 events');
+    p.child.kill('SIGTERM');
+    expect(await p.exited, p.stderr).toBe(0);
+    const documents = readJSONLines(reference) as unknown as Array<{ event: { kind: string } }>;
+    expect(documents[0].event.kind).toBe('event');
+    expect((await nats.messages('AUDIT8')).map((m) => JSON.parse(m.data))).toEqual(documents);
+  });
+
   it('tls+nats: over TLS, the server\'s certificate checked against the CA given', async () => {
     const secure = new NatsServer(true);
     try {
