@@ -887,11 +887,12 @@ class AuditSocket : public Napi::ObjectWrap<AuditSocket> {
           size_t gathered = 0;
           // At once: a process's cgroup is read when its first record is, and
           // a short-lived one (a program `docker exec` runs) is gone soon.
-          bool opening = batch.empty();
           if (!drain(dropping, readableAt, &gathered)) break;
           // Then let records gather, so that the next receive and the next
-          // wake-up of JS take many.
-          if (gatherNs > 0 && opening && !dropping) {
+          // wake-up of JS take many: after every receive, not only the first
+          // of a batch, or at full rate the reader wakes for a few records at
+          // a time (and is preempted as often) for the rest of the batch.
+          if (gatherNs > 0 && !dropping) {
             timespec pause{static_cast<time_t>(gatherNs / 1000000000ull), static_cast<long>(gatherNs % 1000000000ull)};
             ::nanosleep(&pause, nullptr);
             if (!drain(dropping, readableAt, &gathered)) break;
