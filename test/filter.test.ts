@@ -10,6 +10,7 @@ import { RateLimit } from '../lib/filter/rate.js';
 import { ArgvCap } from '../lib/filter/cap.js';
 import { eventToRaw } from '../lib/format/raw.js';
 import { checkConfig } from '../lib/config/index.js';
+import { validateEvent } from './helpers/schema.js';
 
 const LOG = [
   'type=SYSCALL msg=audit(1.000:1): arch=c000003e syscall=59 success=yes exit=0 pid=10 uid=0 auid=0 exe="/usr/bin/containerd-shim" key="exec"',
@@ -139,6 +140,7 @@ describe('the argv cap (forward --max-argv-bytes)', () => {
     const json = ev.toJSON();
     expect(json.process).toMatchObject({ argv: ['/bin/echo', 'abcdefghijk'], argvIncomplete: true, argvCutBytes: 33, title: '/bin/echo abcdefghij', titleCutBytes: 35 });
     expect(json.records!.map((r) => r.cutBytes)).toEqual([undefined, 33, undefined, 35]);
+    expect(validateEvent(JSON.parse(JSON.stringify(ev))), JSON.stringify(validateEvent.errors)).toBe(true);
     expect(cap.events).toBe(1);
     expect(cap.bytes).toBe(33 + 35);
     // Raw output is audit.log lines the kernel could have written, and reads back to the same command line.
