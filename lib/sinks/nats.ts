@@ -6,15 +6,14 @@
 // acknowledgement, a server restart or an agent restart is stored once (within
 // the stream's duplicate window, 2 minutes by default).
 import os from 'node:os';
-import path from 'node:path';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager, type JetStreamClient } from '@nats-io/jetstream';
 import type { AuditEvent } from '../assemble/event.js';
 import type { JsonRecords } from '../shape/json.js';
 import { alertToJSON, type Alert } from '../watch/alert.js';
 import { lossToJSON, type LossNotice } from './loss.js';
-import { DEFAULT_SPOOL_BYTES, SinkSpecError, Waiters, type Sink, type SinkState, type SinkStats, type SpoolRecovery } from './sink.js';
-import { DEFAULT_DISK_SPOOL_BYTES, DiskSpool, MemorySpool, recoveryOf, type Spool, type SpoolItem } from './spool.js';
+import { SinkSpecError, Waiters, type Sink, type SinkState, type SinkStats, type SpoolRecovery } from './sink.js';
+import { leftAtClose, openSpool, recoveryOf, type Spool, type SpoolItem } from './spool.js';
 
 export interface NatsSinkOptions {
   /** The server to connect to first (`nats://host:4222`); the client learns the cluster's others from it. */
@@ -81,10 +80,7 @@ export class NatsSink implements Sink {
     if (!/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/.test(this.prefix)) throw new SinkSpecError(`nats subject "${this.prefix}": write tokens of letters, digits, _ and -, joined by dots (e.g. audit or audit.prod)`);
     this.name = `nats://${options.server.replace(/^nats:\/\//, '').replace(/^[^@]*@/, '')}/${this.prefix}`;
     this.window = options.window ?? 256;
-    this.spool =
-      options.spoolDir !== undefined
-        ? new DiskSpool(path.join(options.spoolDir, `nats-${this.name.slice('nats://'.length)}`.replace(/[^A-Za-z0-9.+-]/g, '_')), { maxBytes: options.spoolBytes ?? DEFAULT_DISK_SPOOL_BYTES })
-        : new MemorySpool(options.spoolBytes ?? DEFAULT_SPOOL_BYTES);
+    this.spool = openSpool(options.spoolDir, `nats-${this.name.slice('nats://'.length)}`, options.spoolBytes);
     void this.start();
   }
 
@@ -271,13 +267,9 @@ export class NatsSink implements Sink {
     this.closing = true;
     clearTimeout(this.retryTimer);
     clearTimeout(this.connectTimer);
-    const left = this.spool.length;
-    if (this.spool instanceof DiskSpool) {
-      if (left > 0) this.lastError = `${left} messages kept in the disk spool ${this.spool.dir} for the next start${this.spool.lastError !== undefined ? `; ${this.spool.lastError}` : ''}`;
-    } else {
-      this.failed += left;
-      if (left > 0) this.lastError = `${left} messages were still waiting for ${this.name} at close`;
-    }
+    const left = leftAtClose(this.spool, this.name);
+    this.failed += left.lost;
+    this.lastError = left.message ?? this.lastError;
     await this.nc?.close().catch(() => undefined);
     this.spool.close();
     this.state = 'closed';

@@ -23,7 +23,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { crc32 } from 'node:zlib';
-import type { SpoolRecovery } from './sink.js';
+import { DEFAULT_SPOOL_BYTES, type SpoolRecovery } from './sink.js';
 
 /** A message in the spool; the sink marks the ones on the wire. */
 export interface SpoolItem {
@@ -114,6 +114,29 @@ export class MemorySpool implements Spool {
     this.head = 0;
     this.bytes = 0;
   }
+}
+
+/**
+ * A stream sink's spool: on disk when `dir` is given, in a directory of its
+ * own under it named after the sink (one setting serves several sinks), else
+ * in memory.
+ */
+export function openSpool(dir: string | undefined, sinkDirName: string, maxBytes: number | undefined): Spool {
+  if (dir === undefined) return new MemorySpool(maxBytes ?? DEFAULT_SPOOL_BYTES);
+  return new DiskSpool(path.join(dir, sinkDirName.replace(/[^A-Za-z0-9.+-]/g, '_')), { maxBytes: maxBytes ?? DEFAULT_DISK_SPOOL_BYTES });
+}
+
+/**
+ * What is still queued when a sink closes: a disk spool keeps it for the next
+ * start; from a memory spool it is lost, for the sink to count as failed.
+ */
+export function leftAtClose(spool: Spool, sinkName: string): { lost: number; message: string | undefined } {
+  const left = spool.length;
+  if (left === 0) return { lost: 0, message: undefined };
+  if (spool instanceof DiskSpool) {
+    return { lost: 0, message: `${left} messages kept in the disk spool ${spool.dir} for the next start${spool.lastError !== undefined ? `; ${spool.lastError}` : ''}` };
+  }
+  return { lost: left, message: `${left} messages were still waiting for ${sinkName} at close` };
 }
 
 /** What a disk spool found at start; undefined for a memory spool. */

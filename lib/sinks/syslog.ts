@@ -5,14 +5,13 @@
 import dgram from 'node:dgram';
 import fs from 'node:fs';
 import net from 'node:net';
-import path from 'node:path';
 import tls from 'node:tls';
 import type { AuditEvent } from '../assemble/event.js';
 import type { Alert } from '../watch/alert.js';
 import type { LossNotice } from './loss.js';
 import { OPEN_OFFERS, RelpParser, encodeRelpFrame, responseCode } from './relp.js';
-import { DEFAULT_SPOOL_BYTES, type Sink, SinkSpecError, type SinkState, type SinkStats, type SpoolRecovery, Waiters } from './sink.js';
-import { DEFAULT_DISK_SPOOL_BYTES, DiskSpool, MemorySpool, recoveryOf, type Spool } from './spool.js';
+import { type Sink, SinkSpecError, type SinkState, type SinkStats, type SpoolRecovery, Waiters } from './sink.js';
+import { leftAtClose, openSpool, recoveryOf, type Spool } from './spool.js';
 import { SyslogFormatter, type SyslogMessageOptions } from './syslog-message.js';
 
 export type SyslogTransport = 'udp' | 'tcp' | 'tls' | 'relp' | 'relp+tls';
@@ -184,11 +183,7 @@ class StreamSyslogSink implements Sink {
     this.port = options.port ?? DEFAULT_PORT[options.transport];
     this.relp = options.transport === 'relp' || options.transport === 'relp+tls';
     this.name = `${options.transport}://${options.host}:${this.port}`;
-    // Each sink its own directory under the one given: one setting serves several sinks.
-    this.spool =
-      options.spoolDir !== undefined
-        ? new DiskSpool(path.join(options.spoolDir, `${options.transport}-${options.host}-${this.port}`.replace(/[^A-Za-z0-9.+-]/g, '_')), { maxBytes: options.spoolBytes ?? DEFAULT_DISK_SPOOL_BYTES })
-        : new MemorySpool(options.spoolBytes ?? DEFAULT_SPOOL_BYTES);
+    this.spool = openSpool(options.spoolDir, `${options.transport}-${options.host}-${this.port}`, options.spoolBytes);
     this.window = options.relpWindow ?? 128;
     this.backoff = options.reconnectMinMs ?? 250;
     if (options.transport === 'tls' || options.transport === 'relp+tls') {
@@ -237,13 +232,9 @@ class StreamSyslogSink implements Sink {
     await this.flush(timeoutMs);
     this.closing = true;
     clearTimeout(this.retryTimer);
-    const left = this.spool.length;
-    if (this.spool instanceof DiskSpool) {
-      if (left > 0) this.lastError = `${left} messages kept in the disk spool ${this.spool.dir} for the next start${this.spool.lastError !== undefined ? `; ${this.spool.lastError}` : ''}`;
-    } else {
-      this.failed += left;
-      if (left > 0) this.lastError = `${left} messages were still waiting for ${this.name} at close`;
-    }
+    const left = leftAtClose(this.spool, this.name);
+    this.failed += left.lost;
+    this.lastError = left.message ?? this.lastError;
     const socket = this.socket;
     if (socket && this.relp && this.sessionOpen) {
       // A clean RELP close: the server answers, then both sides hang up.
