@@ -157,6 +157,13 @@ describe('the argv cap (forward --max-argv-bytes)', () => {
     expect(ev.argv).toEqual(['sh', 'a b"xxxxxxxxxx']);
   });
 
+  it('counts bytes, not characters: a quoted argument of 100 two-byte characters (135 characters of record) is over a bound of 150', async () => {
+    const ev = await one([`type=EXECVE msg=audit(4.000:7): argc=1 a0="${'é'.repeat(100)}"`]);
+    new ArgvCap().apply(ev, 150);
+    expect(ev.record('EXECVE')!.cutBytes).toBe(50);
+    expect(ev.argv).toEqual(['é'.repeat(75)]);
+  });
+
   it('leaves an event under the bound as it was, and does not count it', async () => {
     const ev = await one(LONG);
     const before = ev.records;

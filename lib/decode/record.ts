@@ -111,6 +111,11 @@ export class AuditRecord {
     return (this.textValue ??= (this.source as FastBuffer).utf8Slice(this.sourceStart, this.sourceEnd));
   }
 
+  /** The payload's size in UTF-8 bytes; a live record's without making its text. */
+  get byteLength(): number {
+    return this.source !== undefined ? this.sourceEnd - this.sourceStart : Buffer.byteLength(this.text);
+  }
+
   /** The name auditd prints after `type=`, e.g. 'SYSCALL', or 'UNKNOWN[1334]'. */
   get typeName(): string {
     return recordTypeName(this.type);

@@ -25,20 +25,21 @@ export class ArgvCap {
   /** Cut the event's command line and title to `maxBytes` each (a reload may change the bound; the counts go on). */
   apply(ev: AuditEvent, maxBytes: number): void {
     const records = ev.records;
-    // A record's text is never shorter than the bytes it encodes (quotes,
-    // names and hex only add), so most events are passed on this sum alone.
-    let execveText = 0;
+    // A record's payload is never smaller than the bytes it encodes (quotes,
+    // names and hex only add), so most events are passed on this sum alone,
+    // without making the records' text (every event goes through here).
+    let execveBytes = 0;
     let title = -1;
     for (let i = 0; i < records.length; i++) {
       const r = records[i];
-      if (r.type === EXECVE) execveText += r.text.length;
+      if (r.type === EXECVE) execveBytes += r.byteLength;
       else if (r.type === PROCTITLE && title < 0) title = i;
     }
-    const titleLong = title >= 0 && records[title].text.length > maxBytes;
-    if (execveText <= maxBytes && !titleLong) return;
+    const titleLong = title >= 0 && records[title].byteLength > maxBytes;
+    if (execveBytes <= maxBytes && !titleLong) return;
     let cut = 0;
     const out = records.slice();
-    if (execveText > maxBytes) cut += cutExecve(out, maxBytes);
+    if (execveBytes > maxBytes) cut += cutExecve(out, maxBytes);
     if (titleLong) cut += cutTitle(out, out.indexOf(records[title]), maxBytes);
     if (cut === 0) return;
     ev.replaceRecords(out);
