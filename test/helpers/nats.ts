@@ -2,23 +2,12 @@
 // directory that outlives a restart (a restart must lose nothing stored).
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { makeCertificates } from './rsyslog.js';
 import { tempDir } from './temp.js';
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
+import { freePort, stopChild } from './daemon.js';
 
 export class NatsServer {
   readonly dir = tempDir('linux-audit-nats-');
@@ -61,11 +50,7 @@ export class NatsServer {
 
   /** Stop it: SIGTERM (a clean shutdown) or SIGKILL (a crash). */
   async stop(signal: 'SIGTERM' | 'SIGKILL' = 'SIGTERM'): Promise<void> {
-    const child = this.child;
-    if (!child || child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise((r) => child.once('exit', r));
-    child.kill(signal);
-    await exited;
+    await stopChild(this.child, signal);
     this.child = undefined;
     this.log = '';
   }

@@ -6,23 +6,13 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { freePort, stopChild } from './daemon.js';
 
 export interface Ports {
   tcp: number;
   tls: number;
   relp: number;
   udp: number;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 /** A CA and a server certificate for 127.0.0.1, made with openssl. */
@@ -86,11 +76,7 @@ input(type="imudp" port="${this.ports.udp}" address="127.0.0.1" ruleset="out")
 
   /** Stop it: SIGTERM (it closes its connections) or SIGKILL (a crash). */
   async stop(signal: 'SIGTERM' | 'SIGKILL' = 'SIGTERM'): Promise<void> {
-    const child = this.child;
-    if (!child || child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise((r) => child.once('exit', r));
-    child.kill(signal);
-    await exited;
+    await stopChild(this.child, signal);
     this.child = undefined;
   }
 
