@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// npm run bench [-- decode|log|format|live|stall|scale|rules|watch|soak|churn|scaling|size|spool] [--seconds N] [--runs N]
+// npm run bench [-- decode|log|format|live|stall|scale|rules|watch|soak|churn|scaling|size|spool] [--seconds N] [--runs N] [--consumers a,b]
 // npm run bench -- --report [FILE…]   tables from results files (bench/report.mjs)
 //
 // decode: what JS costs once the native reader has assembled events (its
@@ -75,7 +75,16 @@ if (!(seconds > 0)) usage(`--seconds wants a number of seconds, not "${argv[seco
 const roundsAt = argv.indexOf('--runs');
 const rounds = roundsAt >= 0 ? Number(argv[roundsAt + 1]) : 1;
 if (!(Number.isInteger(rounds) && rounds > 0)) usage(`--runs wants a whole number of rounds, not "${argv[roundsAt + 1]}"`);
-const which = argv.filter((a, i) => !a.startsWith('--') && (secondsAt < 0 || i !== secondsAt + 1) && (roundsAt < 0 || i !== roundsAt + 1));
+// --consumers a,b,…: the live scenario's consumers, in this order in every
+// round (for an alternating comparison of a few); all of them when not given.
+const consumersAt = argv.indexOf('--consumers');
+const LIVE_CONSUMERS = ['keys', 'syscall', 'fields', 'batch-keys', 'multicast', 'min-reader', 'auditd'];
+const liveConsumers = consumersAt >= 0 ? (argv[consumersAt + 1] ?? '').split(',') : LIVE_CONSUMERS;
+for (const c of liveConsumers) if (!LIVE_CONSUMERS.includes(c)) usage(`unknown consumer "${c}"; consumers: ${LIVE_CONSUMERS.join(', ')}`);
+// --child-run SPEC: one run of ours, for the harness that spawned this process (see oursRun).
+const childRunAt = argv.indexOf('--child-run');
+const optionValues = new Set([secondsAt, roundsAt, consumersAt, childRunAt].filter((i) => i >= 0).map((i) => i + 1));
+const which = argv.filter((a, i) => !a.startsWith('--') && !optionValues.has(i));
 const SCENARIOS = ['decode', 'log', 'format', 'live', 'exec', 'stall', 'scale', 'soak', 'churn', 'rules', 'watch', 'scaling', 'size', 'spool'];
 for (const w of which) if (!SCENARIOS.includes(w)) usage(`unknown scenario "${w}"; scenarios: ${SCENARIOS.join(', ')}`);
 const run = (name) => which.length === 0 || which.includes(name);
@@ -486,7 +495,26 @@ const CONSUMERS = {
   stall: 'linux-audit, stalls 250 ms/s',
 };
 
+/**
+ * oursRunHere in a process of its own, as an agent runs: run after run in one
+ * process, a consumer paid for the garbage and the JIT's state the one before
+ * it left (reading keys by batches cost 4.26 CPU s per million events right
+ * after a run decoding every field, 2.67 after one reading keys).
+ */
 async function oursRun(gen, consumer, rate, options = {}) {
+  const spec = JSON.stringify({ gen, consumer, rate, options, load: Object.keys(LOADS).find((k) => LOADS[k] === load) });
+  const child = spawn(process.execPath, [fileURLToPath(import.meta.url), '--seconds', String(seconds), '--child-run', spec], { stdio: ['ignore', 'inherit', 'inherit', 'pipe'] });
+  let out = '';
+  child.stdio[3].on('data', (d) => (out += d));
+  const code = await new Promise((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', resolve);
+  });
+  if (code !== 0) throw new Error(`the ${consumer} run failed (exit ${code})`);
+  return JSON.parse(out);
+}
+
+async function oursRunHere(gen, consumer, rate, options = {}) {
   return withAuditing(async (client) => {
     const lostBefore = (await client.getStatus()).lost;
     // Multicast is how an agent listens beside auditd: the minimal reader
@@ -698,10 +726,13 @@ async function liveBench() {
   const runs = [];
   // --runs N: N rounds of every consumer, one after another, for medians and min–max.
   for (let round = 0; round < rounds; round++) {
-    for (const r of ['keys', 'syscall', 'fields', 'batch-keys']) runs.push(await oursRun(gen, r));
-    runs.push(await oursRun(gen, 'keys', undefined, { multicast: true }));
-    runs.push(await peerRun(gen, 'min-reader'));
-    if (fs.existsSync('/usr/sbin/auditd') || fs.existsSync('/sbin/auditd')) runs.push(await peerRun(gen, 'auditd'));
+    for (const c of liveConsumers) {
+      if (c === 'multicast') runs.push(await oursRun(gen, 'keys', undefined, { multicast: true }));
+      else if (c === 'min-reader') runs.push(await peerRun(gen, 'min-reader'));
+      else if (c === 'auditd') {
+        if (fs.existsSync('/usr/sbin/auditd') || fs.existsSync('/sbin/auditd')) runs.push(await peerRun(gen, 'auditd'));
+      } else runs.push(await oursRun(gen, c));
+    }
   }
   return { generatorUnaudited: alone, rounds, runs, ...perConsumer(runs) };
 }
@@ -1148,6 +1179,14 @@ function gitCommit() {
   return head.stdout.trim() + (dirty ? '-dirty' : '');
 }
 
+if (childRunAt >= 0) {
+  const spec = JSON.parse(argv[childRunAt + 1]);
+  load = LOADS[spec.load];
+  const result = await oursRunHere(spec.gen, spec.consumer, spec.rate ?? undefined, spec.options);
+  fs.writeSync(3, JSON.stringify(result));
+  process.exit(0);
+}
+
 const machine = {
   host: os.hostname(),
   cpus: os.cpus().length,
@@ -1354,7 +1393,7 @@ if (Object.keys(report).length === 1) process.exit(0); // nothing ran: no result
 const dir = path.join(here, 'results');
 fs.mkdirSync(dir, { recursive: true });
 // A partial run gets its own file, so it does not replace the full one.
-const part = which.length > 0 ? `-${which.join('-')}${secondsAt >= 0 ? `-${seconds}s` : ''}${rounds > 1 ? `-x${rounds}` : ''}` : '';
+const part = which.length > 0 ? `-${which.join('-')}${secondsAt >= 0 ? `-${seconds}s` : ''}${rounds > 1 ? `-x${rounds}` : ''}${consumersAt >= 0 ? `-${liveConsumers.join('-')}` : ''}` : '';
 const file = path.join(dir, `${machine.date.slice(0, 10)}-${machine.host}${part}.json`);
 report.markdown = printed.join('\n');
 fs.writeFileSync(file, JSON.stringify(report, null, 2) + '\n');
