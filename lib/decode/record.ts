@@ -9,11 +9,14 @@ import {
   QUOTED_SINGLE,
   TOKEN_WORDS,
   DECODE_LIMITS,
-  decodeHex,
+  bytesMatch,
+  decodeHexBytes,
+  isEncodedHexBytes,
   lastScanCut,
-  isEncodedHex,
   scanFields,
   scannedTokens,
+  textBytes,
+  writeText,
 } from './fields.js';
 
 /** A field as written in the record, before hex decoding. */
@@ -148,12 +151,14 @@ export class AuditRecord {
     if (this.enrichedText === undefined) return undefined;
     if (this.enrichedFields === undefined) {
       const text = this.enrichedText;
-      const n = scanFields(text, 0, text.length);
+      writeText(text);
+      useScan(textBytes.bytes, 0, textBytes.ascii, text);
+      const n = scanFields(textBytes.bytes, 0, textBytes.length);
       const t = scannedTokens();
       const fields: Record<string, string> = Object.create(null) as Record<string, string>;
       for (let k = 0; k < n; k++) {
         const at = k * TOKEN_WORDS;
-        fields[text.slice(t[at], t[at + 1])] = text.slice(t[at + 2], t[at + 3]);
+        fields[scanned(t[at], t[at + 1])] = scanned(t[at + 2], t[at + 3]);
       }
       this.enrichedFields = fields;
     }
@@ -220,17 +225,15 @@ export class AuditRecord {
 
   /** The fields in order, as written (hex not decoded), with whether each was quoted. */
   rawFields(): RawField[] {
-    const text = this.text;
-    const n = scanFields(text, this.bodyStart, text.length);
-    if (lastScanCut()) this.noteFieldsCut();
+    const n = this.scan();
     const t = scannedTokens();
     const out: RawField[] = new Array(n);
     for (let k = 0; k < n; k++) {
       const at = k * TOKEN_WORDS;
-      const key = text.slice(t[at], t[at + 1]);
+      const key = scanned(t[at], t[at + 1]);
       out[k] = {
         key: t[at + 4] & OLD_PREFIX ? `old-${key}` : key,
-        value: text.slice(t[at + 2], t[at + 3]),
+        value: scanned(t[at + 2], t[at + 3]),
         quoted: (t[at + 4] & (QUOTED_DOUBLE | QUOTED_SINGLE)) !== 0,
       };
     }
@@ -256,14 +259,34 @@ export class AuditRecord {
     return verdict === undefined ? fields : avcFields(verdict, fields);
   }
 
-  private scanAndBuild(): Record<string, string> {
+  /**
+   * Scan this record's fields from its bytes: a live record's where they
+   * arrived, a log record's written out of its text. Leaves the scan's source
+   * for scanned().
+   */
+  private scan(): number {
     const text = this.text;
-    let n = scanFields(text, this.bodyStart, text.length);
+    let n: number;
+    if (this.source !== undefined) {
+      useScan(this.source, this.sourceStart, text.length === this.sourceEnd - this.sourceStart, text);
+      n = scanFields(this.source, this.sourceStart + this.bodyStart, this.sourceEnd);
+    } else {
+      writeText(text);
+      useScan(textBytes.bytes, 0, textBytes.ascii, text);
+      // The header is ASCII: bodyStart is a byte offset too.
+      n = scanFields(textBytes.bytes, this.bodyStart, textBytes.length);
+    }
     if (lastScanCut()) this.noteFieldsCut();
+    return n;
+  }
+
+  private scanAndBuild(): Record<string, string> {
+    let n = this.scan();
+    const b = scanBytes;
     const t = scannedTokens();
     for (let k = 0; k < n; k++) {
       if ((t[k * TOKEN_WORDS + 4] & INNER) !== 0) {
-        n = dropShadowedInner(text, t, n);
+        n = dropShadowedInner(t, n);
         break;
       }
     }
@@ -288,17 +311,17 @@ export class AuditRecord {
       const ve = t[at + 3];
       const flags = t[at + 4];
       let key: KeyInfo;
-      if (guessed && (flags & OLD_PREFIX) === 0 && guessKeys![k].name.length === ke - ks && text.startsWith(guessKeys![k].name, ks)) {
+      if (guessed && (flags & OLD_PREFIX) === 0 && guessKeys![k].name.length === ke - ks && bytesMatch(b, ks, guessKeys![k].name)) {
         key = guessKeys![k];
       } else {
         guessed = false;
-        key = flags & OLD_PREFIX ? keyInfo(`old-${text.slice(ks, ke)}`, 0, -1) : keyInfo(text, ks, ke);
+        key = flags & OLD_PREFIX ? oldKeyInfo(scanned(ks, ke)) : keyInfo(b, ks, ke);
       }
       layoutKeys[k] = key;
       layoutValues[k] =
-        (flags & (QUOTED_DOUBLE | QUOTED_SINGLE)) === 0 && (execve ? key.execveArg : key.hexEncoded) && isEncodedHex(text, vs, ve)
-          ? decodeHex(text, vs, ve)
-          : text.slice(vs, ve);
+        (flags & (QUOTED_DOUBLE | QUOTED_SINGLE)) === 0 && (execve ? key.execveArg : key.hexEncoded) && isEncodedHexBytes(b, vs, ve)
+          ? decodeHexBytes(b, vs, ve)
+          : scanned(vs, ve);
       signature = (Math.imul(signature, 31) + key.id) | 0;
     }
     if (guessed && guess!.make !== undefined) return guess!.make(layoutValues);
@@ -312,16 +335,16 @@ export class AuditRecord {
  * dropped (its pid must not become the record's pid). Compacts the tokens;
  * returns how many remain. Only user records with a nested message get here.
  */
-function dropShadowedInner(text: string, t: Int32Array, n: number): number {
+function dropShadowedInner(t: Int32Array, n: number): number {
   const outer = new Set<string>();
   for (let k = 0; k < n; k++) {
     const at = k * TOKEN_WORDS;
-    if ((t[at + 4] & INNER) === 0) outer.add(text.slice(t[at], t[at + 1]));
+    if ((t[at + 4] & INNER) === 0) outer.add(scanned(t[at], t[at + 1]));
   }
   let kept = 0;
   for (let k = 0; k < n; k++) {
     const at = k * TOKEN_WORDS;
-    if ((t[at + 4] & INNER) !== 0 && outer.has(text.slice(t[at], t[at + 1]))) continue;
+    if ((t[at + 4] & INNER) !== 0 && outer.has(scanned(t[at], t[at + 1]))) continue;
     if (kept !== k) t.copyWithin(kept * TOKEN_WORDS, at, at + TOKEN_WORDS);
     kept++;
   }
@@ -369,26 +392,53 @@ let keyCacheSize = 0;
 const KEY_CACHE_LIMIT = 4096;
 const KEY_BUCKET_LIMIT = 8;
 
-/** The KeyInfo for text[ks, ke), or for all of text when ke is -1. */
-function keyInfo(text: string, ks: number, ke: number): KeyInfo {
-  if (ke < 0) ke = text.length;
+/** The KeyInfo for the scanned key bytes[ks, ke). */
+function keyInfo(bytes: Uint8Array, ks: number, ke: number): KeyInfo {
   const len = ke - ks;
-  const sig = len * 0x1000000 + text.charCodeAt(ks) * 0x10000 + (len > 1 ? text.charCodeAt(ks + 1) : 0) * 0x100 + text.charCodeAt(ke - 1);
+  const sig = len * 0x1000000 + bytes[ks] * 0x10000 + (len > 1 ? bytes[ks + 1] : 0) * 0x100 + bytes[ke - 1];
   const bucket = keyCache.get(sig);
   if (bucket !== undefined) {
     for (let b = 0; b < bucket.length; b++) {
       const info = bucket[b];
-      if (info.name.length === len && text.startsWith(info.name, ks)) return info;
+      if (info.name.length === len && bytesMatch(bytes, ks, info.name)) return info;
     }
   }
-  const name = text.slice(ks, ke);
+  const name = scanned(ks, ke);
   const info: KeyInfo = { name, id: 0, hexEncoded: HEX_ENCODED_FIELDS.has(name), execveArg: isExecveArg(name) };
-  if (keyCacheSize < KEY_CACHE_LIMIT && (bucket === undefined || bucket.length < KEY_BUCKET_LIMIT)) {
+  // Cached names are ASCII, so that their characters compare with bytes.
+  if (name.length === len && keyCacheSize < KEY_CACHE_LIMIT && (bucket === undefined || bucket.length < KEY_BUCKET_LIMIT)) {
     info.id = ++keyCacheSize;
     if (bucket) bucket.push(info);
     else keyCache.set(sig, [info]);
   }
   return info;
+}
+
+/** `old-auid` and the like (pre-3.x LOGIN records): rare, not cached, so their layouts are built by assignment. */
+function oldKeyInfo(key: string): KeyInfo {
+  const name = `old-${key}`;
+  return { name, id: 0, hexEncoded: HEX_ENCODED_FIELDS.has(name), execveArg: false };
+}
+
+// Where the last scan read (AuditRecord.scan): token offsets are bytes of
+// scanBytes; the record's text starts at scanBase, and when the bytes are
+// ASCII its characters are at the same offsets, so a value is a slice of the
+// text (V8 makes those cheaply); otherwise it is decoded from the bytes.
+let scanBytes: Uint8Array = Buffer.alloc(0);
+let scanBase = 0;
+let scanAscii = true;
+let scanText = '';
+
+function useScan(bytes: Uint8Array, base: number, ascii: boolean, text: string): void {
+  scanBytes = bytes;
+  scanBase = base;
+  scanAscii = ascii;
+  scanText = text;
+}
+
+/** The text of the scanned bytes [start, end). */
+function scanned(start: number, end: number): string {
+  return scanAscii ? scanText.slice(start - scanBase, end - scanBase) : (scanBytes as FastBuffer).utf8Slice(start, end);
 }
 
 // A record's fields object. Assigning 20-30 different keys one by one to a
