@@ -307,3 +307,71 @@ describe('ENRICHED log lines', () => {
     expect(parseLogLine('type=CWD msg=audit(1.000:2): cwd="/"')!.enriched).toBeUndefined();
   });
 });
+
+describe('records read from bytes', () => {
+  // Hand-written lines; what each must read as is written out below, not taken from the reader.
+  const lines = [
+    'type=SYSCALL msg=audit(1700000000.001:1): arch=c000003e syscall=59 success=yes exit=0 pid=10 comm="sh" exe="/bin/sh" key="k1"',
+    'type=PROCTITLE msg=audit(1700000000.001:1): proctitle=7368002D63',
+    'type=CWD msg=audit(1700000000.002:2): cwd="/root"\r',
+    'type=SYSCALL msg=audit(1700000000.003:3): arch=c000003e syscall=2 pid=11\x1dARCH=x86_64 SYSCALL=open',
+    'node=h\x1d1 type=CWD msg=audit(1700000000.004:4): cwd="/tmp"',
+  ];
+
+  it('a log read in chunks keeps its records right after the source reuses its buffer', async () => {
+    // One buffer, refilled for every chunk, as a stream may do: records read
+    // in place must keep bytes of their own.
+    const whole = Buffer.from(lines.join('\n') + '\n');
+    const chunk = Buffer.alloc(200);
+    async function* refilled(): AsyncGenerator<Buffer> {
+      for (let at = 0; at < whole.length; at += chunk.length) {
+        const n = whole.copy(chunk, 0, at, at + chunk.length);
+        yield chunk.subarray(0, n);
+        chunk.fill(0x3d); // '=' everywhere, once the reader has had the chunk
+      }
+    }
+    const events = [];
+    for await (const ev of readAuditLog(refilled())) events.push(ev);
+    const records = events.flatMap((e) => e.records);
+    expect(records.map((r) => r.fields)).toEqual([
+      { arch: 'c000003e', syscall: '59', success: 'yes', exit: '0', pid: '10', comm: 'sh', exe: '/bin/sh', key: 'k1' },
+      { proctitle: 'sh\u0000-c' },
+      { cwd: '/root' },
+      { arch: 'c000003e', syscall: '2', pid: '11' },
+      { cwd: '/tmp' },
+    ]);
+    expect(records[3].enriched).toEqual({ ARCH: 'x86_64', SYSCALL: 'open' });
+    // A 0x1D before msg= is part of the node name, not the start of meanings.
+    expect(records[4].node).toBe('h\x1d1');
+    expect(records[4].enriched).toBeUndefined();
+    expect(records.map((r) => r.malformed)).toEqual([undefined, undefined, undefined, undefined, undefined]);
+  });
+
+  it('the same lines in one chunk, and line by line, read the same', async () => {
+    const inOne = [];
+    for await (const ev of readAuditLog([Buffer.from(lines.join('\n'))])) inOne.push(...ev.records);
+    const byLine = lines.map((l) => parseLogLine(l)!);
+    expect(inOne.map((r) => [r.type, r.time, r.serial, r.node, r.text, r.fields, r.enriched])).toEqual(
+      byLine.map((r) => [r.type, r.time, r.serial, r.node, r.text, r.fields, r.enriched]),
+    );
+  });
+
+  it("a line's fields read after other lines were parsed are still its own", () => {
+    const a = parseLogLine(lines[0])!;
+    const b = parseLogLine(lines[2])!;
+    expect(a.fields.exe).toBe('/bin/sh');
+    expect(b.fields).toEqual({ cwd: '/root' });
+  });
+
+  it('a line of UTF-8 past ASCII: strings from its bytes, offsets by bytes', async () => {
+    const line = "type=USER_CMD msg=audit(1700000000.005:5): pid=12 uid=0 msg='cwd=\"/home/zoë\" cmd=\"ls\" terminal=pts/0 res=success'\x1dUID=\"chloé\"";
+    const r = parseLogLine(line)!;
+    expect(r.fields).toEqual({ pid: '12', uid: '0', cwd: '/home/zoë', cmd: 'ls', terminal: 'pts/0', res: 'success' });
+    expect(r.enriched).toEqual({ UID: 'chloé' });
+    expect(r.text).toBe("audit(1700000000.005:5): pid=12 uid=0 msg='cwd=\"/home/zoë\" cmd=\"ls\" terminal=pts/0 res=success'");
+    const read = [];
+    for await (const ev of readAuditLog([Buffer.from(`${lines[0]}\n${line}\n`)])) read.push(...ev.records);
+    expect(read.find((x) => x.serial === 5)!.fields).toEqual(r.fields);
+    expect(read.find((x) => x.serial === 1)!.fields.exe).toBe('/bin/sh');
+  });
+});

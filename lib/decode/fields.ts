@@ -40,8 +40,12 @@ export function lastScanCut(): boolean {
   return cut;
 }
 
-/** What writeText wrote: the text's UTF-8 bytes (a shared buffer), how many, and whether they were ASCII. */
-export const textBytes = { bytes: Buffer.allocUnsafe(16 * 1024), length: 0, ascii: true };
+/**
+ * What writeText wrote: the text's UTF-8 bytes (a shared buffer), how many,
+ * whether they were ASCII, and a count of writes (bytes of an earlier write
+ * are still there while it has not moved).
+ */
+export const textBytes = { bytes: Buffer.allocUnsafe(16 * 1024), length: 0, ascii: true, generation: 0 };
 
 /**
  * A string's UTF-8 bytes, for scanFields, into textBytes (valid until the next
@@ -49,6 +53,7 @@ export const textBytes = { bytes: Buffer.allocUnsafe(16 * 1024), length: 0, asci
  * offsets when it is ASCII.
  */
 export function writeText(text: string): void {
+  textBytes.generation++;
   if (text.length * 3 > textBytes.bytes.length) textBytes.bytes = Buffer.allocUnsafe(Math.max(text.length * 3, textBytes.bytes.length * 2));
   textBytes.length = (textBytes.bytes as Buffer & { utf8Write(text: string, offset: number, length: number): number }).utf8Write(text, 0, textBytes.bytes.length);
   // Every character past ASCII takes two bytes or more.

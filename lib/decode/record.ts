@@ -62,8 +62,8 @@ export class AuditRecord {
   // A live record is a view of the batch it arrived in until its text is read.
   private textValue: string | undefined;
   private readonly source: Buffer | undefined;
-  private readonly sourceStart: number;
-  private readonly sourceEnd: number;
+  private sourceStart: number;
+  private sourceEnd: number;
   private parsed: Record<string, string> | undefined;
   private meanings: Record<string, string> | undefined;
   /** What an ENRICHED log line carries after 0x1D: the logging host's meanings. */
@@ -73,6 +73,8 @@ export class AuditRecord {
   private originalBytes: Buffer | undefined;
   private enrichedFields: Record<string, string> | undefined;
   private cut: number | undefined;
+  /** The textBytes write that holds this record's bytes at [sourceStart, sourceEnd), while no other write followed; -1 when none does. */
+  private scratchWrite = -1;
 
   /** Use fromText() or parseLogLine(); this takes an already-read header. */
   constructor(
@@ -217,6 +219,14 @@ export class AuditRecord {
     this.markMalformed(`more than ${DECODE_LIMITS.maxFieldsPerRecord} fields: the rest not read`);
   }
 
+  /** @internal parseLogLine's line is still in textBytes, at [start, end), until the next write. */
+  inScratch(start: number, end: number): this {
+    this.scratchWrite = textBytes.generation;
+    this.sourceStart = start;
+    this.sourceEnd = end;
+    return this;
+  }
+
   /** @internal parseLogLine keeps the line of a record it could not read. */
   keepLine(line: string): this {
     this.originalLine = line;
@@ -270,6 +280,11 @@ export class AuditRecord {
     if (this.source !== undefined) {
       useScan(this.source, this.sourceStart, text.length === this.sourceEnd - this.sourceStart, text);
       n = scanFields(this.source, this.sourceStart + this.bodyStart, this.sourceEnd);
+    } else if (this.scratchWrite === textBytes.generation) {
+      // Read right after parseLogLine wrote its line out: the bytes are still there.
+      const b = textBytes.bytes;
+      useScan(b, this.sourceStart, text.length === this.sourceEnd - this.sourceStart, text);
+      n = scanFields(b, this.sourceStart + this.bodyStart, this.sourceEnd);
     } else {
       writeText(text);
       useScan(textBytes.bytes, 0, textBytes.ascii, text);
@@ -522,61 +537,72 @@ let headerSerial = 0;
 
 /**
  * Read `audit(SECONDS.MILLIS:SERIAL):` at the start of text. Returns the index
- * where the body starts, -1, or TIME_OUT_OF_RANGE. Digits are read by hand: no regex, no substring.
+ * where the body starts, -1, or TIME_OUT_OF_RANGE.
  */
-export function parseHeader(text: string, from = 0): number {
-  if (!text.startsWith('audit(', from)) return -1;
+export function parseHeader(text: string): number {
+  writeText(text);
+  // Everything before the body is the ASCII header: the byte offset is the text's.
+  return parseHeaderBytes(textBytes.bytes, 0, textBytes.length);
+}
+
+/** parseHeader over bytes[from, end). Digits are read by hand: no regex, no substring. */
+function parseHeaderBytes(b: Uint8Array, from: number, end: number): number {
+  if (!startsAt(b, from, end, 'audit(')) return -1;
   let i = from + 6;
-  const n = text.length;
   let seconds = 0;
   let digits = 0;
   let c = 0;
-  while (i < n && (c = text.charCodeAt(i)) >= 48 && c <= 57) {
+  while (i < end && (c = b[i]) >= 48 && c <= 57) {
     seconds = seconds * 10 + (c - 48);
     i++;
     digits++;
   }
-  if (digits === 0 || c !== 46 /* . */) return -1;
+  if (digits === 0 || i === end || c !== 46 /* . */) return -1;
   i++;
   let millis = 0;
   digits = 0;
-  while (i < n && (c = text.charCodeAt(i)) >= 48 && c <= 57) {
+  while (i < end && (c = b[i]) >= 48 && c <= 57) {
     millis = millis * 10 + (c - 48);
     i++;
     digits++;
   }
-  if (digits === 0 || c !== 58 /* : */) return -1;
+  if (digits === 0 || i === end || c !== 58 /* : */) return -1;
   // The kernel writes %03lu milliseconds; a time past what a Date can hold
   // (year 275760) would become NaN dates and exceptions downstream.
   if (digits > 3 || seconds > MAX_SECONDS) return TIME_OUT_OF_RANGE;
   i++;
   let serial = 0;
   digits = 0;
-  while (i < n && (c = text.charCodeAt(i)) >= 48 && c <= 57) {
+  while (i < end && (c = b[i]) >= 48 && c <= 57) {
     serial = serial * 10 + (c - 48);
     i++;
     digits++;
   }
-  if (digits === 0 || c !== 41 /* ) */ || serial > 0xffffffff) return -1;
+  if (digits === 0 || i === end || c !== 41 /* ) */ || serial > 0xffffffff) return -1;
   i++;
-  if (i < n && text.charCodeAt(i) === 58) i++;
+  if (i < end && b[i] === 58) i++;
   headerTime = seconds * 1000 + millis;
   headerSerial = serial;
   return i;
 }
 
-const GROUP_SEPARATOR = '\x1d';
+/** bytes[at, end) starts with word (ASCII). */
+function startsAt(b: Uint8Array, at: number, end: number, word: string): boolean {
+  return end - at >= word.length && bytesMatch(b, at, word);
+}
+
+const GROUP_SEPARATOR = 0x1d;
 
 // Log lines name their record type; consecutive lines mostly repeat a few
 // names. The last name seen for each length is checked in place before a
-// slice and a table lookup are paid.
+// string and a table lookup are paid.
 const lastTypeName: string[] = new Array<string>(32).fill('');
 const lastTypeNumber: number[] = new Array<number>(32).fill(-1);
 
-function typeAt(line: string, start: number, end: number): number {
+function typeAt(b: Uint8Array, start: number, end: number): number {
   const len = end - start;
-  if (len < 32 && lastTypeNumber[len] >= 0 && line.startsWith(lastTypeName[len], start)) return lastTypeNumber[len];
-  const name = line.slice(start, end);
+  if (len < 32 && lastTypeNumber[len] >= 0 && bytesMatch(b, start, lastTypeName[len])) return lastTypeNumber[len];
+  const name = scanned(start, end);
   const type = recordTypeNumber(name);
   if (len < 32 && type >= 0) {
     lastTypeName[len] = name;
@@ -594,28 +620,75 @@ function typeAt(line: string, start: number, end: number): number {
  * as a record marked malformed.
  */
 export function parseLogLine(line: string): AuditRecord | undefined {
-  let end = line.length;
-  while (end > 0 && (line.charCodeAt(end - 1) === 10 || line.charCodeAt(end - 1) === 13)) end--;
-  if (end === 0) return undefined;
-  let i = 0;
+  writeText(line);
+  useScan(textBytes.bytes, 0, textBytes.ascii, line);
+  // A memchr over the line (a character offset: the byte offset when ASCII).
+  const gs = textBytes.ascii ? line.indexOf('\x1d') : -1;
+  return parseLineAt(textBytes.bytes, 0, textBytes.length, gs < 0 ? textBytes.length : gs, undefined);
+}
+
+/**
+ * @internal parseLogLine for the line at [start, end) of ASCII `bytes` whose
+ * text is `text` (the same characters at the same offsets): the log reader
+ * reads a chunk's lines in place, without writing each out. The records keep
+ * `bytes` (their fields are scanned there): the reader owns them.
+ */
+export function parseLogBytes(bytes: Buffer, text: string, start: number, end: number, groupSeparator: number): AuditRecord | undefined {
+  useScan(bytes, 0, true, text);
+  return parseLineAt(bytes, start, end, groupSeparator, bytes);
+}
+
+/**
+ * A line at bytes [start, end), whose strings come from scanned(). `gs` is
+ * where its first 0x1D is, if the caller found one (end otherwise); `keep` is
+ * a buffer the record may keep as its bytes, or undefined.
+ */
+function parseLineAt(b: Uint8Array, start: number, end: number, gs: number, keep: Buffer | undefined): AuditRecord | undefined {
+  while (end > start && (b[end - 1] === 10 || b[end - 1] === 13)) end--;
+  if (end === start) return undefined;
+  let i = start;
   let node: string | undefined;
-  if (line.startsWith('node=')) {
-    const sp = line.indexOf(' ', 5);
-    if (sp < 0) return AuditRecord.fromText(0, line.slice(0, end), undefined, 'node= without a record after it').keepLine(line.slice(0, end));
-    node = line.slice(5, sp);
+  if (startsAt(b, i, end, 'node=')) {
+    let sp = i + 5;
+    while (sp < end && b[sp] !== 32) sp++;
+    if (sp === end) return malformedLine(0, start, i, end, end, undefined, 'node= without a record after it');
+    node = scanned(i + 5, sp);
     i = sp + 1;
   }
-  if (!line.startsWith('type=', i)) return AuditRecord.fromText(0, line.slice(i, end), node, 'no type= at the start of the line').keepLine(line.slice(0, end));
-  const sp = line.indexOf(' ', i + 5);
-  if (sp < 0) return AuditRecord.fromText(0, line.slice(i, end), node, 'no msg= after type=').keepLine(line.slice(0, end));
-  const type = typeAt(line, i + 5, sp);
-  if (!line.startsWith('msg=', sp + 1)) return AuditRecord.fromText(Math.max(type, 0), line.slice(sp + 1, end), node, 'no msg= after type=').keepLine(line.slice(0, end));
-  const gs = line.indexOf(GROUP_SEPARATOR, sp + 5);
-  const enriched = gs >= 0 && gs < end;
-  const text = line.slice(sp + 5, enriched ? gs : end);
-  if (type < 0) return AuditRecord.fromText(0, text, node, `unknown record type ${line.slice(i + 5, sp)}`).keepLine(line.slice(0, end));
-  const record = AuditRecord.fromText(type, text, node);
-  if (record.malformed !== undefined) record.keepLine(line.slice(0, end));
-  if (enriched) record.setEnrichedText(line.slice(gs + 1, end));
+  if (!startsAt(b, i, end, 'type=')) return malformedLine(0, start, i, end, end, node, 'no type= at the start of the line');
+  let sp = i + 5;
+  while (sp < end && b[sp] !== 32) sp++;
+  if (sp === end) return malformedLine(0, start, i, end, end, node, 'no msg= after type=');
+  const type = typeAt(b, i + 5, sp);
+  if (!startsAt(b, sp + 1, end, 'msg=')) return malformedLine(Math.max(type, 0), start, sp + 1, end, end, node, 'no msg= after type=');
+  const from = sp + 5;
+  if (gs > end) gs = end;
+  // Only a separator after msg= ends the record's text (and the caller may not have looked).
+  if (gs < from || (gs === end && keep === undefined && !scanAscii)) {
+    gs = from;
+    while (gs < end && b[gs] !== GROUP_SEPARATOR) gs++;
+  }
+  if (type < 0) return malformedLine(0, start, from, gs, end, node, `unknown record type ${scanned(i + 5, sp)}`);
+  const text = scanned(from, gs);
+  const enriched = gs < end ? scanned(gs + 1, end) : undefined;
+  const body = parseHeaderBytes(b, from, gs);
+  let record: AuditRecord;
+  if (body < 0) {
+    const line = scanned(start, end);
+    // fromText reads the header again from its own bytes (b may be those).
+    record = AuditRecord.fromText(type, text, node).keepLine(line);
+  } else {
+    // A record keeps the reader's bytes only when they are its text's, byte for character.
+    const source = keep !== undefined && scanAscii ? keep : undefined;
+    record = new AuditRecord(type, text, headerTime, headerSerial, body - from, node, undefined, source, from, gs);
+    if (keep === undefined && b === textBytes.bytes) record.inScratch(from, gs);
+  }
+  if (enriched !== undefined) record.setEnrichedText(enriched);
   return record;
+}
+
+/** A line that is not a record as auditd writes one: its text [from, textEnd), and the line [start, end) kept. */
+function malformedLine(type: number, start: number, from: number, textEnd: number, end: number, node: string | undefined, why: string): AuditRecord {
+  const line = scanned(start, end);
+  return AuditRecord.fromText(type, scanned(from, textEnd), node, why).keepLine(line);
 }
