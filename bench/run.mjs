@@ -1064,9 +1064,11 @@ async function scalingBench() {
     }
   };
   const n = 256 * 1024;
+  // Medians of 11: a run at n takes a few milliseconds, and one collection or
+  // preemption in five moved a shape's ratio by a whole unit (4.3 to 5.5).
   const timeOf = (work, text) => {
     const xs = [];
-    for (let i = 0; i < 5; i++) {
+    for (let i = 0; i < 11; i++) {
       const t = performance.now();
       work(text);
       xs.push(performance.now() - t);
@@ -1354,7 +1356,7 @@ if (run('watch')) {
 
 if (which.includes('scaling')) {
   const r = (report.scaling = await scalingBench());
-  console.log('## scaling (hostile input at n and 4n; medians of 5, ms (min–max); linear is 4×)\n');
+  console.log('## scaling (hostile input at n and 4n; medians of 11, ms (min–max); linear is 4×)\n');
   console.log('| input | shape | n bytes | ms at n | ms at 4n | ratio |\n|---|---|---:|---:|---:|---:|');
   const ms = (x) => `${x.median.toFixed(1)} (${x.min.toFixed(1)}–${x.max.toFixed(1)})`;
   for (const x of r.rows) console.log(`| ${x.kind} | ${x.shape} | ${x.bytes[0].toLocaleString('en')} | ${ms(x.ms[0])} | ${ms(x.ms[1])} | ${x.ratio.toFixed(2)}× |`);
