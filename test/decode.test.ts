@@ -275,6 +275,10 @@ describe('every corpus log line parses', () => {
         expect(r.serial).toBeGreaterThan(0);
         expect(r.time).toBeGreaterThan(0);
         expect(() => r.fields).not.toThrow();
+        // rawField(key) is rawFields()'s first field of that name, without the rest.
+        const raw = r.rawFields();
+        for (const f of raw) expect(r.rawField(f.key)).toEqual(raw.find((x) => x.key === f.key));
+        expect(r.rawField('no-such-field')).toBeUndefined();
         records++;
       }
       expect(records).toBeGreaterThan(0);
@@ -373,5 +377,18 @@ describe('records read from bytes', () => {
     for await (const ev of readAuditLog([Buffer.from(`${lines[0]}\n${line}\n`)])) read.push(...ev.records);
     expect(read.find((x) => x.serial === 5)!.fields).toEqual(r.fields);
     expect(read.find((x) => x.serial === 1)!.fields.exe).toBe('/bin/sh');
+  });
+});
+
+describe('the shared buffer lines are written into', () => {
+  it('keeps at most a megabyte after a long line', async () => {
+    const { textBytes } = await import('../lib/decode/fields.js');
+    const long = parseLogLine(`type=USER msg=audit(1.000:1): ${'a=b '.repeat(1 << 20)}`)!;
+    expect(textBytes.bytes.length).toBeGreaterThanOrEqual(4 << 20);
+    const short = parseLogLine('type=CWD msg=audit(1.000:2): cwd="/"')!;
+    expect(textBytes.bytes.length).toBeLessThanOrEqual(1 << 20);
+    // Both still read their own fields, the long one written out again.
+    expect(short.fields).toEqual({ cwd: '/' });
+    expect(long.fields.a).toBe('b');
   });
 });

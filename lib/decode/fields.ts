@@ -40,6 +40,9 @@ export function lastScanCut(): boolean {
   return cut;
 }
 
+/** The most writeText's buffer keeps between writes. */
+const KEPT_TEXT_BYTES = 1 << 20;
+
 /**
  * What writeText wrote: the text's UTF-8 bytes (a shared buffer), how many,
  * whether they were ASCII, and a count of writes (bytes of an earlier write
@@ -49,12 +52,19 @@ export const textBytes = { bytes: Buffer.allocUnsafe(16 * 1024), length: 0, asci
 
 /**
  * A string's UTF-8 bytes, for scanFields, into textBytes (valid until the next
- * call): one native call, no allocation. Byte offsets are the string's
- * offsets when it is ASCII.
+ * call): one native call, and no allocation once the buffer has grown to the
+ * longest text (up to a megabyte). Byte offsets are the string's offsets when
+ * it is ASCII.
  */
 export function writeText(text: string): void {
   textBytes.generation++;
-  if (text.length * 3 > textBytes.bytes.length) textBytes.bytes = Buffer.allocUnsafe(Math.max(text.length * 3, textBytes.bytes.length * 2));
+  let need = text.length * 3;
+  if (need > textBytes.bytes.length || textBytes.bytes.length > KEPT_TEXT_BYTES) {
+    // Past a megabyte, exactly what this text takes, and only until the next
+    // write: one long line must not leave three times its size behind.
+    if (need > KEPT_TEXT_BYTES) need = Buffer.byteLength(text);
+    textBytes.bytes = Buffer.allocUnsafe(Math.max(need, 16 * 1024));
+  }
   textBytes.length = (textBytes.bytes as Buffer & { utf8Write(text: string, offset: number, length: number): number }).utf8Write(text, 0, textBytes.bytes.length);
   // Every character past ASCII takes two bytes or more.
   textBytes.ascii = textBytes.length === text.length;

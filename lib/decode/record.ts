@@ -250,6 +250,26 @@ export class AuditRecord {
     return out;
   }
 
+  /**
+   * The first field named `key` as written (hex not decoded), with whether it
+   * was quoted; what rawFields() would give for it, without an object per field.
+   */
+  rawField(key: string): RawField | undefined {
+    const n = this.scan();
+    const t = scannedTokens();
+    const b = scanBytes;
+    // `old auid=` (the pre-3.x LOGIN form) is old-auid, as `old-auid=` is.
+    const unprefixed = key.startsWith('old-') ? key.slice(4) : undefined;
+    for (let k = 0; k < n; k++) {
+      const at = k * TOKEN_WORDS;
+      const flags = t[at + 4];
+      const name = (flags & OLD_PREFIX) === 0 ? key : unprefixed;
+      if (name === undefined || t[at + 1] - t[at] !== name.length || !bytesMatch(b, t[at], name)) continue;
+      return { key, value: scanned(t[at + 2], t[at + 3]), quoted: (flags & (QUOTED_DOUBLE | QUOTED_SINGLE)) !== 0 };
+    }
+    return undefined;
+  }
+
   toJSON(): AuditRecordJSON {
     return {
       type: this.type,

@@ -79,7 +79,7 @@ function cutExecve(records: AuditRecord[], maxBytes: number): number {
 /** The PROCTITLE record at `at` replaced by one holding its first maxBytes; the bytes left out. */
 function cutTitle(records: AuditRecord[], at: number, maxBytes: number): number {
   const r = records[at];
-  const raw = r.rawFields().find((f) => f.key === 'proctitle');
+  const raw = r.rawField('proctitle');
   if (raw === undefined) return 0;
   const bytes = raw.quoted || !isEncodedHex(raw.value, 0, raw.value.length) ? Buffer.from(raw.value, 'utf8') : hexBytes(raw.value, 0, raw.value.length);
   if (bytes.length <= maxBytes) return 0;

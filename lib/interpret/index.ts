@@ -705,7 +705,7 @@ function meaning(kind: FieldKind, value: string, arch: string | undefined, sysca
 export interface InterpretableRecord {
   type: number;
   fields: Record<string, string>;
-  rawFields(): Array<{ key: string; value: string; quoted: boolean }>;
+  rawField(key: string): { key: string; value: string; quoted: boolean } | undefined;
   /** The logging host's own meanings (an ENRICHED log line), preferred where given. */
   enriched?: Record<string, string>;
 }
@@ -727,7 +727,6 @@ export function interpretRecord(record: InterpretableRecord): Record<string, str
   // A copy of fields has their shape already: filling it in place avoids the
   // generic store of each new key (the decoder's main cost, see record.ts).
   const out: Record<string, string> = { ...fields };
-  let raw: Array<{ key: string; value: string; quoted: boolean }> | undefined;
   for (const key in fields) {
     const kind = fieldKind(type, key);
     if (kind === 'plain' || kind === 'escaped') continue;
@@ -737,8 +736,7 @@ export function interpretRecord(record: InterpretableRecord): Record<string, str
     }
     if (kind === 'proctitle' || kind === 'tty') {
       // These need how the value was written: quoted text, or hex bytes.
-      raw ??= record.rawFields();
-      const f = raw.find((x) => x.key === key);
+      const f = record.rawField(key);
       out[key] = meaning(kind, kind === 'tty' && f ? f.value : fields[key], arch, syscallName, f?.quoted ?? false);
       continue;
     }
