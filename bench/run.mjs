@@ -565,6 +565,7 @@ async function oursRunHere(gen, consumer, rate, options = {}) {
     let peakRss = process.memoryUsage.rss();
     const rssTimer = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage.rss())), 100);
     const cpu0 = process.cpuUsage();
+    const threads0 = threadCpu();
     const t0 = process.hrtime.bigint();
     const g = await generate(gen, rate);
     // Let the tail drain: the kernel backlog and our buffers.
@@ -572,6 +573,7 @@ async function oursRunHere(gen, consumer, rate, options = {}) {
     while (Date.now() < deadline && sub.stats().events + sub.stats().dropped / load.recordsPerEvent < g.calls) await new Promise((r) => setTimeout(r, 50));
     const wall = Number(process.hrtime.bigint() - t0) / 1e9;
     const cpu = process.cpuUsage(cpu0);
+    const threads1 = threadCpu();
     clearInterval(rssTimer);
     clearInterval(rssSampler);
     const s = sub.stats();
@@ -593,12 +595,35 @@ async function oursRunHere(gen, consumer, rate, options = {}) {
       dropped: s.dropped,
       cpuSeconds: cpuSec,
       cpuSecondsPerMillionEvents: (cpuSec / g.calls) * 1e6,
+      cpuByThread: Object.fromEntries(Object.keys(threads1).map((k) => [k, ((threads1[k] - threads0[k]) / g.calls) * 1e6])),
       peakRssMB: peakRss / 1024 / 1024,
       peakBufferedMB: s.peakPendingBytes / 1e6,
       cgroupReadsPerEvent: s.events > 0 ? s.cgroupReads / s.events : 0,
       latencyMs: { p50: percentile(latencies, 0.5), p99: percentile(latencies, 0.99) },
     };
   });
+}
+
+/**
+ * CPU seconds so far of this process's threads, by kind: the JS thread, the
+ * native reader (named la-reader), and the rest (V8's and libuv's helpers,
+ * the sender). /proc counts in clock ticks of 10 ms (USER_HZ is 100 on Linux).
+ */
+function threadCpu() {
+  const out = { js: 0, reader: 0, other: 0 };
+  for (const tid of fs.readdirSync('/proc/self/task')) {
+    let stat;
+    try {
+      stat = fs.readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+    } catch {
+      continue; // the thread ended meanwhile
+    }
+    const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const kind = Number(tid) === process.pid ? 'js' : comm === 'la-reader' ? 'reader' : 'other';
+    out[kind] += (Number(f[11]) + Number(f[12])) / 100;
+  }
+  return out;
 }
 
 /** The minimal C reader as the registered daemon, for runs that listen beside one. */
@@ -747,7 +772,14 @@ function perConsumer(runs) {
         return [c, { median: median(xs), min: Math.min(...xs), max: Math.max(...xs), runs: xs.length }];
       }),
     );
-  return { cpuSecondsPerMillionEvents: stat('cpuSecondsPerMillionEvents'), generatorRate: stat('generatorRate') };
+  // Ours only (a peer is one process, measured whole): medians of each thread kind's share.
+  const byThread = Object.fromEntries(
+    consumers.flatMap((c) => {
+      const xs = runs.filter((r) => r.consumer === c && r.cpuByThread).map((r) => r.cpuByThread);
+      return xs.length === 0 ? [] : [[c, { js: median(xs.map((x) => x.js)), reader: median(xs.map((x) => x.reader)), other: median(xs.map((x) => x.other)) }]];
+    }),
+  );
+  return { cpuSecondsPerMillionEvents: stat('cpuSecondsPerMillionEvents'), generatorRate: stat('generatorRate'), cpuByThread: byThread };
 }
 
 /** Full rate for `seconds` (use 600 for the 10-minute soak): RSS sampled every 10 s must stay flat. */
@@ -1248,7 +1280,7 @@ if (haveCorpus && run('log')) {
 }
 
 const liveRow = (r, alone) =>
-  `| ${r.consumer} | ${Math.round(r.generatorRate).toLocaleString('en')} (${((r.generatorRate / alone) * 100).toFixed(0)}% of unaudited) | ${r.records.toLocaleString('en')} | ${Math.round(r.recordsPerSec).toLocaleString('en')} | ${r.kernelLost} | ${r.overruns} | ${r.dropped.toLocaleString('en')} | ${r.cpuSecondsPerMillionEvents.toFixed(2)} | ${r.peakRssMB.toFixed(0)} | ${r.latencyMs ? `${r.latencyMs.p50} / ${r.latencyMs.p99}` : '–'} |`;
+  `| ${r.consumer} | ${Math.round(r.generatorRate).toLocaleString('en')} (${((r.generatorRate / alone) * 100).toFixed(0)}% of unaudited) | ${r.records.toLocaleString('en')} | ${Math.round(r.recordsPerSec).toLocaleString('en')} | ${r.kernelLost} | ${r.overruns} | ${r.dropped.toLocaleString('en')} | ${r.cpuSecondsPerMillionEvents.toFixed(2)} | ${r.cpuByThread ? `${r.cpuByThread.js.toFixed(2)} / ${r.cpuByThread.reader.toFixed(2)} / ${r.cpuByThread.other.toFixed(2)}` : '–'} | ${r.peakRssMB.toFixed(0)} | ${r.latencyMs ? `${r.latencyMs.p50} / ${r.latencyMs.p99}` : '–'} |`;
 /**
  * Per consumer, medians (min–max) over the rounds of CPU per event and of the
  * generator's rate, each also as a ratio to the minimal C reader's median in
@@ -1261,16 +1293,18 @@ function printRatios(result) {
   const auditdName = Object.keys(cpu).find((c) => c.startsWith('auditd'));
   const range = (x, digits) => `${x.median.toFixed(digits)} (${x.min.toFixed(digits)}–${x.max.toFixed(digits)})`;
   console.log(`\nOver ${result.rounds} round${result.rounds > 1 ? 's' : ''}, medians (min–max):\n`);
-  console.log('| consumer | CPU s / M events | × reader | × auditd | generator calls/s | × under the reader |\n|---|---:|---:|---:|---:|---:|');
+  console.log('| consumer | CPU s / M events | of it JS / reader / other | × reader | × auditd | generator calls/s | × under the reader |\n|---|---:|---:|---:|---:|---:|---:|');
   for (const c of Object.keys(cpu)) {
     const vsReader = cpu[c].median / cpu[readerName].median;
     const vsAuditd = auditdName ? (cpu[c].median / cpu[auditdName].median).toFixed(2) : '–';
-    console.log(`| ${c} | ${range(cpu[c], 2)} | ${vsReader.toFixed(2)} | ${vsAuditd} | ${range(gen[c], 0)} | ${(gen[c].median / gen[readerName].median).toFixed(2)} |`);
+    const t = result.cpuByThread?.[c];
+    const threads = t ? `${t.js.toFixed(2)} / ${t.reader.toFixed(2)} / ${t.other.toFixed(2)}` : '–';
+    console.log(`| ${c} | ${range(cpu[c], 2)} | ${threads} | ${vsReader.toFixed(2)} | ${vsAuditd} | ${range(gen[c], 0)} | ${(gen[c].median / gen[readerName].median).toFixed(2)} |`);
   }
   console.log('');
 }
 
-const LIVE_HEAD = '| consumer | generator calls/s | records | records/s | kernel lost | socket overruns | dropped (counted) | CPU s / M events | peak RSS MB | latency p50 / p99 ms |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|';
+const LIVE_HEAD = '| consumer | generator calls/s | records | records/s | kernel lost | socket overruns | dropped (counted) | CPU s / M events | of it JS / reader / other | peak RSS MB | latency p50 / p99 ms |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|';
 
 if (run('live') || run('exec') || run('stall') || run('scale') || which.includes('soak') || which.includes('churn')) {
   if (process.getuid() !== 0) {
