@@ -226,7 +226,7 @@ export function hexBytes(text: string, start: number, end: number): Buffer {
   return hexScratch.subarray(0, written);
 }
 
-/** Decode an upper-case hex run of bytes (isEncodedHexBytes) as UTF-8 text: in JS, then one native call for the string. */
+/** Decode an upper-case hex run of bytes (isEncodedHexBytes) as UTF-8 text (invalid sequences become U+FFFD): in JS, then one native call for the string. */
 export function decodeHexBytes(b: Uint8Array, start: number, end: number): string {
   const n = (end - start) >>> 1;
   if (n > hexScratch.length) hexScratch = Buffer.allocUnsafe(Math.max(n, hexScratch.length * 2));
@@ -236,9 +236,4 @@ export function decodeHexBytes(b: Uint8Array, start: number, end: number): strin
     hexScratch[i] = ((hi <= 57 ? hi - 48 : hi - 55) << 4) | (lo <= 57 ? lo - 48 : lo - 55);
   }
   return (hexScratch as Buffer & { utf8Slice(start: number, end: number): string }).utf8Slice(0, n);
-}
-
-/** Decode a hex run as UTF-8 text (invalid sequences become U+FFFD). */
-export function decodeHex(text: string, start: number, end: number): string {
-  return hexBytes(text, start, end).toString('utf8');
 }
