@@ -1294,12 +1294,12 @@ function printRatios(result) {
   const range = (x, digits) => `${x.median.toFixed(digits)} (${x.min.toFixed(digits)}–${x.max.toFixed(digits)})`;
   console.log(`\nOver ${result.rounds} round${result.rounds > 1 ? 's' : ''}, medians (min–max):\n`);
   console.log('| consumer | CPU s / M events | of it JS / reader / other | × reader | × auditd | generator calls/s | × under the reader |\n|---|---:|---:|---:|---:|---:|---:|');
+  // --consumers may leave out either peer: no ratio against one not run.
+  const ratio = (a, b) => (b === undefined ? '–' : (a / b).toFixed(2));
   for (const c of Object.keys(cpu)) {
-    const vsReader = cpu[c].median / cpu[readerName].median;
-    const vsAuditd = auditdName ? (cpu[c].median / cpu[auditdName].median).toFixed(2) : '–';
     const t = result.cpuByThread?.[c];
     const threads = t ? `${t.js.toFixed(2)} / ${t.reader.toFixed(2)} / ${t.other.toFixed(2)}` : '–';
-    console.log(`| ${c} | ${range(cpu[c], 2)} | ${threads} | ${vsReader.toFixed(2)} | ${vsAuditd} | ${range(gen[c], 0)} | ${(gen[c].median / gen[readerName].median).toFixed(2)} |`);
+    console.log(`| ${c} | ${range(cpu[c], 2)} | ${threads} | ${ratio(cpu[c].median, cpu[readerName]?.median)} | ${ratio(cpu[c].median, cpu[auditdName]?.median)} | ${range(gen[c], 0)} | ${ratio(gen[c].median, gen[readerName]?.median)} |`);
   }
   console.log('');
 }

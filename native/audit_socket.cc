@@ -16,6 +16,7 @@
 #include <pthread.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -416,7 +417,7 @@ class AuditSocket : public Napi::ObjectWrap<AuditSocket> {
   }
 
   void SenderLoop() {
-    ::pthread_setname_np(::pthread_self(), "la-sender");
+    ::prctl(PR_SET_NAME, "la-sender");
     sockaddr_nl to{};
     to.nl_family = AF_NETLINK;
     while (true) {
@@ -689,8 +690,11 @@ class AuditSocket : public Napi::ObjectWrap<AuditSocket> {
   }
 
   void ReaderLoop() {
-    // Named, so that `top -H` and the benchmark can tell its CPU from the JS thread's.
-    ::pthread_setname_np(::pthread_self(), "la-reader");
+    // Named, so that `top -H` and the benchmark can tell its CPU from the JS
+    // thread's. prctl, not pthread_setname_np: glibc 2.34 moved that one into
+    // libc under a new symbol version, and the prebuilt addon must load on
+    // glibc 2.17 (scripts/prebuild.sh checks).
+    ::prctl(PR_SET_NAME, "la-reader");
     // Not zero-filled: the kernel writes each slot before it is read, and an
     // untouched page costs no memory (a vector would touch all 1 MiB).
     std::unique_ptr<uint8_t[]> slots;

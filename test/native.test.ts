@@ -1,4 +1,5 @@
 import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
@@ -25,6 +26,25 @@ describe('native socket lifecycle', () => {
     expect(s.closed).toBe(true);
     expect(s.take()).toEqual({ batches: [], control: [], sendErrors: [] });
     expect(() => s.send(Buffer.alloc(16))).toThrow(/closed/);
+  });
+
+  it('names its reader thread la-reader, for top -H and the benchmark', async () => {
+    const names = () =>
+      fs.readdirSync('/proc/self/task').map((t) => {
+        try {
+          return fs.readFileSync(`/proc/self/task/${t}/comm`, 'utf8').trim();
+        } catch {
+          return ''; // a thread that ended meanwhile
+        }
+      });
+    const s = new addon.AuditSocket();
+    expect(names()).not.toContain('la-reader');
+    s.start(() => undefined);
+    // The thread names itself once it runs, which may be after start() returns.
+    for (let waited = 0; !names().includes('la-reader') && waited < 5000; waited += 10) await new Promise((r) => setTimeout(r, 10));
+    expect(names()).toContain('la-reader');
+    s.close();
+    expect(names()).not.toContain('la-reader');
   });
 
   it('1,000 open/start/close cycles leak no fd, thread or memory', () => {
