@@ -75,12 +75,17 @@ if (!(seconds > 0)) usage(`--seconds wants a number of seconds, not "${argv[seco
 const roundsAt = argv.indexOf('--runs');
 const rounds = roundsAt >= 0 ? Number(argv[roundsAt + 1]) : 1;
 if (!(Number.isInteger(rounds) && rounds > 0)) usage(`--runs wants a whole number of rounds, not "${argv[roundsAt + 1]}"`);
-// --consumers a,b,…: the live scenario's consumers, in this order in every
-// round (for an alternating comparison of a few); all of them when not given.
+// --consumers a,b,…: the live and exec scenarios' consumers, in this order in
+// every round (for an alternating comparison of a few); all of them when not given.
 const consumersAt = argv.indexOf('--consumers');
 const LIVE_CONSUMERS = ['keys', 'syscall', 'fields', 'batch-keys', 'multicast', 'min-reader', 'auditd'];
-const liveConsumers = consumersAt >= 0 ? (argv[consumersAt + 1] ?? '').split(',') : LIVE_CONSUMERS;
-for (const c of liveConsumers) if (!LIVE_CONSUMERS.includes(c)) usage(`unknown consumer "${c}"; consumers: ${LIVE_CONSUMERS.join(', ')}`);
+const EXEC_CONSUMERS = ['keys', 'keys-no-containers', 'syscall', 'fields', 'min-reader', 'auditd'];
+const chosen = consumersAt >= 0 ? (argv[consumersAt + 1] ?? '').split(',') : undefined;
+const liveConsumers = chosen?.filter((c) => LIVE_CONSUMERS.includes(c)) ?? LIVE_CONSUMERS;
+const execConsumers = chosen?.filter((c) => EXEC_CONSUMERS.includes(c)) ?? EXEC_CONSUMERS;
+for (const c of chosen ?? []) if (!LIVE_CONSUMERS.includes(c) && !EXEC_CONSUMERS.includes(c)) usage(`unknown consumer "${c}"; live: ${LIVE_CONSUMERS.join(', ')}; exec: ${EXEC_CONSUMERS.join(', ')}`);
+// MIN_READER_LOOP (bench/peers/min-reader.c): the minimal reader with our reader's loop.
+const minReaderLoop = process.env.MIN_READER_LOOP;
 // --child-run SPEC: one run of ours, for the harness that spawned this process (see oursRun).
 const childRunAt = argv.indexOf('--child-run');
 const optionValues = new Set([secondsAt, roundsAt, consumersAt, childRunAt].filter((i) => i >= 0).map((i) => i + 1));
@@ -716,7 +721,7 @@ async function peerRun(gen, peer, rate) {
     }
     fs.rmSync(dir, { recursive: true, force: true });
     return {
-      consumer: peer === 'min-reader' ? 'minimal C reader (recvmmsg, counts)' : 'auditd 3.0 (log_format=RAW, to a file)',
+      consumer: peer === 'min-reader' ? `minimal C reader (recvmmsg, counts)${minReaderLoop ? ` with MIN_READER_LOOP=${minReaderLoop}` : ''}` : 'auditd 3.0 (log_format=RAW, to a file)',
       generatorCalls: g.calls,
       generatorRate: g.rate,
       records,
@@ -922,9 +927,12 @@ async function execBench() {
     for (let round = 0; round < rounds; round++) {
       // keys with and without the reader thread reading containers: what that costs where it costs most
       // (each exec is read afresh, never from the cache).
-      for (const r of ['keys', 'keys-no-containers', 'syscall', 'fields']) runs.push(await oursRun(gen, r));
-      runs.push(await peerRun(gen, 'min-reader'));
-      if (fs.existsSync('/usr/sbin/auditd') || fs.existsSync('/sbin/auditd')) runs.push(await peerRun(gen, 'auditd'));
+      for (const c of execConsumers) {
+        if (c === 'min-reader') runs.push(await peerRun(gen, 'min-reader'));
+        else if (c === 'auditd') {
+          if (fs.existsSync('/usr/sbin/auditd') || fs.existsSync('/sbin/auditd')) runs.push(await peerRun(gen, 'auditd'));
+        } else runs.push(await oursRun(gen, c));
+      }
     }
     return { rounds, runs, ...perConsumer(runs) };
   } finally {
@@ -1435,7 +1443,7 @@ if (Object.keys(report).length === 1) process.exit(0); // nothing ran: no result
 const dir = path.join(here, 'results');
 fs.mkdirSync(dir, { recursive: true });
 // A partial run gets its own file, so it does not replace the full one.
-const part = which.length > 0 ? `-${which.join('-')}${secondsAt >= 0 ? `-${seconds}s` : ''}${rounds > 1 ? `-x${rounds}` : ''}${consumersAt >= 0 ? `-${liveConsumers.join('-')}` : ''}` : '';
+const part = which.length > 0 ? `-${which.join('-')}${secondsAt >= 0 ? `-${seconds}s` : ''}${rounds > 1 ? `-x${rounds}` : ''}${consumersAt >= 0 ? `-${chosen.join('-')}` : ''}${minReaderLoop ? `-loop${minReaderLoop}` : ''}` : '';
 const file = path.join(dir, `${machine.date.slice(0, 10)}-${machine.host}${part}.json`);
 report.markdown = printed.join('\n');
 fs.writeFileSync(file, JSON.stringify(report, null, 2) + '\n');
