@@ -62,8 +62,8 @@ export class AuditRecord {
   // A live record is a view of the batch it arrived in until its text is read.
   private textValue: string | undefined;
   private readonly source: Buffer | undefined;
-  private sourceStart: number;
-  private sourceEnd: number;
+  private readonly sourceStart: number;
+  private readonly sourceEnd: number;
   private parsed: Record<string, string> | undefined;
   private meanings: Record<string, string> | undefined;
   /** What an ENRICHED log line carries after 0x1D: the logging host's meanings. */
@@ -219,11 +219,9 @@ export class AuditRecord {
     this.markMalformed(`more than ${DECODE_LIMITS.maxFieldsPerRecord} fields: the rest not read`);
   }
 
-  /** @internal parseLogLine's line is still in textBytes, at [start, end), until the next write. */
-  inScratch(start: number, end: number): this {
+  /** @internal parseLogLine's line is in textBytes (this record's at [sourceStart, sourceEnd)) until the next write. */
+  inScratch(): this {
     this.scratchWrite = textBytes.generation;
-    this.sourceStart = start;
-    this.sourceEnd = end;
     return this;
   }
 
@@ -296,15 +294,13 @@ export class AuditRecord {
    */
   private scan(): number {
     const text = this.text;
+    // A live record's batch or a log chunk the reader copied; or, read right
+    // after parseLogLine wrote its line out, the bytes still there.
+    const bytes = this.source ?? (this.scratchWrite === textBytes.generation ? textBytes.bytes : undefined);
     let n: number;
-    if (this.source !== undefined) {
-      useScan(this.source, this.sourceStart, text.length === this.sourceEnd - this.sourceStart, text);
-      n = scanFields(this.source, this.sourceStart + this.bodyStart, this.sourceEnd);
-    } else if (this.scratchWrite === textBytes.generation) {
-      // Read right after parseLogLine wrote its line out: the bytes are still there.
-      const b = textBytes.bytes;
-      useScan(b, this.sourceStart, text.length === this.sourceEnd - this.sourceStart, text);
-      n = scanFields(b, this.sourceStart + this.bodyStart, this.sourceEnd);
+    if (bytes !== undefined) {
+      useScan(bytes, this.sourceStart, text.length === this.sourceEnd - this.sourceStart, text);
+      n = scanFields(bytes, this.sourceStart + this.bodyStart, this.sourceEnd);
     } else {
       writeText(text);
       useScan(textBytes.bytes, 0, textBytes.ascii, text);
@@ -641,10 +637,12 @@ function typeAt(b: Uint8Array, start: number, end: number): number {
  */
 export function parseLogLine(line: string): AuditRecord | undefined {
   writeText(line);
-  useScan(textBytes.bytes, 0, textBytes.ascii, line);
-  // A memchr over the line (a character offset: the byte offset when ASCII).
-  const gs = textBytes.ascii ? line.indexOf('\x1d') : -1;
-  return parseLineAt(textBytes.bytes, 0, textBytes.length, gs < 0 ? textBytes.length : gs, undefined);
+  const b = textBytes.bytes;
+  const n = textBytes.length;
+  useScan(b, 0, textBytes.ascii, line);
+  // ASCII: a memchr over the string, whose offsets are the bytes'.
+  const gs = textBytes.ascii ? line.indexOf('\x1d') : byteAt(b, GROUP_SEPARATOR, 0, n);
+  return parseLineAt(b, 0, n, gs < 0 ? n : gs, undefined);
 }
 
 /**
@@ -658,10 +656,16 @@ export function parseLogBytes(bytes: Buffer, text: string, start: number, end: n
   return parseLineAt(bytes, start, end, groupSeparator, bytes);
 }
 
+/** The first `byte` in b[from, end), or -1. */
+function byteAt(b: Uint8Array, byte: number, from: number, end: number): number {
+  for (let i = from; i < end; i++) if (b[i] === byte) return i;
+  return -1;
+}
+
 /**
  * A line at bytes [start, end), whose strings come from scanned(). `gs` is
- * where its first 0x1D is, if the caller found one (end otherwise); `keep` is
- * a buffer the record may keep as its bytes, or undefined.
+ * where its first 0x1D is (end if none); `keep` is a buffer the reader owns
+ * that the record keeps as its bytes, or undefined for parseLogLine's buffer.
  */
 function parseLineAt(b: Uint8Array, start: number, end: number, gs: number, keep: Buffer | undefined): AuditRecord | undefined {
   while (end > start && (b[end - 1] === 10 || b[end - 1] === 13)) end--;
@@ -683,10 +687,10 @@ function parseLineAt(b: Uint8Array, start: number, end: number, gs: number, keep
   if (!startsAt(b, sp + 1, end, 'msg=')) return malformedLine(Math.max(type, 0), start, sp + 1, end, end, node, 'no msg= after type=');
   const from = sp + 5;
   if (gs > end) gs = end;
-  // Only a separator after msg= ends the record's text (and the caller may not have looked).
-  if (gs < from || (gs === end && keep === undefined && !scanAscii)) {
-    gs = from;
-    while (gs < end && b[gs] !== GROUP_SEPARATOR) gs++;
+  // Only a separator after msg= ends the record's text (one before is the node name's).
+  if (gs < from) {
+    gs = byteAt(b, GROUP_SEPARATOR, from, end);
+    if (gs < 0) gs = end;
   }
   if (type < 0) return malformedLine(0, start, from, gs, end, node, `unknown record type ${scanned(i + 5, sp)}`);
   const text = scanned(from, gs);
@@ -698,10 +702,8 @@ function parseLineAt(b: Uint8Array, start: number, end: number, gs: number, keep
     // fromText reads the header again from its own bytes (b may be those).
     record = AuditRecord.fromText(type, text, node).keepLine(line);
   } else {
-    // A record keeps the reader's bytes only when they are its text's, byte for character.
-    const source = keep !== undefined && scanAscii ? keep : undefined;
-    record = new AuditRecord(type, text, headerTime, headerSerial, body - from, node, undefined, source, from, gs);
-    if (keep === undefined && b === textBytes.bytes) record.inScratch(from, gs);
+    record = new AuditRecord(type, text, headerTime, headerSerial, body - from, node, undefined, keep, from, gs);
+    if (keep === undefined) record.inScratch();
   }
   if (enriched !== undefined) record.setEnrichedText(enriched);
   return record;
