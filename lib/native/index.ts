@@ -66,6 +66,16 @@ export interface NativeSocketStats {
   inFlight: number;
 }
 
+/** What take() returns: batches, and properties set only when there is something to say. */
+export interface Taken extends Array<Buffer | Uint32Array> {
+  /** The datagrams that answer requests. */
+  control?: Buffer[];
+  /** Posted messages that failed: [seq0, errno0, …]. */
+  sendErrors?: number[];
+  /** Batches were left waiting (past maxBytes): take again. */
+  more?: true;
+}
+
 export interface NativeSocket {
   readonly portId: number;
   readonly closed: boolean;
@@ -76,10 +86,10 @@ export interface NativeSocket {
   start(onReadable: () => void): void;
   /**
    * Waiting batches of complete events, at least one and about maxBytes:
-   * [data0, index0, data1, index1, …] (lib/assemble/batch.ts reads them); the
-   * datagrams that answer requests; and posted messages that failed: [seq0, errno0, …].
+   * [data0, index0, data1, index1, …] (lib/assemble/batch.ts reads them), with
+   * what else there was as properties (see Taken).
    */
-  take(maxBytes?: number): { batches: Array<Buffer | Uint32Array>; control: Buffer[]; sendErrors: number[] };
+  take(maxBytes?: number): Taken;
   stats(): NativeSocketStats;
   setReceiveBuffer(bytes: number): number;
   /** Messages to send, and a file to unlink, if the environment is torn down (worker terminated, exit) with the socket open. close() forgets them. */

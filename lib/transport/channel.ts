@@ -1,7 +1,7 @@
 // One NETLINK_AUDIT socket seen from JS: requests matched to their replies by
 // sequence number, and batches of complete events (assembled by the native
 // reader) handed to a sink.
-import { addon, type NativeSocket, type NativeSocketOptions, type NativeSocketStats } from '../native/index.js';
+import { addon, type NativeSocket, type NativeSocketOptions, type NativeSocketStats, type Taken } from '../native/index.js';
 import { MSG, NLMSG_DONE, NLMSG_ERROR, NLMSG_HDRLEN, NLM_F_ACK, NLM_F_REQUEST, RECORD_TYPE_CLASS, recordTypeName } from '../constants/index.js';
 import { AuditError, fromNative, systemError } from '../errors.js';
 import { encodeMessage, readErrorCode } from './netlink.js';
@@ -225,10 +225,15 @@ export class AuditChannel {
    * are matched as they come, paused or not.
    */
   private drain(): void {
+    // Whether the native buffer may hold batches: after a take that left
+    // none, the reader notifies again when it has more, so a second take
+    // would only come back empty (a native call per wake-up, at low rates a
+    // good part of it).
+    let more = true;
     while (true) {
       if (this.batchAt >= this.batches.length) {
-        if (this.paused) return;
-        let taken: ReturnType<NativeSocket['take']>;
+        if (this.paused || !more) return;
+        let taken: Taken;
         try {
           taken = this.socket.take(TAKE_BYTES);
         } catch (e) {
@@ -239,13 +244,17 @@ export class AuditChannel {
           this.onError?.(err);
           return;
         }
-        for (const reply of taken.control) this.onControl(reply);
-        for (let i = 0; i < taken.sendErrors.length; i += 2) {
-          const seq = taken.sendErrors[i];
-          const p = this.pending.get(seq);
-          if (p) this.settle(seq, systemError(taken.sendErrors[i + 1], REQUEST_NAMES.get(p.type) ?? recordTypeName(p.type)));
+        more = taken.more === true;
+        if (taken.control !== undefined) for (const reply of taken.control) this.onControl(reply);
+        const errors = taken.sendErrors;
+        if (errors !== undefined) {
+          for (let i = 0; i < errors.length; i += 2) {
+            const seq = errors[i];
+            const p = this.pending.get(seq);
+            if (p) this.settle(seq, systemError(errors[i + 1], REQUEST_NAMES.get(p.type) ?? recordTypeName(p.type)));
+          }
         }
-        this.batches = taken.batches;
+        this.batches = taken;
         this.batchAt = 0;
         if (this.batches.length === 0) return;
       }
