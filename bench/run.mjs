@@ -600,7 +600,8 @@ async function oursRunHere(gen, consumer, rate, options = {}) {
       dropped: s.dropped,
       cpuSeconds: cpuSec,
       cpuSecondsPerMillionEvents: (cpuSec / g.calls) * 1e6,
-      cpuByThread: Object.fromEntries(Object.keys(threads1).map((k) => [k, ((threads1[k] - threads0[k]) / g.calls) * 1e6])),
+      cpuByThread: Object.fromEntries(Object.keys(threads1.cpu).map((k) => [k, ((threads1.cpu[k] - threads0.cpu[k]) / g.calls) * 1e6])),
+      wakeupsPerEvent: Object.fromEntries(Object.keys(threads1.wakeups).map((k) => [k, (threads1.wakeups[k] - threads0.wakeups[k]) / g.calls])),
       peakRssMB: peakRss / 1024 / 1024,
       peakBufferedMB: s.peakPendingBytes / 1e6,
       cgroupReadsPerEvent: s.events > 0 ? s.cgroupReads / s.events : 0,
@@ -610,25 +611,38 @@ async function oursRunHere(gen, consumer, rate, options = {}) {
 }
 
 /**
- * CPU seconds so far of this process's threads, by kind: the JS thread, the
- * native reader (named la-reader), and the rest (V8's and libuv's helpers,
- * the sender). /proc counts in clock ticks of 10 ms (USER_HZ is 100 on Linux).
+ * CPU seconds and wake-ups so far of this process's threads, by kind: the JS
+ * thread, the native reader (named la-reader), and the rest (V8's and
+ * libuv's helpers, the sender).
  */
 function threadCpu() {
-  const out = { js: 0, reader: 0, other: 0 };
+  const cpu = { js: 0, reader: 0, other: 0 };
+  const wakeups = { js: 0, reader: 0, other: 0 };
   for (const tid of fs.readdirSync('/proc/self/task')) {
-    let stat;
+    let comm;
+    let sched;
     try {
-      stat = fs.readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+      comm = fs.readFileSync(`/proc/self/task/${tid}/comm`, 'utf8').trim();
+      sched = schedStat(`/proc/self/task/${tid}`);
     } catch {
       continue; // the thread ended meanwhile
     }
-    const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     const kind = Number(tid) === process.pid ? 'js' : comm === 'la-reader' ? 'reader' : 'other';
-    out[kind] += (Number(f[11]) + Number(f[12])) / 100;
+    cpu[kind] += sched.cpu;
+    wakeups[kind] += sched.wakeups;
   }
-  return out;
+  return { cpu, wakeups };
+}
+
+/**
+ * A task's time on a CPU (seconds, to the nanosecond) and how many times it
+ * was put on one (its wake-ups, near enough: a thread that blocks for each
+ * batch runs once per wake-up), from schedstat. /proc's stat counts in 10 ms
+ * ticks, too coarse for a thread that runs 30 µs at a time.
+ */
+function schedStat(task) {
+  const [ns, , slices] = fs.readFileSync(`${task}/schedstat`, 'utf8').split(' ').map(Number);
+  return { cpu: ns / 1e9, wakeups: slices };
 }
 
 /** The minimal C reader as the registered daemon, for runs that listen beside one. */
@@ -685,6 +699,8 @@ async function peerRun(gen, peer, rate) {
       if (Date.now() > deadline) throw new Error(`${peer} did not register: ${out}`);
       await new Promise((r) => setTimeout(r, 50));
     }
+    // The minimal reader is one thread: its wake-ups are the process's.
+    const wakeups0 = peer === 'min-reader' ? schedStat(`/proc/${child.pid}`).wakeups : undefined;
     const t0 = process.hrtime.bigint();
     const g = await generate(gen, rate);
     // Drain: until the kernel's queue is empty.
@@ -693,6 +709,7 @@ async function peerRun(gen, peer, rate) {
     await new Promise((r) => setTimeout(r, 500));
     const wall = Number(process.hrtime.bigint() - t0) / 1e9;
     const kernelLost = (await client.getStatus()).lost - lostBefore;
+    const wakeups = wakeups0 === undefined ? undefined : schedStat(`/proc/${child.pid}`).wakeups - wakeups0;
     if (peer === 'min-reader') child.kill('SIGTERM');
     else spawnSync('pkill', ['-TERM', '-x', 'auditd']);
     await exited;
@@ -731,6 +748,7 @@ async function peerRun(gen, peer, rate) {
       dropped: 0,
       cpuSeconds: cpu,
       cpuSecondsPerMillionEvents: (cpu / g.calls) * 1e6,
+      wakeupsPerEvent: wakeups === undefined ? undefined : { reader: wakeups / g.calls },
       peakRssMB: rssKb / 1024,
     };
   });
@@ -784,7 +802,14 @@ function perConsumer(runs) {
       return xs.length === 0 ? [] : [[c, { js: median(xs.map((x) => x.js)), reader: median(xs.map((x) => x.reader)), other: median(xs.map((x) => x.other)) }]];
     }),
   );
-  return { cpuSecondsPerMillionEvents: stat('cpuSecondsPerMillionEvents'), generatorRate: stat('generatorRate'), cpuByThread: byThread };
+  // Wake-ups per event by thread kind (a peer's under reader), medians.
+  const wakeups = Object.fromEntries(
+    consumers.flatMap((c) => {
+      const xs = runs.filter((r) => r.consumer === c && r.wakeupsPerEvent).map((r) => r.wakeupsPerEvent);
+      return xs.length === 0 ? [] : [[c, Object.fromEntries(Object.keys(xs[0]).map((k) => [k, median(xs.map((x) => x[k]))]))]];
+    }),
+  );
+  return { cpuSecondsPerMillionEvents: stat('cpuSecondsPerMillionEvents'), generatorRate: stat('generatorRate'), cpuByThread: byThread, wakeupsPerEvent: wakeups };
 }
 
 /** Full rate for `seconds` (use 600 for the 10-minute soak): RSS sampled every 10 s must stay flat. */
@@ -1301,13 +1326,15 @@ function printRatios(result) {
   const auditdName = Object.keys(cpu).find((c) => c.startsWith('auditd'));
   const range = (x, digits) => `${x.median.toFixed(digits)} (${x.min.toFixed(digits)}–${x.max.toFixed(digits)})`;
   console.log(`\nOver ${result.rounds} round${result.rounds > 1 ? 's' : ''}, medians (min–max):\n`);
-  console.log('| consumer | CPU s / M events | of it JS / reader / other | × reader | × auditd | generator calls/s | × under the reader |\n|---|---:|---:|---:|---:|---:|---:|');
+  console.log('| consumer | CPU s / M events | of it JS / reader / other | wake-ups / event JS / reader | × reader | × auditd | generator calls/s | × under the reader |\n|---|---:|---:|---:|---:|---:|---:|---:|');
   // --consumers may leave out either peer: no ratio against one not run.
   const ratio = (a, b) => (b === undefined ? '–' : (a / b).toFixed(2));
   for (const c of Object.keys(cpu)) {
     const t = result.cpuByThread?.[c];
     const threads = t ? `${t.js.toFixed(2)} / ${t.reader.toFixed(2)} / ${t.other.toFixed(2)}` : '–';
-    console.log(`| ${c} | ${range(cpu[c], 2)} | ${threads} | ${ratio(cpu[c].median, cpu[readerName]?.median)} | ${ratio(cpu[c].median, cpu[auditdName]?.median)} | ${range(gen[c], 0)} | ${ratio(gen[c].median, gen[readerName]?.median)} |`);
+    const w = result.wakeupsPerEvent?.[c];
+    const wakeups = w ? (w.js === undefined ? `– / ${w.reader.toFixed(3)}` : `${w.js.toFixed(3)} / ${w.reader.toFixed(3)}`) : '–';
+    console.log(`| ${c} | ${range(cpu[c], 2)} | ${threads} | ${wakeups} | ${ratio(cpu[c].median, cpu[readerName]?.median)} | ${ratio(cpu[c].median, cpu[auditdName]?.median)} | ${range(gen[c], 0)} | ${ratio(gen[c].median, gen[readerName]?.median)} |`);
   }
   console.log('');
 }
