@@ -40,7 +40,8 @@
 // spool:  (only when named) messages/s through a sink's memory spool and its
 //         disk spool (lib/sinks/spool.ts), with the receiver keeping up and
 //         after a backlog: what spool=disk costs.
-// Results go to stdout as Markdown and to bench/results/<date>-<host>[-<scenarios>].json.
+// Results go to stdout as Markdown and to bench/results/<date>-<host>[-<scenarios>][-<commit>].json
+// (the commit when a file of that name is already there).
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -1490,7 +1491,14 @@ const dir = path.join(here, 'results');
 fs.mkdirSync(dir, { recursive: true });
 // A partial run gets its own file, so it does not replace the full one.
 const part = which.length > 0 ? `-${which.join('-')}${secondsAt >= 0 ? `-${seconds}s` : ''}${rounds > 1 ? `-x${rounds}` : ''}${consumersAt >= 0 ? `-${chosen.join('-')}` : ''}${minReaderLoop ? `-loop${minReaderLoop}` : ''}` : '';
-const file = path.join(dir, `${machine.date.slice(0, 10)}-${machine.host}${part}.json`);
+// A file of the same name from an earlier run that day is a result docs may
+// quote: kept, and this one named by its commit too.
+let file = path.join(dir, `${machine.date.slice(0, 10)}-${machine.host}${part}.json`);
+if (fs.existsSync(file)) {
+  const base = file.replace(/\.json$/, `-${machine.commit.slice(0, 7)}`);
+  file = `${base}.json`;
+  for (let n = 2; fs.existsSync(file); n++) file = `${base}-${n}.json`;
+}
 report.markdown = printed.join('\n');
 fs.writeFileSync(file, JSON.stringify(report, null, 2) + '\n');
 console.log(`results: ${path.relative(process.cwd(), file)}`);
