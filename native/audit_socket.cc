@@ -52,13 +52,15 @@ constexpr size_t kPublishBytes = la::kBatchBytes * 3 / 4;
 // `docker exec`) is gone within a millisecond or two. 98% of such programs
 // were placed in their container with a 2 ms sleep, 99.x% with this.
 constexpr uint64_t kGatherNs = 250 * 1000;
-// The gathering sleep is for high rates only: there it turns a wake-up per
-// few records into one per hundred. Below this rate (measured over the last
-// window) records come in bursts, an event at a time, and the sleep is one
-// more wake-up per burst, a timer's, which on a VM costs as much as the
-// receive: in the exec storm (23 k records/s) the reader thread took 10-15%
-// less CPU per event without it (bench/README.md).
-constexpr uint64_t kGatherRecordsPerSecond = 64000;
+// The gathering sleep is for high event rates only. It pays when it catches
+// the starts of two events or more (250 µs at 8,000 events/s): then one
+// timer's wake-up stands for several. Below that it catches at most the rest
+// of the event that woke us, which the reader's own wake-up latency gathers
+// as well, and on a VM a timer's wake-up costs more than the receives it
+// saves (the exec storm, 2,900 events/s of 7 records each: bench/README.md).
+// Events, not records: an exec's 7 records come together, 23,000 records/s
+// but one burst per event.
+constexpr uint64_t kGatherEventsPerSecond = 8000;
 constexpr uint64_t kRateWindowNs = 20 * 1000 * 1000;
 // Batches up to this size are copied into a Buffer of V8's rather than lent.
 constexpr size_t kCopyBytes = 16 * 1024;
@@ -729,7 +731,7 @@ class AuditSocket : public Napi::ObjectWrap<AuditSocket> {
     const uint64_t maxGatherNs = latencyNs_ < kGatherNs ? latencyNs_ : kGatherNs;
     uint64_t gatherNs = maxGatherNs;
     uint64_t windowStart = MonotonicNs();
-    uint64_t windowRecords = 0;
+    double windowEvents = 0;  // the assembler's count (handed out or filtered) when the window opened
     bool fast = false;
 
     auto publish = [&]() {
@@ -841,7 +843,6 @@ class AuditSocket : public Napi::ObjectWrap<AuditSocket> {
               }
             }
             *gathered += static_cast<size_t>(bytes);
-            windowRecords += static_cast<uint64_t>(got);
             if (!batch.empty() && batchOpened == 0) batchOpened = readableAt;
             bool notify = false;
             {
@@ -923,9 +924,10 @@ class AuditSocket : public Napi::ObjectWrap<AuditSocket> {
           // the batch. The rate is a window's, not the last wake-up's: within
           // a burst the next record comes microseconds after the first.
           if (readableAt - windowStart >= kRateWindowNs) {
-            fast = windowRecords * 1000000000ull >= kGatherRecordsPerSecond * (readableAt - windowStart);
+            const double events = assembler_->stats().events + assembler_->stats().filtered;
+            fast = (events - windowEvents) * 1e9 >= static_cast<double>(kGatherEventsPerSecond) * static_cast<double>(readableAt - windowStart);
             windowStart = readableAt;
-            windowRecords = 0;
+            windowEvents = events;
           }
           if (gatherNs > 0 && !dropping && fast) {
             timespec pause{static_cast<time_t>(gatherNs / 1000000000ull), static_cast<long>(gatherNs % 1000000000ull)};
