@@ -54,10 +54,10 @@ constexpr size_t kPublishBytes = la::kBatchBytes * 3 / 4;
 constexpr uint64_t kGatherNs = 250 * 1000;
 // The gathering sleep is for high event rates only. It pays when it catches
 // the starts of two events or more (250 µs at 8,000 events/s): then one
-// timer's wake-up stands for several. Below that it catches at most the rest
-// of the event that woke us, which the reader's own wake-up latency gathers
-// as well, and on a VM a timer's wake-up costs more than the receives it
-// saves (the exec storm, 2,900 events/s of 7 records each: bench/README.md).
+// timer's wake-up stands for several. Below that it catches fewer, mostly
+// the rest of the event that woke us, which the reader's own wake-up latency
+// gathers as well, and on a VM a timer's wake-up costs more than the receives
+// it saves (the exec storm, 2,900 events/s of 7 records each: bench/README.md).
 // Events, not records: an exec's 7 records come together, 23,000 records/s
 // but one burst per event.
 constexpr uint64_t kGatherEventsPerSecond = 8000;
@@ -570,9 +570,9 @@ class AuditSocket : public Napi::ObjectWrap<AuditSocket> {
       out.Set(i++, Napi::Uint32Array::New(env, words, ab, 0));
     }
     // The rare parts are properties of the array, set only when there is
-    // something: at low rates JS is woken for a batch or two, and an object
-    // with three named properties and two empty arrays cost as much as taking
-    // the batch.
+    // something: at low rates JS is woken for a batch or two, and a result
+    // object with three named properties and two empty arrays cost about as
+    // much as the take.
     if (!control.empty()) {
       Napi::Array replies = Napi::Array::New(env, control.size());
       for (uint32_t k = 0; k < control.size(); k++)
