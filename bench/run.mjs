@@ -554,8 +554,8 @@ async function oursRunHere(gen, consumer, rate, options = {}) {
       : undefined;
     let events = 0;
     // A histogram of whole milliseconds, not a list: over the 10-minute soak
-    // a list of every 64th event's latency grew to a million numbers, and its
-    // growth was the harness's own RSS, charged to us.
+    // a list of every 64th event's latency grew to a million numbers in the
+    // process whose memory is measured.
     const latencies = new LatencyHistogram();
     let nextStall = Date.now() + 1000;
     let touched = 0;
