@@ -30,6 +30,13 @@ export class Rsyslog {
   readonly ca: string;
   ports!: Ports;
   private child: ChildProcess | undefined;
+  /**
+   * Lines rsyslog was killed in the middle of writing (omfile writes in
+   * blocks, so a SIGKILL can leave half a line), by their index among the
+   * file's lines: ended by us so that what it writes after a restart starts a
+   * line of its own, and left out of lines().
+   */
+  private readonly cut = new Set<number>();
 
   constructor() {
     this.dir = fs.mkdtempSync(path.join(os.tmpdir(), 'linux-audit-rsyslog-'));
@@ -78,6 +85,16 @@ input(type="imudp" port="${this.ports.udp}" address="127.0.0.1" ruleset="out")
   async stop(signal: 'SIGTERM' | 'SIGKILL' = 'SIGTERM'): Promise<void> {
     await stopChild(this.child, signal);
     this.child = undefined;
+    if (!fs.existsSync(this.out)) return;
+    const text = fs.readFileSync(this.out, 'utf8');
+    if (text === '' || text.endsWith('\n')) return;
+    this.cut.add(text.split('\n').length - 1);
+    fs.appendFileSync(this.out, '\n');
+  }
+
+  /** How many lines rsyslog was killed in the middle of (left out of lines()). */
+  get linesCut(): number {
+    return this.cut.size;
   }
 
   /** The lines written so far: the severity rsyslog read from PRI, MSGID, STRUCTURED-DATA and MSG of each message. */
@@ -88,7 +105,7 @@ input(type="imudp" port="${this.ports.udp}" address="127.0.0.1" ruleset="out")
     return text
       .slice(0, text.lastIndexOf('\n') + 1)
       .split('\n')
-      .filter((l) => l !== '')
+      .filter((l, i) => l !== '' && !this.cut.has(i))
       .map((line) => {
         const space = line.indexOf(' ');
         const severity = line.slice(0, space);

@@ -138,7 +138,7 @@ describeLive('forward to a real rsyslog', () => {
     // before it died may come twice (imrelp's documentation says so), never more
     // than one window's worth.
     const duplicates = [...counts.values()].filter((n) => n > 1).length;
-    console.log(`relp restart: ${produced.size} events, ${missing.length} missing, ${duplicates} delivered twice`);
+    console.log(`relp restart: ${produced.size} events, ${missing.length} missing, ${duplicates} delivered twice, ${rsyslog.linesCut} lines rsyslog was killed writing`);
     expect(duplicates).toBeLessThanOrEqual(128);
     // The RELP sink's own line (the file sink's says the same words), after at least one reconnect.
     expect(p.stderr).toMatch(/relp:\/\/127\.0\.0\.1:\d+ closed delivered \d+ queued 0 spool-dropped 0 failed 0 reconnects [1-9]/);
