@@ -47,9 +47,10 @@ constexpr unsigned kMaxVlen = 64;
 // setting: three quarters of a block, so that one more receive (64 records of
 // a few hundred bytes, as a rule) still fits and blocks keep their size.
 constexpr size_t kPublishBytes = la::kBatchBytes * 3 / 4;
-// The longest the reader sleeps before receiving what woke it: a process's
-// cgroup is read when its event is, and a short-lived one (a program run by
-// `docker exec`) is gone within a millisecond or two. 98% of such programs
+// The longest the reader sleeps between two receives while records gather: a
+// process's cgroup is read when its event's first record is received, and a
+// short-lived one (a program run by `docker exec`) is gone within a
+// millisecond or two. 98% of such programs
 // were placed in their container with a 2 ms sleep, 99.x% with this.
 constexpr uint64_t kGatherNs = 250 * 1000;
 // The gathering sleep is for high event rates only. It pays when it catches
@@ -61,6 +62,7 @@ constexpr uint64_t kGatherNs = 250 * 1000;
 // Events, not records: an exec's 7 records come together, 23,000 records/s
 // but one burst per event.
 constexpr uint64_t kGatherEventsPerSecond = 8000;
+// The rate is measured over this window, not per wake-up (see ReaderLoop).
 constexpr uint64_t kRateWindowNs = 20 * 1000 * 1000;
 // Batches up to this size are copied into a Buffer of V8's rather than lent.
 constexpr size_t kCopyBytes = 16 * 1024;

@@ -250,7 +250,9 @@ export class AuditRecord {
 
   /**
    * The first field named `key` as written (hex not decoded), with whether it
-   * was quoted; what rawFields() would give for it, without an object per field.
+   * was quoted; what rawFields() would give for it, without an object per
+   * field. `key` is a field name as the kernel writes them, ASCII: its
+   * characters are compared with the record's bytes.
    */
   rawField(key: string): RawField | undefined {
     const n = this.scan();
