@@ -196,6 +196,20 @@ describe('file sink', () => {
     await sink.close();
     expect(() => new FileSink({ path: path.join(dir, 'no', 'such', 'x.log') })).toThrow(/its directory does not exist; create it/);
   });
+
+  it('a file an earlier run was killed in the middle of writing: its cut line is ended, not joined to the next', async () => {
+    dir = tempDir('linux-audit-file-');
+    const file = path.join(dir, 'cut.json');
+    fs.writeFileSync(file, '{"serial":1}\n{"serial":2,"ke');
+    const sink = new FileSink({ path: file, format: 'json' });
+    const [ev] = await events(OK_SYSCALL);
+    sink.write(ev);
+    sink.write(ev);
+    expect(await sink.flush(5000)).toBe(true);
+    await sink.close();
+    expect(fs.readFileSync(file, 'utf8').split('\n')).toEqual(['{"serial":1}', '{"serial":2,"ke', JSON.stringify(ev), JSON.stringify(ev), '']);
+    expect(sink.stats()).toMatchObject({ delivered: 2, failed: 0 });
+  });
 });
 
 describe('sinks never hold more than their bound', () => {

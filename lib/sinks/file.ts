@@ -36,6 +36,8 @@ export class FileSink implements Sink {
   private readonly numLogs: number;
   private fd: number;
   private size: number;
+  /** The file ends inside a line (an earlier run was killed writing, or a write failed midway). */
+  private lineOpen: boolean;
   private pending: string[] = [];
   private pendingCount = 0;
   private pendingBytes = 0;
@@ -58,6 +60,7 @@ export class FileSink implements Sink {
     this.spoolBytes = options.spoolBytes ?? DEFAULT_SPOOL_BYTES;
     this.fd = this.open();
     this.size = fs.fstatSync(this.fd).size;
+    this.lineOpen = endsInsideLine(this.file, this.size);
   }
 
   private open(): number {
@@ -122,13 +125,31 @@ export class FileSink implements Sink {
     const lines = this.pending.splice(0, n);
     const count = n;
     for (const l of lines) this.pendingBytes -= l.length + 1;
-    const data = Buffer.from(lines.join('\n') + '\n');
-    fs.write(this.fd, data, 0, data.length, null, (e) => {
-      if (e) {
-        this.failed += count;
-        this.lastError = `${this.name}: ${e.message}`;
+    // A line left open on disk is ended first, or the next line would be joined to it.
+    const data = Buffer.from((this.lineOpen ? '\n' : '') + lines.join('\n') + '\n');
+    this.writeOut(data, 0, count);
+  }
+
+  /**
+   * A write can be short (a disk filling up midway): the rest is written on.
+   * At an error, the lines wholly on disk count as delivered and the others as
+   * failed, and a line cut short is ended before the next.
+   */
+  private writeOut(data: Buffer, offset: number, count: number): void {
+    fs.write(this.fd, data, offset, data.length - offset, null, (e, written) => {
+      if (!e && written > 0 && offset + written < data.length) return this.writeOut(data, offset + written, count);
+      const error = e ?? (offset + written < data.length ? new Error('the write made no progress') : undefined);
+      const onDisk = error ? offset : data.length;
+      this.size += onDisk;
+      if (error) {
+        // The newline that ended an open line is not one of these lines'.
+        const whole = onDisk === 0 ? 0 : newlines(data, onDisk) - (this.lineOpen ? 1 : 0);
+        if (onDisk > 0) this.lineOpen = data[onDisk - 1] !== 0x0a;
+        this.delivered += whole;
+        this.failed += count - whole;
+        this.lastError = `${this.name}: ${error.message}`;
       } else {
-        this.size += data.length;
+        this.lineOpen = false;
         this.delivered += count;
         this.lastError = undefined;
         if (this.maxBytes > 0 && this.size >= this.maxBytes) this.rotate();
@@ -154,6 +175,7 @@ export class FileSink implements Sink {
       this.lastError = `${this.name}: rotation failed: ${(e as Error).message}`;
       this.fd = this.open();
       this.size = fs.fstatSync(this.fd).size;
+      this.lineOpen = endsInsideLine(this.file, this.size);
     }
   }
 
@@ -182,4 +204,25 @@ export class FileSink implements Sink {
       lastError: this.lastError,
     };
   }
+}
+
+/** Whether a file of `size` bytes ends without a newline; unknown (unreadable) counts as not. */
+function endsInsideLine(file: string, size: number): boolean {
+  if (size === 0) return false;
+  let fd: number | undefined;
+  try {
+    fd = fs.openSync(file, 'r');
+    const last = Buffer.alloc(1);
+    return fs.readSync(fd, last, 0, 1, size - 1) === 1 && last[0] !== 0x0a;
+  } catch {
+    return false;
+  } finally {
+    if (fd !== undefined) fs.closeSync(fd);
+  }
+}
+
+function newlines(data: Buffer, end: number): number {
+  let n = 0;
+  for (let i = data.indexOf(0x0a); i !== -1 && i < end; i = data.indexOf(0x0a, i + 1)) n++;
+  return n;
 }

@@ -9,6 +9,7 @@ import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import { runningAgents } from '../../lib/cli/agents.js';
 import { CliProcess, cli } from '../helpers/cli.js';
 import { auditctl, describeLive, kernelSnapshot, restoreKernel, syscallGenerator, type KernelSnapshot } from '../helpers/live.js';
+import { readJSONLines } from '../helpers/json-lines.js';
 import { Rsyslog } from '../helpers/rsyslog.js';
 import { AuditClient } from '../../lib/client/client.js';
 
@@ -61,12 +62,6 @@ describeLive('forward to a real rsyslog', () => {
     expect(auditctl('-l')).toBe('No rules\n');
   }
 
-  const readJSONLines = (file: string): EventJSON[] =>
-    fs
-      .readFileSync(file, 'utf8')
-      .split('\n')
-      .filter(Boolean)
-      .map((l) => JSON.parse(l));
 
   /** rsyslog's lines for events with serials in `serials`. */
   function received(serials: Set<number>): Array<{ msgid: string; sd: string; msg: string; ev: EventJSON }> {
@@ -94,11 +89,11 @@ describeLive('forward to a real rsyslog', () => {
     const reference = path.join(dir, `${transport}.json`);
     const p = await forward(to, reference);
     execFileSync(syscallGenerator(), [String(count)]);
-    await p.waitFor(() => fs.existsSync(reference) && readJSONLines(reference).length >= count, `${count} events in the reference file`);
+    await p.waitFor(() => fs.existsSync(reference) && readJSONLines<EventJSON>(reference).length >= count, `${count} events in the reference file`);
     await stop(p);
     expect(p.stderr).toMatch(new RegExp(`${transport}://127\\.0\\.0\\.1:${port} closed delivered \\d+ queued 0 spool-dropped 0 failed 0`));
 
-    const produced = readJSONLines(reference);
+    const produced = readJSONLines<EventJSON>(reference);
     const serials = new Set(produced.map((e) => e.serial));
     expect(serials.size).toBe(produced.length);
     await waitForLines(serials);
@@ -126,8 +121,8 @@ describeLive('forward to a real rsyslog', () => {
     await p.waitFor((x) => /relp:\/\/\S+ (down|connecting)/.test(x.stderr), 'the health line to show the receiver away');
     await rsyslog.start();
     execFileSync(gen, ['200']);
-    await p.waitFor(() => readJSONLines(reference).length >= 2700, '2,700 events in the reference file', 20_000);
-    const produced = new Set(readJSONLines(reference).map((e) => e.serial));
+    await p.waitFor(() => readJSONLines<EventJSON>(reference).length >= 2700, '2,700 events in the reference file', 20_000);
+    const produced = new Set(readJSONLines<EventJSON>(reference).map((e) => e.serial));
     await waitForLines(produced, 20_000);
     await stop(p);
     const counts = new Map<number, number>();
@@ -149,13 +144,13 @@ describeLive('forward to a real rsyslog', () => {
     const p = await forward(`tcp://127.0.0.1:${rsyslog.ports.tcp}`, reference, []);
     const gen = syscallGenerator();
     execFileSync(gen, ['100']);
-    await p.waitFor(() => fs.existsSync(reference) && readJSONLines(reference).length >= 100, 'the first events');
+    await p.waitFor(() => fs.existsSync(reference) && readJSONLines<EventJSON>(reference).length >= 100, 'the first events');
     await rsyslog.stop('SIGTERM');
     await new Promise((r) => setTimeout(r, 300));
     execFileSync(gen, ['500']);
-    await p.waitFor(() => readJSONLines(reference).length >= 600, 'events while the receiver is away');
+    await p.waitFor(() => readJSONLines<EventJSON>(reference).length >= 600, 'events while the receiver is away');
     await rsyslog.start();
-    const produced = new Set(readJSONLines(reference).map((e) => e.serial));
+    const produced = new Set(readJSONLines<EventJSON>(reference).map((e) => e.serial));
     await waitForLines(produced, 20_000);
     await stop(p);
     const serials = received(produced).map((l) => l.ev.serial);
@@ -163,7 +158,7 @@ describeLive('forward to a real rsyslog', () => {
     expect(serials.length).toBe(produced.size);
     // Every event handed to the kernel's socket, after a reconnect, none left or lost.
     // (What forward produced up to its exit, the last rule removal included.)
-    const all = readJSONLines(reference).length;
+    const all = readJSONLines<EventJSON>(reference).length;
     expect(p.stderr).toMatch(new RegExp(`tcp://127\\.0\\.0\\.1:\\d+ closed delivered ${all} queued 0 spool-dropped 0 failed 0 reconnects [1-9]\\d*;`));
   });
 
@@ -173,7 +168,7 @@ describeLive('forward to a real rsyslog', () => {
     await rsyslog.stop('SIGTERM');
     const p = await forward(`relp://127.0.0.1:${rsyslog.ports.relp}?spool=4K`, reference);
     execFileSync(syscallGenerator(), ['200']);
-    await p.waitFor(() => fs.existsSync(reference) && readJSONLines(reference).length >= 200, '200 events');
+    await p.waitFor(() => fs.existsSync(reference) && readJSONLines<EventJSON>(reference).length >= 200, '200 events');
     p.child.kill('SIGUSR1');
     await p.waitFor((x) => /spool-dropped [1-9]\d*/.test(x.stderr), 'spool-dropped in the health line');
     const m = /queued (\d+) spool-dropped (\d+)/.exec(p.stderr)!;
@@ -193,12 +188,12 @@ describeLive('forward to a real rsyslog', () => {
     execFileSync(gen, ['1000']);
     await rsyslog.stop('SIGKILL');
     execFileSync(gen, ['500']);
-    await first.waitFor(() => fs.existsSync(reference) && readJSONLines(reference).length >= 1500, '1,500 events in the reference file');
+    await first.waitFor(() => fs.existsSync(reference) && readJSONLines<EventJSON>(reference).length >= 1500, '1,500 events in the reference file');
     // The relp sink is given each event before the file sink: all 1,500 are on disk now.
     first.child.kill('SIGKILL');
     await first.exited;
     runningAgents(); // removes the killed agent's status file, as `linux-audit status` would
-    const produced = new Set(readJSONLines(reference).map((e) => e.serial));
+    const produced = new Set(readJSONLines<EventJSON>(reference).map((e) => e.serial));
     const second = await forward(to, path.join(dir, 'disk-2.json'));
     // At least the 500 made while rsyslog was away wait on disk, and the agent says so.
     await second.waitFor((x) => x.stderr.includes('from an earlier run in the disk spool'), 'the line saying what the spool holds');
@@ -228,7 +223,7 @@ describeLive('forward to a real rsyslog', () => {
       const reference = path.join(dir, 'full-disk.json');
       const p = await forward(`relp://127.0.0.1:${rsyslog.ports.relp}?spool=disk:${mnt}`, reference);
       execFileSync(syscallGenerator(), ['2000']);
-      await p.waitFor(() => fs.existsSync(reference) && readJSONLines(reference).length >= 2000, '2,000 events');
+      await p.waitFor(() => fs.existsSync(reference) && readJSONLines<EventJSON>(reference).length >= 2000, '2,000 events');
       p.child.kill('SIGUSR1');
       await p.waitFor((x) => /spool-dropped [1-9]\d*/.test(x.stderr), 'spool-dropped in the health line');
       expect(p.stderr).toMatch(/could not be written \(ENOSPC\): messages dropped and counted/);
@@ -237,7 +232,7 @@ describeLive('forward to a real rsyslog', () => {
       expect(Number(m[1]) + Number(m[2])).toBeGreaterThanOrEqual(2000);
       // Still running, still reading the kernel.
       execFileSync(syscallGenerator(), ['10']);
-      await p.waitFor(() => readJSONLines(reference).length >= 2010, 'events after the disk filled');
+      await p.waitFor(() => readJSONLines<EventJSON>(reference).length >= 2010, 'events after the disk filled');
       p.child.kill('SIGTERM');
       expect(await p.exited).toBe(0);
       // What the spool holds is kept for the next start, not counted as failed.
@@ -257,7 +252,7 @@ describeLive('forward to a real rsyslog', () => {
     const status = cli(['status']);
     expect(status.stdout).toMatch(new RegExp(`agent ${p.child.pid} forward .* excluded_by_kernel="-A never,exit -F exe=/usr/bin/true" excluded_by_agent="not exe matching \\^/usr/bin/id\\$"`));
     for (const program of ['/usr/bin/true', '/usr/bin/id', '/usr/bin/uname']) for (let i = 0; i < 3; i++) execFileSync(program, { stdio: 'ignore' });
-    const exes = (): string[] => (fs.existsSync(reference) ? readJSONLines(reference).map((e) => (e as unknown as { process?: { exe?: string } }).process?.exe ?? '') : []);
+    const exes = (): string[] => (fs.existsSync(reference) ? readJSONLines<EventJSON>(reference).map((e) => (e as unknown as { process?: { exe?: string } }).process?.exe ?? '') : []);
     await p.waitFor(() => exes().filter((e) => e === '/usr/bin/uname').length >= 3, 'three uname events');
     await stop(p);
     expect(exes().filter((e) => e === '/usr/bin/true' || e === '/usr/bin/id')).toEqual([]);
@@ -286,14 +281,14 @@ describeLive('forward to a real rsyslog', () => {
     expect(auditctl('-l')).toContain('key=hup2');
     expect(auditctl('-l')).not.toContain('key=hup1');
     // The calls' events (the rule changes' CONFIG_CHANGE events carry the keys too).
-    const keyed = (file: string, key: string): number => (fs.existsSync(file) ? readJSONLines(file).filter((e) => e.types[0] === 'SYSCALL' && e.keys.includes(key)).length : 0);
+    const keyed = (file: string, key: string): number => (fs.existsSync(file) ? readJSONLines<EventJSON>(file).filter((e) => e.types[0] === 'SYSCALL' && e.keys.includes(key)).length : 0);
     await p.waitFor(() => keyed(one, 'hup1') + keyed(one, 'hup2') >= calls, `${calls} calls in the first sink`);
     expect(keyed(one, 'hup1') + keyed(one, 'hup2')).toBe(calls);
     expect(keyed(one, 'hup1')).toBeGreaterThan(0);
     expect(keyed(one, 'hup2')).toBeGreaterThan(0);
     expect(keyed(two, 'hup2')).toBe(keyed(one, 'hup2'));
     // Each event once (a LOSS notice, which has no serial, is not an event).
-    const events = readJSONLines(one).filter((e) => e.types !== undefined);
+    const events = readJSONLines<EventJSON>(one).filter((e) => e.types !== undefined);
     expect(new Set(events.map((e) => e.serial)).size).toBe(events.length);
     // A mistake: one line, and nothing changes.
     fs.writeFileSync(config, JSON.stringify({ rules: ['-a always,exit -S nosuchcall'], sinks: [`file:${one}?format=json&max=0`] }));
@@ -313,7 +308,7 @@ describeLive('forward to a real rsyslog', () => {
     await new Promise((r) => setTimeout(r, 1000));
     await stop(p);
     const seconds = (Date.now() - started) / 1000;
-    const written = readJSONLines(reference).length;
+    const written = readJSONLines<EventJSON>(reference).length;
     const held = Number(/rate limit held back (\d+)/.exec(p.stderr)![1]);
     expect(written + held).toBe(1000);
     // A full bucket of 50, then 50 a second for as long as it could have run.
@@ -328,9 +323,9 @@ describeLive('forward to a real rsyslog', () => {
     const p = new CliProcess(['forward', '--to', `relp://127.0.0.1:${rsyslog.ports.relp}`, '--to', `file:${reference}?format=json&max=0`, '--rules', execRules, '--key', 'fwdargv', '--max-argv-bytes', '64', '--health', '0']);
     await p.waitFor((x) => x.stderr.includes('receiving in'), 'forward to start');
     execFileSync('/usr/bin/echo', ['first', 'y'.repeat(10_000), 'last'], { stdio: 'ignore' });
-    await p.waitFor(() => fs.existsSync(reference) && readJSONLines(reference).length >= 1, 'the exec in the reference file');
+    await p.waitFor(() => fs.existsSync(reference) && readJSONLines<EventJSON>(reference).length >= 1, 'the exec in the reference file');
     await stop(p);
-    const [ev] = readJSONLines(reference) as unknown as Array<EventJSON & { process: Record<string, unknown>; records: Array<{ typeName: string; text: string; cutBytes?: number }> }>;
+    const [ev] = readJSONLines<EventJSON>(reference) as unknown as Array<EventJSON & { process: Record<string, unknown>; records: Array<{ typeName: string; text: string; cutBytes?: number }> }>;
     // 13 + 5 bytes of the first two arguments, 46 of the third; 10,022 in all.
     expect(ev.process.argv).toEqual(['/usr/bin/echo', 'first', 'y'.repeat(46)]);
     expect(ev.process.argvIncomplete).toBe(true);

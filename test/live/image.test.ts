@@ -11,6 +11,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { describeLive, kernelSnapshot, restoreKernel, type KernelSnapshot } from '../helpers/live.js';
 import { startDocker, type DockerEngine } from '../helpers/engines.js';
 import { agentRootfs, importAgentImage } from '../helpers/image.js';
+import { readJSONLines } from '../helpers/json-lines.js';
 import { tempDir } from '../helpers/temp.js';
 
 describeLive('the agent as a container (deploy/Dockerfile) on a real Docker engine', () => {
@@ -84,7 +85,7 @@ describeLive('the agent as a container (deploy/Dockerfile) on a real Docker engi
     const app = docker.docker('run', '-d', '--name', 'la-app', '--network', 'none', 'bb:local', '/bin/sh', '-c', 'sleep 1; /bin/true; sleep 100000').trim();
     const file = path.join(out, 'events.json');
     type Ev = { process?: { exe?: string; comm?: string }; container?: { id: string; name?: string; runtime: string } | null };
-    const events = (): Ev[] => (fs.existsSync(file) ? fs.readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Ev) : []);
+    const events = (): Ev[] => readJSONLines<Ev>(file);
     await until('the exec of true in its container', () => events().some((e) => e.process?.comm === 'true'));
     const ev = events().find((e) => e.process?.comm === 'true')!;
     expect(ev.container).toMatchObject({ id: app, name: 'la-app', runtime: 'docker' });

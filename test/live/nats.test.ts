@@ -9,6 +9,7 @@ import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import { runningAgents } from '../../lib/cli/agents.js';
 import { CliProcess } from '../helpers/cli.js';
 import { auditctl, describeLive, kernelSnapshot, restoreKernel, syscallGenerator, type KernelSnapshot } from '../helpers/live.js';
+import { readJSONLines } from '../helpers/json-lines.js';
 import { NatsServer } from '../helpers/nats.js';
 import { makeCertificates } from '../helpers/rsyslog.js';
 import { tempDir } from '../helpers/temp.js';
@@ -49,14 +50,6 @@ describeLive('forward to a real nats-server (JetStream)', () => {
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  const readJSONLines = (file: string): EventJSON[] =>
-    fs.existsSync(file)
-      ? fs
-          .readFileSync(file, 'utf8')
-          .split('\n')
-          .filter(Boolean)
-          .map((l) => JSON.parse(l))
-      : [];
 
   async function forward(to: string, reference: string): Promise<CliProcess> {
     const p = new CliProcess(['forward', '--to', to, '--to', `file:${reference}?format=json&max=0`, '--rules', rules, '--key', 'natsfwd', '--type', 'SYSCALL', '--health', '0', '--loss-interval', '0']);
@@ -68,11 +61,11 @@ describeLive('forward to a real nats-server (JetStream)', () => {
     const reference = path.join(dir, 'plain.json');
     const p = await forward(`${nats.url}?stream=AUDIT1&subject=audit1`, reference);
     execFileSync(syscallGenerator(), ['500']);
-    await p.waitFor(() => readJSONLines(reference).length >= 500, '500 events in the reference file');
+    await p.waitFor(() => readJSONLines<EventJSON>(reference).length >= 500, '500 events in the reference file');
     p.child.kill('SIGTERM');
     expect(await p.exited, p.stderr).toBe(0);
     expect(p.stderr).toMatch(/nats:\/\/127\.0\.0\.1:\d+\/audit1 closed delivered 500 queued 0 spool-dropped 0 failed 0/);
-    const produced = readJSONLines(reference);
+    const produced = readJSONLines<EventJSON>(reference);
     const stored = await nats.messages('AUDIT1');
     expect(stored.map((m) => m.subject)).toEqual(produced.map(() => 'audit1.natsfwd'));
     expect(stored.map((m) => JSON.parse(m.data))).toEqual(produced);
@@ -86,11 +79,11 @@ describeLive('forward to a real nats-server (JetStream)', () => {
     const prefix = subject.split('.')[0];
     const p = await forward(`${nats.url}?stream=${prefix.toUpperCase()}&subject=${prefix}&by=${by}`, reference);
     execFileSync(syscallGenerator(), ['20']);
-    await p.waitFor(() => readJSONLines(reference).length >= 20, '20 events');
+    await p.waitFor(() => readJSONLines<EventJSON>(reference).length >= 20, '20 events');
     p.child.kill('SIGTERM');
     expect(await p.exited, p.stderr).toBe(0);
     const stored = await nats.messages(prefix.toUpperCase());
-    expect(stored.map((m) => m.subject)).toEqual(readJSONLines(reference).map(() => subject));
+    expect(stored.map((m) => m.subject)).toEqual(readJSONLines<EventJSON>(reference).map(() => subject));
   });
 
   it('format=ecs: the messages are the ECS documents the file sink writes for the same events', async () => {
@@ -98,10 +91,10 @@ describeLive('forward to a real nats-server (JetStream)', () => {
     const p = new CliProcess(['forward', '--to', `${nats.url}?stream=AUDIT8&subject=audit8&format=ecs`, '--to', `file:${reference}?format=ecs&max=0`, '--rules', rules, '--key', 'natsfwd', '--type', 'SYSCALL', '--health', '0', '--loss-interval', '0']);
     await p.waitFor((x) => x.stderr.includes('receiving in'), 'forward to start');
     execFileSync(syscallGenerator(), ['30']);
-    await p.waitFor(() => readJSONLines(reference).length >= 30, '30 events');
+    await p.waitFor(() => readJSONLines<EventJSON>(reference).length >= 30, '30 events');
     p.child.kill('SIGTERM');
     expect(await p.exited, p.stderr).toBe(0);
-    const documents = readJSONLines(reference) as unknown as Array<{ event: { kind: string } }>;
+    const documents = readJSONLines<EventJSON>(reference) as unknown as Array<{ event: { kind: string } }>;
     expect(documents[0].event.kind).toBe('event');
     expect((await nats.messages('AUDIT8')).map((m) => JSON.parse(m.data))).toEqual(documents);
   });
@@ -113,18 +106,18 @@ describeLive('forward to a real nats-server (JetStream)', () => {
       const reference = path.join(dir, 'tls.json');
       const p = await forward(`${secure.url}?ca=${secure.ca}&stream=AUDIT6&subject=audit6`, reference);
       execFileSync(syscallGenerator(), ['50']);
-      await p.waitFor(() => readJSONLines(reference).length >= 50, '50 events');
+      await p.waitFor(() => readJSONLines<EventJSON>(reference).length >= 50, '50 events');
       p.child.kill('SIGTERM');
       expect(await p.exited, p.stderr).toBe(0);
       expect(p.stderr).toMatch(/nats:\/\/127\.0\.0\.1:\d+\/audit6 closed delivered 50 queued 0 spool-dropped 0 failed 0/);
-      expect((await secure.messages('AUDIT6')).map((m) => JSON.parse(m.data))).toEqual(readJSONLines(reference));
+      expect((await secure.messages('AUDIT6')).map((m) => JSON.parse(m.data))).toEqual(readJSONLines<EventJSON>(reference));
       // Another CA: the server is not believed, nothing is sent to it.
       const other = tempDir('linux-audit-other-ca-');
       makeCertificates(other);
       const wrong = path.join(dir, 'tls-wrong.json');
       const q = await forward(`${secure.url}?ca=${path.join(other, 'ca.pem')}&stream=AUDIT6&subject=audit6`, wrong);
       execFileSync(syscallGenerator(), ['10']);
-      await q.waitFor(() => readJSONLines(wrong).length >= 10, '10 events');
+      await q.waitFor(() => readJSONLines<EventJSON>(wrong).length >= 10, '10 events');
       q.child.kill('SIGTERM');
       expect(await q.exited, q.stderr).toBe(0);
       expect(q.stderr).toMatch(/audit6 closed delivered 0 queued 0 spool-dropped 0 failed 1\d reconnects 0 \(1\d messages were still waiting/);
@@ -147,7 +140,7 @@ describeLive('forward to a real nats-server (JetStream)', () => {
     await p.waitFor(() => /queued 0 /.test(p.stderr) || (p.child.kill('SIGUSR1'), false), 'the spool to empty', 30_000);
     p.child.kill('SIGTERM');
     expect(await p.exited, p.stderr).toBe(0);
-    const produced = readJSONLines(reference).map((e) => e.serial);
+    const produced = readJSONLines<EventJSON>(reference).map((e) => e.serial);
     expect(produced.length).toBeGreaterThan(1000);
     const stored = (await nats.messages('AUDIT2')).map((m) => (JSON.parse(m.data) as EventJSON).serial);
     expect(stored.length - new Set(stored).size).toBe(0);
@@ -162,17 +155,17 @@ describeLive('forward to a real nats-server (JetStream)', () => {
       const reference = path.join(dir, 'wiped.json');
       const p = await forward(`${fresh.url}?stream=AUDIT7&subject=audit7`, reference);
       execFileSync(syscallGenerator(), ['100']);
-      await p.waitFor(() => readJSONLines(reference).length >= 100, '100 events');
+      await p.waitFor(() => readJSONLines<EventJSON>(reference).length >= 100, '100 events');
       await fresh.stop('SIGTERM');
       fs.rmSync(path.join(fresh.dir, 'store'), { recursive: true, force: true });
       await fresh.start();
       execFileSync(syscallGenerator(), ['100']);
-      await p.waitFor(() => readJSONLines(reference).length >= 200, '200 events');
+      await p.waitFor(() => readJSONLines<EventJSON>(reference).length >= 200, '200 events');
       await p.waitFor(() => /audit7 connected delivered \d+ queued 0 /.test(p.stderr) || (p.child.kill('SIGUSR1'), false), 'the spool to empty', 30_000);
       p.child.kill('SIGTERM');
       expect(await p.exited, p.stderr).toBe(0);
       const stored = new Set((await fresh.messages('AUDIT7')).map((m) => (JSON.parse(m.data) as EventJSON).serial));
-      const after = readJSONLines(reference).slice(100).map((e) => e.serial);
+      const after = readJSONLines<EventJSON>(reference).slice(100).map((e) => e.serial);
       expect(after.filter((serial) => !stored.has(serial))).toEqual([]);
       expect(p.stderr).toMatch(/audit7 closed delivered \d+ queued 0 spool-dropped 0 failed 0/);
     } finally {
@@ -186,15 +179,15 @@ describeLive('forward to a real nats-server (JetStream)', () => {
     const reference = path.join(dir, 'disk.json');
     const first = await forward(to, reference);
     execFileSync(syscallGenerator(), ['300']);
-    await first.waitFor(() => readJSONLines(reference).length >= 300, '300 events');
+    await first.waitFor(() => readJSONLines<EventJSON>(reference).length >= 300, '300 events');
     await nats.stop('SIGTERM');
     execFileSync(syscallGenerator(), ['700']);
-    await first.waitFor(() => readJSONLines(reference).length >= 1000, '1,000 events');
+    await first.waitFor(() => readJSONLines<EventJSON>(reference).length >= 1000, '1,000 events');
     // The NATS sink is given each event before the file sink: all are in its spool now.
     first.child.kill('SIGKILL');
     await first.exited;
     runningAgents(); // removes the killed agent's status file, as `linux-audit status` would
-    const produced = readJSONLines(reference).map((e) => e.serial);
+    const produced = readJSONLines<EventJSON>(reference).map((e) => e.serial);
     const second = await forward(to, path.join(dir, 'disk-2.json'));
     await nats.start();
     await second.waitFor(() => /queued 0 /.test(second.stderr) || (second.child.kill('SIGUSR1'), false), 'the spool to empty', 30_000);
@@ -208,7 +201,7 @@ describeLive('forward to a real nats-server (JetStream)', () => {
   it('a server that never answers: the agent still stops on SIGTERM, what it held counted as failed, the reason said', async () => {
     const p = await forward('nats://127.0.0.1:1', path.join(dir, 'nowhere.json'));
     execFileSync(syscallGenerator(), ['20']);
-    await p.waitFor(() => readJSONLines(path.join(dir, 'nowhere.json')).length >= 20, '20 events');
+    await p.waitFor(() => readJSONLines<EventJSON>(path.join(dir, 'nowhere.json')).length >= 20, '20 events');
     p.child.kill('SIGTERM');
     expect(await p.exited, p.stderr).toBe(0);
     expect(p.stderr).toMatch(/nats:\/\/127\.0\.0\.1:1\/audit closed delivered 0 queued 0 spool-dropped 0 failed 2\d reconnects 0 \(2\d messages were still waiting for nats:\/\/127\.0\.0\.1:1\/audit at close\)/);
