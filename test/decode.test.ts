@@ -3,7 +3,7 @@ import { parseLogLine } from '../lib/decode/record.js';
 import { readAuditLog } from '../lib/logfile/read.js';
 import { parseHeader } from '../lib/decode/record.js';
 import { recordTypeName, recordTypeNumber, RECORD_TYPE_NAMES } from '../lib/constants/index.js';
-import { HEX_ENCODED_FIELDS } from '../lib/decode/fields.js';
+import { DECODE_LIMITS, HEX_ENCODED_FIELDS } from '../lib/decode/fields.js';
 import { listCorpus, logLines, readCorpus } from './helpers/corpus.js';
 import { assembleNative, recordDatagram } from './helpers/native-assembler.js';
 
@@ -284,6 +284,85 @@ describe('every corpus log line parses', () => {
       expect(records).toBeGreaterThan(0);
     });
   }
+});
+
+describe('a record like the last of its type is read in one pass', () => {
+  // decodeFields reads a record into the layout the last record of its type
+  // had, and scans it as usual at the first difference. Both must give the
+  // same object: each variant of a line is decoded once right after a record
+  // whose layout it is tried against (the one-pass read), and once after a
+  // record of its type that no variant begins like (the scan), and the two
+  // compared.
+  /** [the record read before, the record read]. */
+  const pairs = (line: string): Array<[string, string]> => {
+    const body = line.indexOf('): ') + 3;
+    const head = line.slice(0, body);
+    const rest = line.slice(body);
+    const variants = [line, `${line} extra=1`, `${line}  `, `${head} ${rest}`, `${head}old ${rest}`, `${head}word ${rest}`];
+    const m = /^(\S+?)=(\S*)/.exec(rest);
+    if (m) {
+      const tail = rest.slice(m[0].length);
+      variants.push(`${head}${m[1]}x=${m[2]}${tail}`, `${head}${m[1].slice(0, -1)}=${m[2]}${tail}`, `${head}${m[1]}="${m[2]}"${tail}`, `${head}${m[1]}=${tail}`);
+      variants.push(`${head}${m[1]}='${m[2]}${tail}`, `${head}${m[1]}=${Buffer.from('a b').toString('hex').toUpperCase()}${tail}`, `${head}${m[1]} ${m[2]}${tail}`);
+    }
+    const last = rest.lastIndexOf(' ');
+    if (last > 0) variants.push(`${head}${rest.slice(0, last)}`, `${head}${rest.slice(0, last)} msg='op=x pid=1 res=success'`);
+    const out = variants.map((v): [string, string] => [line, v]);
+    // A user message after a record whose msg was a plain value: its fields are the message's.
+    if (line.includes("msg='")) out.push([line.replace(/msg='[^']*'/, 'msg=x'), line]);
+    return out;
+  };
+  const files: Array<[string, string]> = [
+    ...listCorpus('laurel', '.txt').map((f): [string, string] => ['laurel', f]),
+    ...listCorpus('elastic-beats/auditbeat-auditd-testdata', '.log').map((f): [string, string] => ['elastic-beats/auditbeat-auditd-testdata', f]),
+    ['go-libaudit/auparse', 'audit-rhel7.log'],
+    ['audit-userspace/auparse-test', 'test.log'],
+  ];
+  it('over the corpus: every line and its variants give the same fields either way', () => {
+    let compared = 0;
+    let onePass = 0;
+    const decode = (line: string) => parseLogLine(line)!.fields;
+    for (const [dir, file] of files) {
+      for (const line of logLines(dir, file)) {
+        const body = line.indexOf('): ') + 3;
+        if (!line.includes('type=') || body < 3) continue;
+        // No variant begins with this key: the one-pass read fails at once after it.
+        const other = `${line.slice(0, body)}zz_first=1 ${line.slice(body)}`;
+        for (const [before, variant] of pairs(line)) {
+          // Twice: a layout is compiled when it is seen the second time.
+          decode(before);
+          decode(before);
+          const fast = decode(variant);
+          decode(other);
+          decode(other);
+          const scanned = decode(variant);
+          expect(JSON.stringify(fast), `${file}: ${variant.slice(0, 200)}`).toBe(JSON.stringify(scanned));
+          expect(Object.getPrototypeOf(fast)).toBe(Object.getPrototypeOf(scanned));
+          if (variant === before && !line.includes("msg='") && !line.includes('type=AVC ')) onePass++;
+          compared++;
+        }
+      }
+    }
+    expect(onePass).toBeGreaterThan(300);
+    expect(compared).toBeGreaterThan(10 * onePass);
+  });
+
+  it('a record at the field bound is marked cut either way', () => {
+    const saved = DECODE_LIMITS.maxFieldsPerRecord;
+    DECODE_LIMITS.maxFieldsPerRecord = 3;
+    try {
+      // Three fields, then a space: the scan stops there with the bound reached and says so.
+      const line = 'type=CWD msg=audit(1700000000.000:9): a=1 b=2 c=3 ';
+      const marks = [1, 2, 3].map(() => {
+        const r = parseLogLine(line)!;
+        void r.fields;
+        return r.malformed;
+      });
+      expect(marks).toEqual(Array(3).fill('more than 3 fields: the rest not read'));
+    } finally {
+      DECODE_LIMITS.maxFieldsPerRecord = saved;
+    }
+  });
 });
 
 describe('fields inside a user message', () => {

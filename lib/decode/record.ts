@@ -295,26 +295,44 @@ export class AuditRecord {
    * for scanned().
    */
   private scan(): number {
-    const text = this.text;
-    // A live record's batch or a log chunk the reader copied; or, read right
-    // after parseLogLine wrote its line out, the bytes still there.
-    const bytes = this.source ?? (this.scratchWrite === textBytes.generation ? textBytes.bytes : undefined);
-    let n: number;
-    if (bytes !== undefined) {
-      useScan(bytes, this.sourceStart, text.length === this.sourceEnd - this.sourceStart, text);
-      n = scanFields(bytes, this.sourceStart + this.bodyStart, this.sourceEnd);
-    } else {
-      writeText(text);
-      useScan(textBytes.bytes, 0, textBytes.ascii, text);
-      // The header is ASCII: bodyStart is a byte offset too.
-      n = scanFields(textBytes.bytes, this.bodyStart, textBytes.length);
-    }
+    return this.scanBytes(this.useBytes());
+  }
+
+  /** scan() over the bytes useBytes() returned. */
+  private scanBytes(bytes: Uint8Array): number {
+    const n = scanFields(bytes, bodyFrom, bodyTo);
     if (lastScanCut()) this.noteFieldsCut();
     return n;
   }
 
+  /** Points scanned() at this record's bytes and bodyFrom, bodyTo at its fields; returns the bytes. */
+  private useBytes(): Uint8Array {
+    const text = this.text;
+    // A live record's batch or a log chunk the reader copied; or, read right
+    // after parseLogLine wrote its line out, the bytes still there.
+    const bytes = this.source ?? (this.scratchWrite === textBytes.generation ? textBytes.bytes : undefined);
+    if (bytes !== undefined) {
+      useScan(bytes, this.sourceStart, text.length === this.sourceEnd - this.sourceStart, text);
+      bodyFrom = this.sourceStart + this.bodyStart;
+      bodyTo = this.sourceEnd;
+      return bytes;
+    }
+    writeText(text);
+    useScan(textBytes.bytes, 0, textBytes.ascii, text);
+    // The header is ASCII: bodyStart is a byte offset too.
+    bodyFrom = this.bodyStart;
+    bodyTo = textBytes.length;
+    return textBytes.bytes;
+  }
+
   private scanAndBuild(): Record<string, string> {
-    let n = this.scan();
+    // Most records have the fields of the last record of their type, in the
+    // same order: read them into that layout in one pass, without the token
+    // pass and the name lookups.
+    const bytes = this.useBytes();
+    const known = lastOfType.get(this.type);
+    if (known !== undefined && readLayout(bytes, bodyFrom, bodyTo, known.keys, this.type === EXECVE)) return known.make!(layoutValues);
+    let n = this.scanBytes(bytes);
     const b = scanBytes;
     const t = scannedTokens();
     for (let k = 0; k < n; k++) {
@@ -357,10 +375,59 @@ export class AuditRecord {
           : scanned(vs, ve);
       signature = (Math.imul(signature, 31) + key.id) | 0;
     }
-    if (guessed && guess!.make !== undefined) return guess!.make(layoutValues);
-    return buildFields(guessSlot, signature, n);
+    if (guessed && guess!.make !== undefined) {
+      if (lastOfType.size < LAYOUT_LIMIT) lastOfType.set(this.type, guess!);
+      return guess!.make(layoutValues);
+    }
+    const fields = buildFields(guessSlot, signature, n);
+    if (built !== undefined && lastOfType.size < LAYOUT_LIMIT) lastOfType.set(this.type, built);
+    return fields;
   }
 }
+
+/**
+ * Reads bytes[start, end) into layoutValues when its fields are exactly
+ * `keys`, in order, with nothing else: what scanFields and the loop in
+ * scanAndBuild would make of it, in one pass. False at the first difference
+ * (another key, a bare word, a nested msg='…', more fields), for the caller
+ * to scan.
+ */
+function readLayout(b: Uint8Array, start: number, end: number, keys: KeyInfo[], execve: boolean): boolean {
+  const n = keys.length;
+  if (n >= DECODE_LIMITS.maxFieldsPerRecord) return false;
+  let i = start;
+  for (let k = 0; k < n; k++) {
+    while (i < end && b[i] === SPACE) i++;
+    const key = keys[k];
+    const name = key.name;
+    const eq = i + name.length;
+    if (eq >= end || b[eq] !== EQUALS || !bytesMatch(b, i, name)) return false;
+    i = eq + 1;
+    const c = i < end ? b[i] : -1;
+    if (c === DQUOTE || c === SQUOTE) {
+      if (c === SQUOTE && key.msg) return false;
+      const vs = i + 1;
+      let close = vs;
+      while (close < end && b[close] !== c) close++;
+      layoutValues[k] = scanned(vs, close);
+      i = close + 1;
+    } else {
+      const vs = i;
+      while (i < end && b[i] !== SPACE) i++;
+      layoutValues[k] = (execve ? key.execveArg : key.hexEncoded) && isEncodedHexBytes(b, vs, i) ? decodeHexBytes(b, vs, i) : scanned(vs, i);
+    }
+  }
+  while (i < end && b[i] === SPACE) i++;
+  return i >= end;
+}
+
+const SPACE = 32;
+const DQUOTE = 34;
+const SQUOTE = 39;
+const EQUALS = 61;
+/** The fields of the record being read (useBytes). */
+let bodyFrom = 0;
+let bodyTo = 0;
 
 /**
  * A user message's own fields come first, then those of its msg='…': a field
@@ -412,6 +479,8 @@ interface KeyInfo {
   id: number;
   hexEncoded: boolean;
   execveArg: boolean;
+  /** The name is `msg`: single-quoted, it holds a user message's own fields. */
+  msg: boolean;
 }
 
 // Field names repeat across millions of records. Reusing one string per name
@@ -437,7 +506,7 @@ function keyInfo(bytes: Uint8Array, ks: number, ke: number): KeyInfo {
     }
   }
   const name = scanned(ks, ke);
-  const info: KeyInfo = { name, id: 0, hexEncoded: HEX_ENCODED_FIELDS.has(name), execveArg: isExecveArg(name) };
+  const info: KeyInfo = { name, id: 0, hexEncoded: HEX_ENCODED_FIELDS.has(name), execveArg: isExecveArg(name), msg: name === 'msg' };
   // Cached names are ASCII, so that their characters compare with bytes.
   if (name.length === len && keyCacheSize < KEY_CACHE_LIMIT && (bucket === undefined || bucket.length < KEY_BUCKET_LIMIT)) {
     info.id = ++keyCacheSize;
@@ -450,7 +519,7 @@ function keyInfo(bytes: Uint8Array, ks: number, ke: number): KeyInfo {
 /** `old-auid` and the like (pre-3.x LOGIN records): rare, not cached, so their layouts are built by assignment. */
 function oldKeyInfo(key: string): KeyInfo {
   const name = `old-${key}`;
-  return { name, id: 0, hexEncoded: HEX_ENCODED_FIELDS.has(name), execveArg: false };
+  return { name, id: 0, hexEncoded: HEX_ENCODED_FIELDS.has(name), execveArg: false, msg: false };
 }
 
 // Where the last scan read (AuditRecord.scan): token offsets are bytes of
@@ -488,12 +557,17 @@ interface Layout {
 const layouts = new Map<number, Layout>();
 /** The layout the last record of each type and field count had. */
 const lastLayout = new Map<number, Layout>();
+/** The compiled layout the last record of each type had (readLayout's guess). */
+const lastOfType = new Map<number, Layout>();
+/** The compiled layout buildFields made its object with, if it did. */
+let built: Layout | undefined;
 const LAYOUT_LIMIT = 1024;
 let layoutKeys: KeyInfo[] = new Array(256);
 let layoutValues: string[] = new Array(256);
 let compileAllowed = true;
 
 function buildFields(guessSlot: number, signature: number, n: number): Record<string, string> {
+  built = undefined;
   const layout = layouts.get(signature);
   if (layout !== undefined && layout.keys.length === n) {
     let same = true;
@@ -507,6 +581,7 @@ function buildFields(guessSlot: number, signature: number, n: number): Record<st
       if (layout.make === undefined && compileAllowed) layout.make = compileLayout(layout.keys);
       if (layout.make !== undefined) {
         if (lastLayout.size < LAYOUT_LIMIT) lastLayout.set(guessSlot, layout);
+        built = layout;
         return layout.make(layoutValues);
       }
     }
