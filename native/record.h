@@ -76,7 +76,10 @@ struct Wanted {
 // (user-space records nest their fields there). An inner field never
 // replaces the record's own. Tokens are scanned as lib/decode/fields.ts scans
 // them: key=value separated by spaces, values bare, "double" or 'single'
-// quoted (a quote after a backslash does not close); words without '=' skipped.
+// quoted, a value ending at its closing quote whatever precedes it (the
+// kernel quotes only values without quotes, and prints an argument ending in
+// a backslash as "x\": read as an escape, it would run into the next field
+// and let that field's text pass for a key); words without '=' skipped.
 inline void FindFields(const uint8_t* t, size_t from, size_t to, Wanted* wanted, size_t count, bool nested = false) {
   size_t missing = 0;
   for (size_t w = 0; w < count; w++) missing += wanted[w].value.found ? 0 : 1;
@@ -97,7 +100,7 @@ inline void FindFields(const uint8_t* t, size_t from, size_t to, Wanted* wanted,
     if (i < to && (t[i] == '"' || t[i] == '\'')) {
       char q = static_cast<char>(t[i]);
       size_t close = i + 1;
-      while (close < to && !(t[close] == static_cast<uint8_t>(q) && t[close - 1] != '\\')) close++;
+      while (close < to && t[close] != static_cast<uint8_t>(q)) close++;
       v.start = i + 1;
       v.end = close;
       v.quote = q;

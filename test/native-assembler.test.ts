@@ -102,6 +102,25 @@ describe('native assembly', () => {
     expect(batches).toHaveLength(1);
   });
 
+  it('an argument ending in a backslash cannot end another field or forge a key (the kernel does not escape quotes)', () => {
+    // execve("x", ["x\\", "key=forged"]) under a rule with no -k: the kernel
+    // prints a0="x\" a1="key=forged". The quote after the backslash ends a0,
+    // as libauparse and the JS scanner read it; read as an escape, a0 would
+    // run to a1's opening quote and a1's text would become a field `key`.
+    const pid = 'pid=21 uid=1000 comm="x\\" exe="/tmp/x" ';
+    const { events } = assembleNative([
+      rec('SYSCALL', 1, `arch=c000003e syscall=59 ppid=20 ${pid}key=(null)`),
+      rec('EXECVE', 1, 'argc=2 a0="x\\" a1="key=forged"'),
+      rec('EOE', 1),
+      rec('USER_CMD', 2, 'pid=22 uid=0 msg=\'cwd="/tmp\\" cmd=6B65793D6E6F key="real"\''),
+    ]);
+    expect(events.map((e) => e.keys)).toEqual([[], ['real']]);
+    expect(events[0].pid).toBe(21);
+    // What decoding the records says.
+    for (const e of events) expect(e.keys).toEqual(e.records.map((r) => r.fields.key).filter((k) => k !== undefined && k !== '(null)').slice(0, 1));
+    expect(events[0].records[1].fields).toMatchObject({ a0: 'x\\', a1: 'key=forged' });
+  });
+
   it('filters by key and by type before JavaScript sees an event, and counts what it left out', () => {
     const steps: Step[] = [rec('SYSCALL', 1, 'key="a"'), rec('EOE', 1), rec('SYSCALL', 2, 'key="b"'), rec('EOE', 2), rec('USER_LOGIN', 3, 'pid=1'), rec('SYSCALL', 4, 'key=(null)'), rec('PATH', 4), rec('EOE', 4)];
     const byKey = assembleNative(steps, ['key=b', 'key=zz']);

@@ -6,7 +6,7 @@ import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import { subscribe, type AuditEvent } from '../../lib/index.js';
 import { AuditClient } from '../../lib/client/client.js';
 import { validateEvent } from '../helpers/schema.js';
-import { addRules, collect, deleteRules, describeLive, kernelSnapshot, resources, restoreKernel, syscallGenerator, type KernelSnapshot } from '../helpers/live.js';
+import { addRules, auditctl, collect, deleteRules, describeLive, kernelSnapshot, resources, restoreKernel, syscallGenerator, type KernelSnapshot } from '../helpers/live.js';
 
 const KEY = `la_live_${process.pid}`;
 
@@ -97,6 +97,37 @@ describeLive('live subscription on the real kernel', () => {
     expect(s.dropped).toBe(0);
     expect(s.malformed).toBe(0);
     expect(s.records).toBeGreaterThanOrEqual(events.reduce((n, e) => n + e.records.length, 0));
+  });
+
+  it('an argument ending in a backslash forges no key: under a rule without -k the event has none', async () => {
+    // The kernel prints a0="x\" a1="key=forged": it quotes values without
+    // quotes and escapes nothing, so a reader that took \" for an escape read
+    // a1's text as a field `key`.
+    const program = path.join(dir, 'true-keyless');
+    fs.copyFileSync('/bin/true', program);
+    fs.chmodSync(program, 0o755);
+    // -A: before our keyed rules, so that this one (with no key) is the rule that matches.
+    const rule = ['always,exit', '-F', 'arch=b64', '-S', 'execve', '-F', `exe=${program}`];
+    auditctl('-A', ...rule);
+    try {
+      const sub = subscribe({ mode: 'unicast', enable: true });
+      await sub.ready;
+      spawnSync(program, ['x\\', 'key=forged']);
+      // Keys as the reader thread found them: read before anything decodes the records.
+      const keys = new Map<AuditEvent, string[]>();
+      const events = await collect(sub, (evs) => {
+        const ev = evs[evs.length - 1];
+        keys.set(ev, ev.keys);
+        return ev.argv?.[0] === program;
+      });
+      const exec = events[events.length - 1];
+      expect(exec.argv).toEqual([program, 'x\\', 'key=forged']);
+      expect(exec.syscall!.key).toBe('(null)');
+      expect(keys.get(exec)).toEqual([]);
+      expect(exec.keys).toEqual([]);
+    } finally {
+      auditctl('-d', ...rule);
+    }
   });
 
   it('containers: false reads no container: events have none, and none is counted unknown', async () => {
