@@ -71,39 +71,45 @@ struct Wanted {
   Value value;
 };
 
-// The values of the wanted fields in body text[from, to), in one pass: each
-// the record's own field, or, when it has none, one inside its msg='…'
-// (user-space records nest their fields there). An inner field never
-// replaces the record's own. Tokens are scanned as lib/decode/fields.ts scans
-// them: key=value separated by spaces, values bare, "double" or 'single'
-// quoted, a value ending at its closing quote whatever precedes it (the
-// kernel quotes only values without quotes, and prints an argument ending in
-// a backslash as "x\": read as an escape, it would run into the next field
-// and let that field's text pass for a key); words without '=' skipped.
-inline void FindFields(const uint8_t* t, size_t from, size_t to, Wanted* wanted, size_t count, bool nested = false) {
-  size_t missing = 0;
-  for (size_t w = 0; w < count; w++) missing += wanted[w].value.found ? 0 : 1;
-  size_t msgStart = 0, msgEnd = 0;
-  bool haveMsg = false;
-  size_t i = from;
-  while (i < to && missing > 0) {
+// One key=value token of body text, scanned as lib/decode/fields.ts scans
+// them: separated by spaces, values bare, "double" or 'single' quoted, a
+// value ending at its closing quote whatever precedes it (the kernel quotes
+// only values without quotes, and prints an argument ending in a backslash
+// as "x\": read as an escape, it would run into the next field and let that
+// field's text pass for a key); words without '=' skipped. After the bare
+// word `old` (pre-3.x LOGIN records: `old auid=`) a key is old-<key>.
+struct Token {
+  size_t keyStart, keyEnd;
+  Value value;
+  bool old;
+};
+
+// The next token at or after i (false at the end); i moves past it.
+inline bool NextToken(const uint8_t* t, size_t& i, size_t to, Token* out) {
+  bool afterOld = false;
+  while (i < to) {
     if (t[i] == ' ') {
       i++;
       continue;
     }
     size_t ks = i;
     while (i < to && t[i] != '=' && t[i] != ' ') i++;
-    if (i >= to || t[i] == ' ') continue;  // a bare word
-    size_t ke = i;
+    if (i >= to || t[i] == ' ') {  // a bare word
+      afterOld = i - ks == 3 && t[ks] == 'o' && t[ks + 1] == 'l' && t[ks + 2] == 'd';
+      continue;
+    }
+    out->keyStart = ks;
+    out->keyEnd = i;
+    out->old = afterOld;
     i++;
     Value v;
     if (i < to && (t[i] == '"' || t[i] == '\'')) {
-      char q = static_cast<char>(t[i]);
+      const uint8_t q = t[i];
       size_t close = i + 1;
-      while (close < to && t[close] != static_cast<uint8_t>(q)) close++;
+      while (close < to && t[close] != q) close++;
       v.start = i + 1;
       v.end = close;
-      v.quote = q;
+      v.quote = static_cast<char>(q);
       i = close < to ? close + 1 : to;
     } else {
       v.start = i;
@@ -111,24 +117,63 @@ inline void FindFields(const uint8_t* t, size_t from, size_t to, Wanted* wanted,
       v.end = i;
     }
     v.found = true;
-    for (size_t w = 0; w < count; w++) {
-      Wanted& x = wanted[w];
-      if (!x.value.found && x.length == ke - ks && std::memcmp(t + ks, x.name, x.length) == 0) {
-        x.value = v;
-        missing--;
-        break;
-      }
-    }
-    if (!nested && !haveMsg && v.quote == '\'' && ke - ks == 3 && t[ks] == 'm' && t[ks + 1] == 's' && t[ks + 2] == 'g') {
-      haveMsg = true;
-      msgStart = v.start;
-      msgEnd = v.end;
-    }
+    out->value = v;
+    return true;
   }
-  if (missing > 0 && haveMsg) FindFields(t, msgStart, msgEnd, wanted, count, true);
+  return false;
 }
 
-// A decimal number of at most 10 digits that fits 32 bits, or -1.
+inline bool IsMsgWithFields(const uint8_t* t, const Token& k) {
+  return k.value.quote == '\'' && k.keyEnd - k.keyStart == 3 && t[k.keyStart] == 'm' && t[k.keyStart + 1] == 's' && t[k.keyStart + 2] == 'g';
+}
+
+// Marks a wanted field found by token k, unless one was found before.
+inline bool Take(const uint8_t* t, const Token& k, Wanted* wanted, size_t count) {
+  if (k.old) return false;
+  for (size_t w = 0; w < count; w++) {
+    Wanted& x = wanted[w];
+    if (!x.value.found && x.length == k.keyEnd - k.keyStart && std::memcmp(t + k.keyStart, x.name, x.length) == 0) {
+      x.value = k.value;
+      return true;
+    }
+  }
+  return false;
+}
+
+// The values of the wanted fields in body text[from, to): each the record's
+// own first such field, or, when it has none, the first inside its msg='…'
+// fields (user-space records nest their fields there), in order. An inner
+// field never replaces the record's own. Inside a message, old prose wraps
+// fields in punctuation, `(hostname=?, addr=?, …)`, which is not theirs
+// (lib/decode/fields.ts trimProse). lib/decode/record.ts rawField() reads
+// the same.
+inline void FindFields(const uint8_t* t, size_t from, size_t to, Wanted* wanted, size_t count) {
+  size_t missing = 0;
+  for (size_t w = 0; w < count; w++) missing += wanted[w].value.found ? 0 : 1;
+  bool haveMsg = false;
+  Token k;
+  size_t i = from;
+  while (missing > 0 && NextToken(t, i, to, &k)) {
+    if (IsMsgWithFields(t, k)) haveMsg = true;
+    else if (Take(t, k, wanted, count)) missing--;
+  }
+  if (missing == 0 || !haveMsg) return;
+  i = from;
+  while (missing > 0 && NextToken(t, i, to, &k)) {
+    if (!IsMsgWithFields(t, k)) continue;
+    size_t j = k.value.start;
+    Token inner;
+    while (missing > 0 && NextToken(t, j, k.value.end, &inner)) {
+      if (t[inner.keyStart] == '(' && inner.keyEnd - inner.keyStart > 1) inner.keyStart++;
+      if (inner.value.quote == 0)
+        while (inner.value.end > inner.value.start && (t[inner.value.end - 1] == ',' || t[inner.value.end - 1] == ')')) inner.value.end--;
+      if (Take(t, inner, wanted, count)) missing--;
+    }
+  }
+}
+
+// An unquoted decimal number below 2^32 - 1 (a batch index's none: no pid is
+// that large), or -1.
 inline int64_t ParseDecimal(const uint8_t* t, const Value& v) {
   if (!v.found || v.quote != 0 || v.end == v.start || v.end - v.start > 10) return -1;
   uint64_t n = 0;
@@ -136,7 +181,7 @@ inline int64_t ParseDecimal(const uint8_t* t, const Value& v) {
     if (t[i] < '0' || t[i] > '9') return -1;
     n = n * 10 + (t[i] - '0');
   }
-  return n > 0xffffffffu ? -1 : static_cast<int64_t>(n);
+  return n >= 0xffffffffu ? -1 : static_cast<int64_t>(n);
 }
 
 inline int HexDigit(uint8_t c) {

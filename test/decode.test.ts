@@ -275,7 +275,8 @@ describe('every corpus log line parses', () => {
         expect(r.serial).toBeGreaterThan(0);
         expect(r.time).toBeGreaterThan(0);
         expect(() => r.fields).not.toThrow();
-        // rawField(key) is rawFields()'s first field of that name, without the rest.
+        // rawField(key) is rawFields()'s first field of that name (no corpus record has a
+        // message naming a field before the record's own does; see below), without the rest.
         const raw = r.rawFields();
         for (const f of raw) expect(r.rawField(f.key)).toEqual(raw.find((x) => x.key === f.key));
         expect(r.rawField('no-such-field')).toBeUndefined();
@@ -362,6 +363,18 @@ describe('a record like the last of its type is read in one pass', () => {
     } finally {
       DECODE_LIMITS.maxFieldsPerRecord = saved;
     }
+  });
+});
+
+describe('rawField: the field the reader thread names an event by', () => {
+  it("the record's own first, else the first inside its message, as native/record.h reads it", () => {
+    const r = (body: string) => parseLogLine(`type=USER_CMD msg=audit(1700000000.000:5): ${body}`)!;
+    expect(r("msg='pid=2' pid=1").rawField('pid')).toEqual({ key: 'pid', value: '1', quoted: false });
+    expect(r('pid=1 pid=3').rawField('pid')?.value).toBe('1');
+    expect(r("uid=0 msg='op=x pid=2' msg='pid=4'").rawField('pid')?.value).toBe('2');
+    expect(r("msg='PAM: session open (pid=7, res=success)'").rawField('pid')?.value).toBe('7');
+    expect(r('old pid=9').rawField('pid')).toBeUndefined();
+    expect(r('old pid=9').rawField('old-pid')).toEqual({ key: 'old-pid', value: '9', quoted: false });
   });
 });
 

@@ -121,6 +121,12 @@ describe('property: decoding never throws and names what it could not read', () 
       fc.property(fc.array(fc.tuple(fc.constantFrom(...payloads), mutated(payloads.map((p) => p.text))), { minLength: 1, maxLength: 16 }), (list) => {
         const { events } = assembleNative([...list.map(([p, text]) => ({ datagram: recordDatagram(p.type, Buffer.from(text, 'latin1')) })), 'flush']);
         for (const ev of events) {
+          // What the reader thread named, and what decoding the same records names.
+          const named = { keys: ev.keys, pid: ev.pid, ppid: ev.ppid };
+          const records = ev.records.map((r) => AuditRecord.fromText(r.type, r.text));
+          const decoded = new AuditEvent(records[0]);
+          decoded.replaceRecords(records);
+          expect(named).toEqual({ keys: decoded.keys, pid: decoded.pid, ppid: decoded.ppid });
           for (const r of ev.records) {
             timed(() => touch(r));
             // A header that still reads gives a real time and serial; one that does not says so.
@@ -161,6 +167,47 @@ describe('property: decoding never throws and names what it could not read', () 
           .split('\n')
           .filter((l) => parseLogLine(l) !== undefined).length;
         expect(records).toBe(wanted);
+      }),
+      PARAMS,
+    );
+  });
+});
+
+describe('property: the reader thread names the key, pid and ppid that decoding the records names', () => {
+  // Live events carry these from the native finder (native/record.h) until
+  // their records are decoded; from then on they come from the fields. The
+  // two must agree on any record, or an event's key (which filters and routes
+  // it) and its process would depend on what was read first.
+  const key = fc.constantFrom('pid', 'ppid', 'key', 'msg', 'uid', 'a0', 'comm', 'old', 'k');
+  const bare = fc.oneof(
+    fc.constantFrom('', '(null)', '-1', '0', '4294967295', '4294967296', '99999999999', '12a', 'x=y', '6B6579', '6b6579'),
+    fc.nat({ max: 70000 }).map(String),
+  );
+  const quotedText = fc.stringMatching(/^[a-z0-9=\\ "'-]{0,8}$/);
+  const field = (depth: number): fc.Arbitrary<string> =>
+    fc.oneof(
+      fc.tuple(key, bare).map(([k, v]) => `${k}=${v}`),
+      fc.tuple(key, quotedText).map(([k, v]) => `${k}="${v}"`),
+      key,
+      ...(depth > 0 ? [fc.array(field(depth - 1), { maxLength: 5 }).map((inner) => `msg='${inner.join(' ')}'`)] : []),
+    );
+  const record = fc.tuple(fc.array(field(1), { maxLength: 8 }), fc.constantFrom(' ', '  ')).map(([fields, sep]) => fields.join(sep));
+  it('records of key=value tokens: bare, quoted, backslashes, nested msg, repeated keys, bare words', { timeout: TEST_TIMEOUT }, () => {
+    fc.assert(
+      // Events of one to three records (SYSCALL, PATH, CWD), ended by EOE: what one record lacks the next may name.
+      fc.property(fc.array(fc.array(record, { minLength: 1, maxLength: 3 }), { minLength: 1, maxLength: 6 }), (list) => {
+        const types = [1300, 1302, 1307];
+        const events = list.map((bodies, e) => bodies.map((body, r): [number, string] => [types[r], `audit(1700000000.123:${e + 1}): ${body}`]));
+        const steps = events.flatMap((recs, e) => [...recs.map(([type, text]) => ({ datagram: recordDatagram(type, text) })), { datagram: recordDatagram(1320, `audit(1700000000.123:${e + 1}): `) }]);
+        const native = assembleNative(steps).events;
+        expect(native).toHaveLength(events.length);
+        native.forEach((ev, e) => {
+          const named = { keys: ev.keys, pid: ev.pid, ppid: ev.ppid };
+          const records = events[e].map(([type, text]) => AuditRecord.fromText(type, text));
+          const decoded = new AuditEvent(records[0]);
+          decoded.replaceRecords(records);
+          expect(named, events[e].map(([, text]) => text).join('\n')).toEqual({ keys: decoded.keys, pid: decoded.pid, ppid: decoded.ppid });
+        });
       }),
       PARAMS,
     );

@@ -1,7 +1,8 @@
 // An audit event: the records that share one serial.
 import { EXECVE, SYSCALL, recordTypeName } from '../constants/index.js';
 import type { EventBatch } from './batch.js';
-import type { AuditRecord } from '../decode/record.js';
+import type { AuditRecord, RawField } from '../decode/record.js';
+import { isEncodedHex } from '../decode/fields.js';
 import { commandLineOf } from './argv.js';
 import type { ContainerInfo, ContainerResolver } from '../enrich/container.js';
 import type { ProcessInfo, ProcessTable } from '../enrich/process.js';
@@ -87,8 +88,8 @@ export class AuditEvent {
   get pid(): number | undefined {
     if (this.recs === undefined) return this.batch!.numberAt(this.at, 8);
     for (const r of this.recs) {
-      const pid = r.fields.pid;
-      if (pid !== undefined && /^\d+$/.test(pid)) return Number(pid);
+      const pid = processNumber(r.rawField('pid'));
+      if (pid !== undefined) return pid;
     }
     return undefined;
   }
@@ -112,8 +113,11 @@ export class AuditEvent {
   /** The parent process id, from the SYSCALL record. */
   get ppid(): number | undefined {
     if (this.recs === undefined) return this.batch!.numberAt(this.at, 9);
-    const ppid = this.records.find((r) => r.fields.ppid !== undefined)?.fields.ppid;
-    return ppid !== undefined && /^\d+$/.test(ppid) ? Number(ppid) : undefined;
+    for (const r of this.recs) {
+      const ppid = r.rawField('ppid');
+      if (ppid !== undefined && ppid.value !== '') return processNumber(ppid);
+    }
+    return undefined;
   }
 
   /**
@@ -144,8 +148,10 @@ export class AuditEvent {
     if (this.keyList !== undefined) return this.keyList;
     if (this.recs === undefined) return (this.keyList = this.batch!.keysAt(this.at));
     for (const r of this.recs) {
-      const key = r.fields.key;
-      if (key !== undefined && key !== '(null)') return (this.keyList = key.split('\x01'));
+      const key = r.rawField('key');
+      if (key === undefined || (!key.quoted && key.value === '(null)')) continue;
+      const text = !key.quoted && isEncodedHex(key.value, 0, key.value.length) ? Buffer.from(key.value, 'hex').toString('utf8') : key.value;
+      return (this.keyList = text.split('\x01'));
     }
     return (this.keyList = []);
   }
@@ -236,4 +242,15 @@ export class AuditEvent {
   toJSONWith(records: JsonRecords): AuditEventJSON {
     return eventToJSON(this, this.enrichment !== undefined, records);
   }
+}
+
+/**
+ * pid and ppid as the reader thread reads them (native/record.h
+ * ParseDecimal): unquoted decimal below 2^32 - 1 (the batch index's none;
+ * no pid is that large); otherwise none.
+ */
+function processNumber(field: RawField | undefined): number | undefined {
+  if (field === undefined || field.quoted || !/^\d{1,10}$/.test(field.value)) return undefined;
+  const n = Number(field.value);
+  return n < 0xffffffff ? n : undefined;
 }

@@ -234,25 +234,18 @@ export class AuditRecord {
   /** The fields in order, as written (hex not decoded), with whether each was quoted. */
   rawFields(): RawField[] {
     const n = this.scan();
-    const t = scannedTokens();
     const out: RawField[] = new Array(n);
-    for (let k = 0; k < n; k++) {
-      const at = k * TOKEN_WORDS;
-      const key = scanned(t[at], t[at + 1]);
-      out[k] = {
-        key: t[at + 4] & OLD_PREFIX ? `old-${key}` : key,
-        value: scanned(t[at + 2], t[at + 3]),
-        quoted: (t[at + 4] & (QUOTED_DOUBLE | QUOTED_SINGLE)) !== 0,
-      };
-    }
+    for (let k = 0; k < n; k++) out[k] = this.rawAt(k * TOKEN_WORDS);
     return out;
   }
 
   /**
-   * The first field named `key` as written (hex not decoded), with whether it
-   * was quoted; what rawFields() would give for it, without an object per
-   * field. `key` is a field name as the kernel writes them, ASCII: its
-   * characters are compared with the record's bytes.
+   * The field named `key` as written (hex not decoded), with whether it was
+   * quoted: the record's own first such field, or when it has none, the
+   * first inside its msg='…' (what rawFields() lists, without an object per
+   * field). The reader thread names an event's key, pid and ppid the same way
+   * (native/record.h). `key` is a field name as the kernel writes them,
+   * ASCII: its characters are compared with the record's bytes.
    */
   rawField(key: string): RawField | undefined {
     const n = this.scan();
@@ -260,14 +253,22 @@ export class AuditRecord {
     const b = scanBytes;
     // `old auid=` (the pre-3.x LOGIN form) is old-auid, as `old-auid=` is.
     const unprefixed = key.startsWith('old-') ? key.slice(4) : undefined;
+    let inner = -1;
     for (let k = 0; k < n; k++) {
       const at = k * TOKEN_WORDS;
       const flags = t[at + 4];
       const name = (flags & OLD_PREFIX) === 0 ? key : unprefixed;
       if (name === undefined || t[at + 1] - t[at] !== name.length || !bytesMatch(b, t[at], name)) continue;
-      return { key, value: scanned(t[at + 2], t[at + 3]), quoted: (flags & (QUOTED_DOUBLE | QUOTED_SINGLE)) !== 0 };
+      if ((flags & INNER) === 0) return this.rawAt(at);
+      if (inner < 0) inner = at;
     }
-    return undefined;
+    return inner < 0 ? undefined : this.rawAt(inner);
+  }
+
+  private rawAt(at: number): RawField {
+    const t = scannedTokens();
+    const key = scanned(t[at], t[at + 1]);
+    return { key: t[at + 4] & OLD_PREFIX ? `old-${key}` : key, value: scanned(t[at + 2], t[at + 3]), quoted: (t[at + 4] & (QUOTED_DOUBLE | QUOTED_SINGLE)) !== 0 };
   }
 
   toJSON(): AuditRecordJSON {
