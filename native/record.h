@@ -37,7 +37,8 @@ inline bool ParseHeader(const uint8_t* t, size_t n, Header* h) {
     i++;
     digits++;
   }
-  if (digits == 0 || digits > 9 || i >= n || t[i] != ':') return false;
+  // %03lu milliseconds, as lib/decode/record.ts reads them.
+  if (digits == 0 || digits > 3 || i >= n || t[i] != ':') return false;
   i++;
   uint64_t serial = 0;
   digits = 0;

@@ -142,8 +142,8 @@ describe('events: at most 8192 records and 8 MiB each, the rest counted', () => 
   });
 });
 
-describe('times no Date can hold are malformed records, never exceptions', () => {
-  it.each(['audit(8640000000001.000:2)', 'audit(99999999999999999999999.000:2)', 'audit(1.0000:2)'])('%s', async (header) => {
+describe('times out of range (past 32-bit seconds, or no Date could hold them) are malformed records, never exceptions', () => {
+  it.each(['audit(4294967296.000:2)', 'audit(8640000000001.000:2)', 'audit(99999999999999999999999.000:2)', 'audit(1.0000:2)'])('%s', async (header) => {
     const { events: evs, stats } = await events(`type=USER msg=${header}: pid=1\n`);
     expect(evs[0].records[0].malformed).toBe('time in audit(SECONDS.MILLIS:SERIAL) out of range');
     expect(evs[0].time).toBe(0);

@@ -127,6 +127,8 @@ describe('property: decoding never throws and names what it could not read', () 
           const decoded = new AuditEvent(records[0]);
           decoded.replaceRecords(records);
           expect(named).toEqual({ keys: decoded.keys, pid: decoded.pid, ppid: decoded.ppid });
+          // And the header: the same serial and time as the decoder reads from the text.
+          ev.records.forEach((r, k) => expect({ serial: r.serial, time: r.time }, r.text).toEqual({ serial: records[k].serial, time: records[k].time }));
           for (const r of ev.records) {
             timed(() => touch(r));
             // A header that still reads gives a real time and serial; one that does not says so.

@@ -621,9 +621,9 @@ function isExecveArg(name: string): boolean {
   return true;
 }
 
-/** parseHeader's answer for a header whose time no Date can hold. */
+/** parseHeader's answer for a header whose time is out of range (see parseHeaderBytes). */
 export const TIME_OUT_OF_RANGE = -2;
-const MAX_SECONDS = 8_640_000_000_000 - 1;
+const MAX_SECONDS = 0xffffffff;
 
 // parseHeader's results, in module state so the hot path returns a number, not an object.
 let headerTime = 0;
@@ -661,8 +661,9 @@ function parseHeaderBytes(b: Uint8Array, from: number, end: number): number {
     digits++;
   }
   if (digits === 0 || i === end || c !== 58 /* : */) return -1;
-  // The kernel writes %03lu milliseconds; a time past what a Date can hold
-  // (year 275760) would become NaN dates and exceptions downstream.
+  // The kernel writes %03lu milliseconds. Seconds past 32 bits (the year
+  // 2106) do not fit the reader thread's batch index (native/record.h refuses
+  // them too), and past what a Date holds would become NaN dates.
   if (digits > 3 || seconds > MAX_SECONDS) return TIME_OUT_OF_RANGE;
   i++;
   let serial = 0;
