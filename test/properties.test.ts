@@ -239,6 +239,26 @@ describe('property: the assembler hands out every record once and holds a bounde
       PARAMS,
     );
   });
+
+  it('the reader thread groups them as the log reader does (same events, same order, same marks)', { timeout: TEST_TIMEOUT }, () => {
+    const record = fc.record({ serial: fc.integer({ min: 1, max: 40 }), type: fc.constantFrom(1300, 1302, 1307, 1327, 1320, 1112, 1305, 1400, 1006) });
+    fc.assert(
+      fc.property(fc.array(record, { maxLength: 200 }), fc.integer({ min: 1, max: 20 }), (records, maxInFlight) => {
+        const text = (serial: number) => `audit(1700000000.000:${serial}): x=1`;
+        const js: AuditEvent[] = [];
+        const a = new Assembler((ev) => js.push(ev), { maxInFlight, timeoutMs: 3_600_000 });
+        for (const { serial, type } of records) a.push(AuditRecord.fromText(type, text(serial)), 1000);
+        a.flush();
+        const native = assembleNative(
+          [...records.map(({ serial, type }) => ({ datagram: recordDatagram(type, text(serial)) })), 'flush'],
+          [`maxInFlight=${maxInFlight}`, 'timeoutMs=3600000'],
+        ).events;
+        const shape = (evs: AuditEvent[]) => evs.map((e) => [e.serial, e.types.join(','), e.incomplete]);
+        expect(shape(native)).toEqual(shape(js));
+      }),
+      PARAMS,
+    );
+  });
 });
 
 describe('property: rule text', () => {
