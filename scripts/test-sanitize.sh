@@ -9,6 +9,11 @@ cd "$(dirname "$0")/.."
 restore() { npx node-gyp rebuild >/dev/null 2>&1 || echo "test:sanitize: could not rebuild the normal addon; run npx node-gyp rebuild" >&2; }
 trap restore EXIT
 
+# The assembler's harness (the reader thread's assembler without a kernel, its own program) under ASan
+# and UBSan, through its tests and the fuzzing that feeds it any bytes and mutated records; first, while
+# the addon the other tests load is still the normal one.
+LINUX_AUDIT_HARNESS_SANITIZE=1 npx vitest run test/native-assembler.test.ts test/properties.test.ts
+
 npx node-gyp rebuild --sanitize=1 >/dev/null
 # The check that the build is instrumented: without it, a clean run would prove nothing.
 if ! nm -D build/Release/linux_audit.node | grep __asan_ >/dev/null; then

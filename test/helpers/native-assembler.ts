@@ -18,7 +18,9 @@ function harness(): { bin: string; table: string } {
   if (built) return built;
   const dir = tempDir('linux-audit-harness-');
   const bin = path.join(dir, 'assemble-harness');
-  execFileSync('c++', ['-std=c++17', '-O1', '-Wall', '-Wextra', '-Werror', '-o', bin, path.join(root, 'native', 'test', 'assemble-harness.cc'), path.join(root, 'native', 'assembler.cc'), path.join(root, 'native', 'cgroup.cc')]);
+  // npm run test:sanitize runs the harness's tests (the fuzzing among them) under ASan and UBSan.
+  const sanitize = process.env.LINUX_AUDIT_HARNESS_SANITIZE === '1' ? ['-g', '-fsanitize=address,undefined', '-fno-sanitize-recover=all'] : [];
+  execFileSync('c++', ['-std=c++17', '-O1', '-Wall', '-Wextra', '-Werror', ...sanitize, '-o', bin, path.join(root, 'native', 'test', 'assemble-harness.cc'), path.join(root, 'native', 'assembler.cc'), path.join(root, 'native', 'cgroup.cc')]);
   const table = path.join(dir, 'type-class');
   fs.writeFileSync(table, RECORD_TYPE_CLASS);
   return (built = { bin, table });
