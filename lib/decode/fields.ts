@@ -77,10 +77,10 @@ export function bytesMatch(bytes: Uint8Array, at: number, word: string): boolean
   return true;
 }
 
-const SPACE = 32;
-const DQUOTE = 34;
-const SQUOTE = 39;
-const EQUALS = 61;
+export const SPACE = 32;
+export const DQUOTE = 34;
+export const SQUOTE = 39;
+export const EQUALS = 61;
 
 function isMsgKey(b: Uint8Array, ks: number, ke: number): boolean {
   return ke - ks === 3 && b[ks] === 109 && b[ks + 1] === 115 && b[ks + 2] === 103;

@@ -9,6 +9,10 @@ import {
   QUOTED_SINGLE,
   TOKEN_WORDS,
   DECODE_LIMITS,
+  DQUOTE,
+  EQUALS,
+  SPACE,
+  SQUOTE,
   bytesMatch,
   decodeHexBytes,
   isEncodedHexBytes,
@@ -380,9 +384,7 @@ export class AuditRecord {
       if (lastOfType.size < LAYOUT_LIMIT) lastOfType.set(this.type, guess!);
       return guess!.make(layoutValues);
     }
-    const fields = buildFields(guessSlot, signature, n);
-    if (built !== undefined && lastOfType.size < LAYOUT_LIMIT) lastOfType.set(this.type, built);
-    return fields;
+    return buildFields(this.type, guessSlot, signature, n);
   }
 }
 
@@ -422,10 +424,6 @@ function readLayout(b: Uint8Array, start: number, end: number, keys: KeyInfo[], 
   return i >= end;
 }
 
-const SPACE = 32;
-const DQUOTE = 34;
-const SQUOTE = 39;
-const EQUALS = 61;
 /** The fields of the record being read (useBytes). */
 let bodyFrom = 0;
 let bodyTo = 0;
@@ -560,15 +558,12 @@ const layouts = new Map<number, Layout>();
 const lastLayout = new Map<number, Layout>();
 /** The compiled layout the last record of each type had (readLayout's guess). */
 const lastOfType = new Map<number, Layout>();
-/** The compiled layout buildFields made its object with, if it did. */
-let built: Layout | undefined;
 const LAYOUT_LIMIT = 1024;
 let layoutKeys: KeyInfo[] = new Array(256);
 let layoutValues: string[] = new Array(256);
 let compileAllowed = true;
 
-function buildFields(guessSlot: number, signature: number, n: number): Record<string, string> {
-  built = undefined;
+function buildFields(type: number, guessSlot: number, signature: number, n: number): Record<string, string> {
   const layout = layouts.get(signature);
   if (layout !== undefined && layout.keys.length === n) {
     let same = true;
@@ -582,7 +577,7 @@ function buildFields(guessSlot: number, signature: number, n: number): Record<st
       if (layout.make === undefined && compileAllowed) layout.make = compileLayout(layout.keys);
       if (layout.make !== undefined) {
         if (lastLayout.size < LAYOUT_LIMIT) lastLayout.set(guessSlot, layout);
-        built = layout;
+        if (lastOfType.size < LAYOUT_LIMIT) lastOfType.set(type, layout);
         return layout.make(layoutValues);
       }
     }

@@ -94,7 +94,7 @@ describeLive('forward to a real nats-server (JetStream)', () => {
     await p.waitFor(() => readJSONLines<EventJSON>(reference).length >= 30, '30 events');
     p.child.kill('SIGTERM');
     expect(await p.exited, p.stderr).toBe(0);
-    const documents = readJSONLines<EventJSON>(reference) as unknown as Array<{ event: { kind: string } }>;
+    const documents = readJSONLines<{ event: { kind: string } }>(reference);
     expect(documents[0].event.kind).toBe('event');
     expect((await nats.messages('AUDIT8')).map((m) => JSON.parse(m.data))).toEqual(documents);
   });
