@@ -35,6 +35,12 @@ export class AuditEvent {
   private recs: AuditRecord[] | undefined;
   private readonly batch: EventBatch | undefined;
   private readonly at: number;
+  /**
+   * The batch's index names this event's key, pid and ppid, as decoding its
+   * records would (a property test holds them equal): read there even once
+   * the records are decoded, until they are replaced.
+   */
+  private indexed: boolean;
   private keyList: string[] | undefined;
   private enrichment: Enrichment | undefined;
   private parents: ProcessInfo[] | undefined;
@@ -58,6 +64,7 @@ export class AuditEvent {
     this.incomplete = incomplete;
     this.batch = batch;
     this.at = at;
+    this.indexed = batch !== undefined;
     this.keyList = undefined;
     this.enrichment = undefined;
   }
@@ -86,8 +93,8 @@ export class AuditEvent {
 
   /** The process id the event is about (the SYSCALL record's, or a user record's pid field). */
   get pid(): number | undefined {
-    if (this.recs === undefined) return this.batch!.numberAt(this.at, 8);
-    for (const r of this.recs) {
+    if (this.indexed) return this.batch!.numberAt(this.at, 8);
+    for (const r of this.recs!) {
       const pid = processNumber(r.rawField('pid'));
       if (pid !== undefined) return pid;
     }
@@ -112,8 +119,8 @@ export class AuditEvent {
 
   /** The parent process id, from the SYSCALL record. */
   get ppid(): number | undefined {
-    if (this.recs === undefined) return this.batch!.numberAt(this.at, 9);
-    for (const r of this.recs) {
+    if (this.indexed) return this.batch!.numberAt(this.at, 9);
+    for (const r of this.recs!) {
       const ppid = r.rawField('ppid');
       if (ppid !== undefined && ppid.value !== '') return processNumber(ppid);
     }
@@ -146,8 +153,8 @@ export class AuditEvent {
   /** The rule keys that matched (`-k`), several keys split; empty when none. */
   get keys(): string[] {
     if (this.keyList !== undefined) return this.keyList;
-    if (this.recs === undefined) return (this.keyList = this.batch!.keysAt(this.at));
-    for (const r of this.recs) {
+    if (this.indexed) return (this.keyList = this.batch!.keysAt(this.at));
+    for (const r of this.recs!) {
       const key = r.rawField('key');
       if (key === undefined || (!key.quoted && key.value === '(null)')) continue;
       const text = !key.quoted && isEncodedHex(key.value, 0, key.value.length) ? Buffer.from(key.value, 'hex').toString('utf8') : key.value;
@@ -195,6 +202,7 @@ export class AuditEvent {
    */
   replaceRecords(records: AuditRecord[]): void {
     this.recs = records;
+    this.indexed = false;
     this.cmdline = undefined;
   }
 
