@@ -6,7 +6,7 @@ import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
 import { addon } from '../lib/native/index.js';
 import { AuditChannel } from '../lib/transport/channel.js';
-import { resources } from './helpers/live.js';
+import { settledResources } from './helpers/live.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 // Opening and binding a NETLINK_AUDIT socket needs no privilege and changes no kernel state.
@@ -39,35 +39,40 @@ describe('native socket lifecycle', () => {
           return ''; // a thread that ended meanwhile
         }
       });
+    // close() joins its thread; the kernel drops the task from /proc a moment after.
+    const readerGone = async () => {
+      for (let waited = 0; names().includes('la-reader') && waited < 5000; waited += 10) await new Promise((r) => setTimeout(r, 10));
+      return !names().includes('la-reader');
+    };
     const s = new addon.AuditSocket();
-    expect(names()).not.toContain('la-reader');
+    expect(await readerGone()).toBe(true); // none left by the tests before
     s.start(() => undefined);
     // The thread names itself once it runs, which may be after start() returns.
     for (let waited = 0; !names().includes('la-reader') && waited < 5000; waited += 10) await new Promise((r) => setTimeout(r, 10));
     expect(names()).toContain('la-reader');
     s.close();
-    expect(names()).not.toContain('la-reader');
+    expect(await readerGone()).toBe(true);
   });
 
-  it('1,000 open/start/close cycles leak no fd, thread or memory', () => {
+  it('1,000 open/start/close cycles leak no fd, thread or memory', async () => {
     const warm = new addon.AuditSocket();
     warm.start(() => undefined);
     warm.close();
     global.gc?.();
-    const base = resources();
+    const base = await settledResources();
     const rss0 = process.memoryUsage().rss;
     for (let i = 0; i < 1000; i++) {
       const s = new addon.AuditSocket({ bufferBytes: 1 << 20 });
       s.start(() => undefined);
       s.close();
     }
-    expect(resources()).toEqual(base);
+    expect(await settledResources()).toEqual(base);
     // Each cycle allocates 1 MiB of receive slots; 1,000 leaked ones would be 1 GiB.
     expect(process.memoryUsage().rss - rss0).toBeLessThan(64 << 20);
   });
 
   it('a worker thread can open, start and close a socket, or just exit and leave cleanup to the addon', async () => {
-    const base = resources();
+    const base = await settledResources();
     const run = (close: boolean) =>
       new Promise<number>((resolve, reject) => {
         const w = new Worker(
@@ -85,7 +90,7 @@ describe('native socket lifecycle', () => {
       });
     await run(true);
     await run(false);
-    expect(resources()).toEqual(base);
+    expect(await settledResources()).toEqual(base);
   });
 
   it('a process that exits with a started socket exits cleanly', () => {

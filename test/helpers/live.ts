@@ -122,6 +122,24 @@ export function resources(): { fds: number; threads: number } {
   return { fds: fs.readdirSync('/proc/self/fd').length, threads: fs.readdirSync('/proc/self/task').length };
 }
 
+/**
+ * resources() once it holds still: a joined thread stays in /proc/self/task
+ * until the kernel has reaped it, a moment after pthread_join returns, so a
+ * single reading can count a thread that is already gone (seen about once in
+ * fifteen runs). Three equal readings 10 ms apart, within 2 s; a leaked
+ * thread or descriptor never leaves, so leaks still show.
+ */
+export async function settledResources(): Promise<{ fds: number; threads: number }> {
+  let last = resources();
+  for (let same = 1, waited = 0; same < 3 && waited < 2000; waited += 10) {
+    await new Promise((r) => setTimeout(r, 10));
+    const now = resources();
+    same = now.fds === last.fds && now.threads === last.threads ? same + 1 : 1;
+    last = now;
+  }
+  return last;
+}
+
 /** Iterate until `done` says so or the deadline passes (the subscription is then closed); returns what arrived. */
 export async function collect(sub: Subscription, done: (events: AuditEvent[]) => boolean, timeoutMs = 10_000): Promise<AuditEvent[]> {
   const events: AuditEvent[] = [];

@@ -6,7 +6,7 @@ import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import { subscribe, type AuditEvent } from '../../lib/index.js';
 import { AuditClient } from '../../lib/client/client.js';
 import { validateEvent } from '../helpers/schema.js';
-import { addRules, auditctl, collect, deleteRules, describeLive, kernelSnapshot, resources, restoreKernel, syscallGenerator, type KernelSnapshot } from '../helpers/live.js';
+import { addRules, auditctl, collect, deleteRules, describeLive, kernelSnapshot, resources, restoreKernel, settledResources, syscallGenerator, type KernelSnapshot } from '../helpers/live.js';
 
 const KEY = `la_live_${process.pid}`;
 
@@ -180,14 +180,14 @@ describeLive('live subscription on the real kernel', () => {
     const warm = subscribe({ mode: 'unicast', enable: true });
     await warm.ready;
     await warm.close();
-    const base = resources();
+    const base = await settledResources();
 
     const a = subscribe({ mode: 'unicast', enable: true });
     await a.ready;
     expect(resources().threads).toBeGreaterThan(base.threads);
     spawnSync('/bin/true', ['break']);
     for await (const ev of a) if (ev.argv?.[1] === 'break') break;
-    expect(resources()).toEqual(base);
+    expect(await settledResources()).toEqual(base);
 
     const b = subscribe({ mode: 'unicast', enable: true });
     await b.ready;
@@ -197,7 +197,7 @@ describeLive('live subscription on the real kernel', () => {
         for await (const ev of b) if (ev.argv?.[1] === 'throw') throw new Error('consumer failed');
       })(),
     ).rejects.toThrow('consumer failed');
-    expect(resources()).toEqual(base);
+    expect(await settledResources()).toEqual(base);
 
     const controller = new AbortController();
     const c = subscribe({ mode: 'unicast', enable: true, signal: controller.signal });
@@ -210,7 +210,7 @@ describeLive('live subscription on the real kernel', () => {
     }
     expect(seen).toBeGreaterThan(0);
     await c.close();
-    expect(resources()).toEqual(base);
+    expect(await settledResources()).toEqual(base);
     expect((await kernelSnapshot()).pid).toBe(before.pid);
   });
 
