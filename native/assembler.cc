@@ -160,7 +160,7 @@ Assembler::Pending* Assembler::Acquire() {
   p->bytes.clear();
   p->recs.clear();
   p->pid = p->ppid = -1;
-  p->pidSeen = p->ppidSeen = false;
+  p->pidSeen = p->ppidSeen = p->keySeen = false;
   p->cgroupSource = kCgroupNotAsked;
   p->cgroup.clear();
   p->hasExit = false;
@@ -193,19 +193,34 @@ void Assembler::Append(Pending* p, uint32_t typeAndFlags, const uint8_t* text, s
     stats_.recordsCut++;
     return;
   }
-  p->recs.push_back(Rec{typeAndFlags, static_cast<uint32_t>(p->bytes.size()), static_cast<uint32_t>(length), static_cast<uint32_t>(bodyStart)});
+  size_t start = p->bytes.size();
+  p->recs.push_back(Rec{typeAndFlags, static_cast<uint32_t>(start), static_cast<uint32_t>(length), static_cast<uint32_t>(bodyStart)});
   p->bytes.append(reinterpret_cast<const char*>(text), length);
-  if (!p->pidSeen || !p->ppidSeen) LearnProcess(p, typeAndFlags & 0xffff, text, length, bodyStart);
+  if (!p->pidSeen || !p->ppidSeen || !p->keySeen) Learn(p, typeAndFlags & 0xffff, text, length, bodyStart, start);
 }
 
-void Assembler::LearnProcess(Pending* p, uint32_t type, const uint8_t* text, size_t length, size_t bodyStart) {
-  Wanted wanted[4] = {{"pid", 3, {}}, {"ppid", 4, {}}, {"arch", 4, {}}, {"syscall", 7, {}}};
+// One scan of the record for everything still unknown: the SYSCALL record
+// names ppid and pid in its middle and the key at its end, and scanning it
+// once for the one and again for the other was most of the reader thread's
+// own time per event at full rate.
+void Assembler::Learn(Pending* p, uint32_t type, const uint8_t* text, size_t length, size_t bodyStart, size_t start) {
+  Wanted wanted[5] = {{"pid", 3, {}}, {"ppid", 4, {}}, {"key", 3, {}}, {"arch", 4, {}}, {"syscall", 7, {}}};
   // Only what is still unknown is looked for (found counts as known).
   wanted[0].value.found = p->pidSeen;
   wanted[1].value.found = p->ppidSeen;
+  wanted[2].value.found = p->keySeen;
   bool isSyscall = type == kSyscallType && cgroups_ != nullptr && !o_.execSyscalls.empty();
-  wanted[2].value.found = wanted[3].value.found = !isSyscall;
-  FindFields(text, bodyStart, length, wanted, 4);
+  wanted[3].value.found = wanted[4].value.found = !isSyscall;
+  FindFields(text, bodyStart, length, wanted, 5);
+  // A record's key=(null) says its rule had none: a later record's counts,
+  // as lib/assemble/event.ts reads it.
+  const Value& k = wanted[2].value;
+  if (!p->keySeen && k.found && !(k.quote == 0 && k.end - k.start == 6 && std::memcmp(text + k.start, "(null)", 6) == 0)) {
+    p->keySeen = true;
+    p->keyHex = IsEncodedHex(text, k);
+    p->keyStart = static_cast<uint32_t>(start + k.start);
+    p->keyLength = static_cast<uint32_t>(k.end - k.start);
+  }
   bool hadPid = p->pidSeen;
   if (!p->pidSeen && wanted[0].value.found) {
     int64_t n = ParseDecimal(text, wanted[0].value);
@@ -221,14 +236,14 @@ void Assembler::LearnProcess(Pending* p, uint32_t type, const uint8_t* text, siz
   if (cgroups_ == nullptr || hadPid || !p->pidSeen) return;
   // The process is named for the first time: where it runs, now.
   bool exec = false;
-  if (isSyscall && wanted[2].value.found && wanted[3].value.found) {
+  if (isSyscall && wanted[3].value.found && wanted[4].value.found) {
     uint64_t arch = 0;
-    for (size_t i = wanted[2].value.start; i < wanted[2].value.end; i++) {
+    for (size_t i = wanted[3].value.start; i < wanted[3].value.end; i++) {
       int d = HexDigit(text[i] >= 'a' && text[i] <= 'f' ? static_cast<uint8_t>(text[i] - 32) : text[i]);
       if (d < 0) break;
       arch = arch << 4 | static_cast<uint64_t>(d);
     }
-    int64_t nr = ParseDecimal(text, wanted[3].value);
+    int64_t nr = ParseDecimal(text, wanted[4].value);
     for (const auto& e : o_.execSyscalls) exec = exec || (e.first == arch && static_cast<int64_t>(e.second) == nr);
   }
   uint64_t before = cgroups_->reads();
@@ -403,26 +418,12 @@ bool Assembler::Passes(const Pending* p, const uint8_t* key, size_t keyLen) cons
 
 void Assembler::Emit(Pending* p, bool incomplete, Batch& out) {
   const uint8_t* bytes = reinterpret_cast<const uint8_t*>(p->bytes.data());
-  // The key of the event: from the first record that has one other than
-  // (null), as lib/assemble/event.ts reads it. pid and ppid were found as the
-  // records arrived (LearnProcess).
-  const uint8_t* key = nullptr;
-  size_t keyLen = 0;
-  bool keyHex = false;
+  // Key, pid and ppid were found as the records arrived (Learn).
+  const uint8_t* key = p->keySeen ? bytes + p->keyStart : nullptr;
+  size_t keyLen = p->keySeen ? p->keyLength : 0;
+  bool keyHex = p->keySeen && p->keyHex;
   int64_t pid = p->pidSeen ? p->pid : -1;
   int64_t ppid = p->ppidSeen ? p->ppid : -1;
-  for (const Rec& r : p->recs) {
-    const uint8_t* t = bytes + r.start;
-    Wanted wanted[1] = {{"key", 3, {}}};
-    FindFields(t, r.bodyStart, r.length, wanted, 1);
-    const Value& k = wanted[0].value;
-    if (k.found && !(k.quote == 0 && k.end - k.start == 6 && std::memcmp(t + k.start, "(null)", 6) == 0)) {
-      key = t + k.start;
-      keyLen = k.end - k.start;
-      keyHex = IsEncodedHex(t, k);
-      break;
-    }
-  }
   if (keyHex) {
     keyScratch_.clear();
     for (size_t i = 0; i + 1 < keyLen; i += 2)

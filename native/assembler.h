@@ -166,6 +166,12 @@ class Assembler {
     int64_t ppid = -1;
     bool pidSeen = false;
     bool ppidSeen = false;
+    // The key: from the first record that has one other than (null), at
+    // [keyStart, keyStart + keyLength) in bytes, hex-encoded or not.
+    bool keySeen = false;
+    bool keyHex = false;
+    uint32_t keyStart = 0;
+    uint32_t keyLength = 0;
     CgroupSource cgroupSource = kCgroupNotAsked;
     std::string cgroup;
     std::string bytes;
@@ -178,8 +184,9 @@ class Assembler {
   void Retire(Pending* p);
   void Unlink(Pending* p);
   void Append(Pending* p, uint32_t typeAndFlags, const uint8_t* text, size_t length, size_t bodyStart);
-  // pid and ppid from a record, and the process's cgroup read at once.
-  void LearnProcess(Pending* p, uint32_t type, const uint8_t* text, size_t length, size_t bodyStart);
+  // pid, ppid and key from a record (one scan for all three), and the
+  // process's cgroup read at once.
+  void Learn(Pending* p, uint32_t type, const uint8_t* text, size_t length, size_t bodyStart, size_t start);
   void Emit(Pending* p, bool incomplete, Batch& out);
   bool Passes(const Pending* p, const uint8_t* key, size_t keyLen) const;
   void CountGap(uint32_t serial);
