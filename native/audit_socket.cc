@@ -906,32 +906,47 @@ class AuditSocket : public Napi::ObjectWrap<AuditSocket> {
           timeout.tv_nsec = static_cast<long>(wait % 1000000000ull);
           timeoutPtr = &timeout;
         }
-        int pr = ::ppoll(fds, 2, timeoutPtr, nullptr);
-        if (pr < 0) {
-          if (errno == EINTR) continue;
-          fail(errno, "poll");
-          break;
+        // At high rates the reader reads on a timer: records gather for
+        // gatherNs, then one drain takes them all. Polling instead, it woke
+        // for the first record after each drain (microseconds later at full
+        // rate) and then slept to gather: two wake-ups and a receive of a few
+        // records per gathering. stop() and close() set stopping_, seen at
+        // the top of the loop within one gathering.
+        const bool onTimer = fast && gatherNs > 0 && !dropping;
+        bool readable;
+        if (onTimer) {
+          timespec pause{static_cast<time_t>(gatherNs / 1000000000ull), static_cast<long>(gatherNs % 1000000000ull)};
+          ::nanosleep(&pause, nullptr);
+          readable = true;
+        } else {
+          int pr = ::ppoll(fds, 2, timeoutPtr, nullptr);
+          if (pr < 0) {
+            if (errno == EINTR) continue;
+            fail(errno, "poll");
+            break;
+          }
+          if (fds[1].revents & POLLIN) break;  // stop() or close() woke us
+          readable = (fds[0].revents & (POLLIN | POLLERR)) != 0;
         }
-        if (fds[1].revents & POLLIN) break;  // stop() or close() woke us
-        if (fds[0].revents & (POLLIN | POLLERR)) {
+        if (readable) {
           uint64_t readableAt = MonotonicNs();
           size_t gathered = 0;
           // At once: a process's cgroup is read when its first record is, and
           // a short-lived one (a program `docker exec` runs) is gone soon.
           if (!drain(dropping, readableAt, &gathered)) break;
-          // Then, at high rates, let records gather, so that the next receive
-          // and the next wake-up of JS take many: after every receive, not
-          // only the first of a batch, or at full rate the reader wakes for a
-          // few records at a time (and is preempted as often) for the rest of
-          // the batch. The rate is a window's, not the last wake-up's: within
-          // a burst the next record comes microseconds after the first.
+          // Whether the rate is high enough to gather: a window's rate, not
+          // the last wake-up's (within a burst the next record comes
+          // microseconds after the first).
           if (readableAt - windowStart >= kRateWindowNs) {
             const double events = assembler_->stats().events + assembler_->stats().filtered;
             fast = (events - windowEvents) * 1e9 >= static_cast<double>(kGatherEventsPerSecond) * static_cast<double>(readableAt - windowStart);
             windowStart = readableAt;
             windowEvents = events;
           }
-          if (gatherNs > 0 && !dropping && fast) {
+          // Woken by a poll at a high rate: gather now, so that the next
+          // receive and the next wake-up of JS take many (from then on the
+          // timer does).
+          if (!onTimer && gatherNs > 0 && !dropping && fast) {
             timespec pause{static_cast<time_t>(gatherNs / 1000000000ull), static_cast<long>(gatherNs % 1000000000ull)};
             ::nanosleep(&pause, nullptr);
             if (!drain(dropping, readableAt, &gathered)) break;
