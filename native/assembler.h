@@ -144,6 +144,8 @@ class Assembler {
   // When the oldest waiting event will be too old (UINT64_MAX: none waits).
   uint64_t NextDeadline() const;
   size_t InFlight() const { return byKey_.size(); }
+  // Whether each event's cgroup is read as its first record arrives.
+  bool ReadsCgroups() const { return cgroups_ != nullptr; }
   const AssemblerStats& stats() const { return stats_; }
 
  private:

@@ -53,15 +53,18 @@ constexpr size_t kPublishBytes = la::kBatchBytes * 3 / 4;
 // millisecond or two. 98% of such programs
 // were placed in their container with a 2 ms sleep, 99.x% with this.
 constexpr uint64_t kGatherNs = 250 * 1000;
-// The gathering sleep is for high event rates only. It pays when it catches
-// the starts of two events or more (250 µs at 8,000 events/s): then one
-// timer's wake-up stands for several. Below that it catches fewer, mostly
-// the rest of the event that woke us, which the reader's own wake-up latency
-// gathers as well, and on a VM a timer's wake-up costs more than the receives
-// it saves (the exec storm, 2,900 events/s of 7 records each: bench/README.md).
-// Events, not records: an exec's 7 records come together, 23,000 records/s
-// but one burst per event.
-constexpr uint64_t kGatherEventsPerSecond = 8000;
+// When no cgroup is read nothing is lost by waiting, up to the batch's own
+// latency: records gather for up to a millisecond.
+constexpr uint64_t kGatherNoCgroupsNs = 1000 * 1000;
+// The gathering sleep is for high event rates only: it pays when it catches
+// the starts of two events or more (8,000 events/s with 250 µs, 2,000/s with
+// 1 ms); then one timer's wake-up stands for several. Below that it catches
+// fewer, mostly the rest of the event that woke us, which the reader's own
+// wake-up latency gathers as well, and on a VM a timer's wake-up costs more
+// than the receives it saves (the exec storm, 2,900 events/s of 7 records
+// each: bench/README.md). Events, not records: an exec's 7 records come
+// together, 23,000 records/s but one burst per event.
+constexpr double kEventsPerGathering = 2;
 // The rate is measured over this window, not per wake-up (see ReaderLoop).
 constexpr uint64_t kRateWindowNs = 20 * 1000 * 1000;
 // Batches up to this size are copied into a Buffer of V8's rather than lent.
@@ -726,11 +729,12 @@ class AuditSocket : public Napi::ObjectWrap<AuditSocket> {
     sockaddr_nl from[kMaxVlen];
     pollfd fds[2] = {{fd_, POLLIN, 0}, {wakeFd_, POLLIN, 0}};
     // How long to let records gather once the socket is readable, so that one
-    // receive takes many: up to kGatherNs (JS is woken once per latencyNs_
-    // whatever this is), less when the last gathering filled a good part of
+    // receive takes many: up to kGatherNs, or kGatherNoCgroupsNs when no
+    // cgroup is read (JS is woken once per latencyNs_ whatever this is), less when the last gathering filled a good part of
     // the socket buffer (a small buffer, without CAP_NET_ADMIN, must not
     // overflow while we wait).
-    const uint64_t maxGatherNs = latencyNs_ < kGatherNs ? latencyNs_ : kGatherNs;
+    const uint64_t gatherCapNs = assembler_->ReadsCgroups() ? kGatherNs : kGatherNoCgroupsNs;
+    const uint64_t maxGatherNs = latencyNs_ < gatherCapNs ? latencyNs_ : gatherCapNs;
     uint64_t gatherNs = maxGatherNs;
     uint64_t windowStart = MonotonicNs();
     double windowEvents = 0;  // the assembler's count (handed out or filtered) when the window opened
@@ -939,7 +943,7 @@ class AuditSocket : public Napi::ObjectWrap<AuditSocket> {
           // microseconds after the first).
           if (readableAt - windowStart >= kRateWindowNs) {
             const double events = assembler_->stats().events + assembler_->stats().filtered;
-            fast = (events - windowEvents) * 1e9 >= static_cast<double>(kGatherEventsPerSecond) * static_cast<double>(readableAt - windowStart);
+            fast = (events - windowEvents) * static_cast<double>(maxGatherNs) >= kEventsPerGathering * static_cast<double>(readableAt - windowStart);
             windowStart = readableAt;
             windowEvents = events;
           }
