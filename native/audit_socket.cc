@@ -56,16 +56,8 @@ constexpr uint64_t kGatherNs = 250 * 1000;
 // When no cgroup is read nothing is lost by waiting, up to the batch's own
 // latency: records gather for up to a millisecond.
 constexpr uint64_t kGatherNoCgroupsNs = 1000 * 1000;
-// The gathering sleep is for high event rates only: it pays when it catches
-// the starts of two events or more (8,000 events/s with 250 µs, 2,000/s with
-// 1 ms); then one timer's wake-up stands for several. Below that it catches
-// fewer, mostly the rest of the event that woke us, which the reader's own
-// wake-up latency gathers as well, and on a VM a timer's wake-up costs more
-// than the receives it saves (the exec storm, 2,900 events/s of 7 records
-// each: bench/README.md). Events, not records: an exec's 7 records come
-// together, 23,000 records/s but one burst per event.
-constexpr double kEventsPerGathering = 2;
-// The rate is measured over this window, not per wake-up (see ReaderLoop).
+// How the reader waits is chosen over this window, not per wake-up (see
+// ReaderLoop): within a burst the next record comes microseconds after the first.
 constexpr uint64_t kRateWindowNs = 20 * 1000 * 1000;
 // Batches up to this size are copied into a Buffer of V8's rather than lent.
 constexpr size_t kCopyBytes = 16 * 1024;
@@ -728,17 +720,31 @@ class AuditSocket : public Napi::ObjectWrap<AuditSocket> {
     iovec iovs[kMaxVlen];
     sockaddr_nl from[kMaxVlen];
     pollfd fds[2] = {{fd_, POLLIN, 0}, {wakeFd_, POLLIN, 0}};
-    // How long to let records gather once the socket is readable, so that one
-    // receive takes many: up to kGatherNs, or kGatherNoCgroupsNs when no
-    // cgroup is read (JS is woken once per latencyNs_ whatever this is), less when the last gathering filled a good part of
-    // the socket buffer (a small buffer, without CAP_NET_ADMIN, must not
-    // overflow while we wait).
+    // How long the timer lets records gather, so that one receive takes
+    // many: up to kGatherNs, or kGatherNoCgroupsNs when no cgroup is read
+    // (JS is woken once per latencyNs_ whatever this is), less when the last
+    // gathering filled a good part of the socket buffer (a small buffer,
+    // without CAP_NET_ADMIN, must not overflow while we wait).
     const uint64_t gatherCapNs = assembler_->ReadsCgroups() ? kGatherNs : kGatherNoCgroupsNs;
     const uint64_t maxGatherNs = latencyNs_ < gatherCapNs ? latencyNs_ : gatherCapNs;
     uint64_t gatherNs = maxGatherNs;
+    // Three ways to wait, chosen over a window of 20 ms. Polling, the reader
+    // wakes when a record arrives and receives at once. Above two events per
+    // gathering (8,000 events/s with 250 µs) it then sleeps one gathering and
+    // receives again, so that each receive and each wake-up of JS takes many;
+    // below that a gathering catches mostly the rest of the event that woke
+    // it, which its own wake-up latency gathers as well, for one more
+    // wake-up. On its timer it only sleeps and receives: one wake-up per
+    // gathering instead of two, which pays once the polls and sleeps woke it
+    // more often than the timer would (at full rate a poll woke it for the
+    // first record after each receive, microseconds later; 0.9 polls per
+    // event in the exec storm). Back to polling once the timer's gatherings
+    // catch less than an event each: an idle reader must not tick.
+    bool onTimer = false;
+    bool gatherAfterPoll = false;
     uint64_t windowStart = MonotonicNs();
     double windowEvents = 0;  // the assembler's count (handed out or filtered) when the window opened
-    bool fast = false;
+    double windowWakes = 0;   // polls and gathering sleeps in the window
 
     auto publish = [&]() {
       if (batch.empty()) return;
@@ -910,15 +916,11 @@ class AuditSocket : public Napi::ObjectWrap<AuditSocket> {
           timeout.tv_nsec = static_cast<long>(wait % 1000000000ull);
           timeoutPtr = &timeout;
         }
-        // At high rates the reader reads on a timer: records gather for
-        // gatherNs, then one drain takes them all. Polling instead, it woke
-        // for the first record after each drain (microseconds later at full
-        // rate) and then slept to gather: two wake-ups and a receive of a few
-        // records per gathering. stop() and close() set stopping_, seen at
-        // the top of the loop within one gathering.
-        const bool onTimer = fast && gatherNs > 0 && !dropping;
+        // stop() and close() set stopping_, which the timer sees at the top
+        // of the loop within one gathering; a poll is woken by wakeFd.
+        const bool timed = onTimer && gatherNs > 0 && !dropping;
         bool readable;
-        if (onTimer) {
+        if (timed) {
           timespec pause{static_cast<time_t>(gatherNs / 1000000000ull), static_cast<long>(gatherNs % 1000000000ull)};
           ::nanosleep(&pause, nullptr);
           readable = true;
@@ -930,29 +932,20 @@ class AuditSocket : public Napi::ObjectWrap<AuditSocket> {
             break;
           }
           if (fds[1].revents & POLLIN) break;  // stop() or close() woke us
+          windowWakes++;
           readable = (fds[0].revents & (POLLIN | POLLERR)) != 0;
         }
         if (readable) {
           uint64_t readableAt = MonotonicNs();
           size_t gathered = 0;
-          // At once: a process's cgroup is read when its first record is, and
-          // a short-lived one (a program `docker exec` runs) is gone soon.
+          // Polled, at once: a process's cgroup is read when its first record
+          // is, and a short-lived one (a program `docker exec` runs) is gone
+          // soon. On the timer, records waited one gathering at most.
           if (!drain(dropping, readableAt, &gathered)) break;
-          // Whether the rate is high enough to gather: a window's rate, not
-          // the last wake-up's (within a burst the next record comes
-          // microseconds after the first).
-          if (readableAt - windowStart >= kRateWindowNs) {
-            const double events = assembler_->stats().events + assembler_->stats().filtered;
-            fast = (events - windowEvents) * static_cast<double>(maxGatherNs) >= kEventsPerGathering * static_cast<double>(readableAt - windowStart);
-            windowStart = readableAt;
-            windowEvents = events;
-          }
-          // Woken by a poll at a high rate: gather now, so that the next
-          // receive and the next wake-up of JS take many (from then on the
-          // timer does).
-          if (!onTimer && gatherNs > 0 && !dropping && fast) {
+          if (!timed && gatherAfterPoll && gatherNs > 0 && !dropping) {
             timespec pause{static_cast<time_t>(gatherNs / 1000000000ull), static_cast<long>(gatherNs % 1000000000ull)};
             ::nanosleep(&pause, nullptr);
+            windowWakes++;
             if (!drain(dropping, readableAt, &gathered)) break;
           }
           size_t buffer = receiveBufferBytes_.load(std::memory_order_relaxed);
@@ -960,6 +953,16 @@ class AuditSocket : public Napi::ObjectWrap<AuditSocket> {
           else if (gathered < buffer / 16) gatherNs = gatherNs * 2 > maxGatherNs ? maxGatherNs : gatherNs * 2;
         }
         now = MonotonicNs();
+        if (now - windowStart >= kRateWindowNs) {
+          const double span = static_cast<double>(now - windowStart);
+          const double events = assembler_->stats().events + assembler_->stats().filtered;
+          const double perGathering = (events - windowEvents) * static_cast<double>(gatherNs) / span;
+          onTimer = timed ? perGathering >= 1 : windowWakes * static_cast<double>(gatherNs) > span;
+          gatherAfterPoll = perGathering >= 2;
+          windowStart = now;
+          windowEvents = events;
+          windowWakes = 0;
+        }
         assembler_->Expire(now, batch);
         if (!batch.empty() && batchOpened == 0) batchOpened = now;
         {
