@@ -59,6 +59,8 @@ constexpr uint64_t kGatherNoCgroupsNs = 1000 * 1000;
 // How the reader waits is chosen over this window, not per wake-up (see
 // ReaderLoop): within a burst the next record comes microseconds after the first.
 constexpr uint64_t kRateWindowNs = 20 * 1000 * 1000;
+// Windows in a row on the timer before one of polling (see ReaderLoop).
+constexpr unsigned kTimerWindows = 10;
 // Batches up to this size are copied into a Buffer of V8's rather than lent.
 constexpr size_t kCopyBytes = 16 * 1024;
 
@@ -739,8 +741,14 @@ class AuditSocket : public Napi::ObjectWrap<AuditSocket> {
     // more often than the timer would (at full rate a poll woke it for the
     // first record after each receive, microseconds later; 0.9 polls per
     // event in the exec storm). Back to polling once the timer's gatherings
-    // catch less than an event each: an idle reader must not tick.
+    // catch less than an event each (an idle reader must not tick), and for
+    // one window in every kTimerWindows + 1, to see whether polling would
+    // now wake it less: without that, at 10,000 getppid/s it woke 0.27
+    // times per event (once on the timer it stayed: 2.5 events per
+    // gathering), where polling and sleeping had woken it 0.17 times
+    // (bench/README.md).
     bool onTimer = false;
+    unsigned timerWindows = 0;
     bool gatherAfterPoll = false;
     uint64_t windowStart = MonotonicNs();
     double windowEvents = 0;  // the assembler's count (handed out or filtered) when the window opened
@@ -957,7 +965,8 @@ class AuditSocket : public Napi::ObjectWrap<AuditSocket> {
           const double span = static_cast<double>(now - windowStart);
           const double events = assembler_->stats().events + assembler_->stats().filtered;
           const double perGathering = (events - windowEvents) * static_cast<double>(gatherNs) / span;
-          onTimer = timed ? perGathering >= 1 : windowWakes * static_cast<double>(gatherNs) > span;
+          timerWindows = timed ? timerWindows + 1 : 0;
+          onTimer = timed ? perGathering >= 1 && timerWindows < kTimerWindows : windowWakes * static_cast<double>(gatherNs) > span;
           gatherAfterPoll = perGathering >= 2;
           windowStart = now;
           windowEvents = events;
