@@ -180,9 +180,10 @@ inline bool SameBytes(const uint8_t* a, const char* b, size_t n) {
 // A name's bit in a 64-bit set (first byte, last byte, length): a token whose
 // bit is not among the wanted names' is none of them, which most tokens are
 // not, without comparing it with each name (a probe: the comparisons were a
-// seventh of the assembler's instructions per event). The factors give none
-// of the SYSCALL, PATH, CWD, EXECVE or USER records' other names the bit of
-// pid, ppid, key, arch or syscall; a shared bit only costs the comparison.
+// seventh of the assembler's instructions per event). The factors were
+// chosen so that the usual names of SYSCALL, PATH, CWD and USER records
+// (auid, uid, gid, exe, comm, name, mode, …) do not share a bit with pid,
+// ppid, key, arch or syscall; a shared bit only costs the comparison.
 inline uint64_t NameBit(const uint8_t* s, size_t n) {
   return uint64_t{1} << ((s[0] * 4u + (s[n - 1] + n) * 7u) & 63u);
 }
