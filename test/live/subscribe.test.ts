@@ -367,6 +367,56 @@ s.sendto(msg, (0, 1))
     expect(listener.stats().spoofed).toBe(1);
   });
 
+  it('after a burst at full rate the reader stops reading on its timer: idle, it is woken only by what arrives', async () => {
+    // The reader reads on a timer at high rates (native/audit_socket.cc);
+    // a timer that outlived the burst would wake it thousands of times a
+    // second on an idle host.
+    const GKEY = `${KEY}_idle`;
+    addRules(GKEY, [`-a always,exit -F arch=b64 -S getppid -F ppid=${process.pid}`]);
+    const readerSlices = (): number => {
+      let n = 0;
+      for (const tid of fs.readdirSync('/proc/self/task')) {
+        try {
+          if (fs.readFileSync(`/proc/self/task/${tid}/comm`, 'utf8').trim() !== 'la-reader') continue;
+          n += Number(fs.readFileSync(`/proc/self/task/${tid}/schedstat`, 'utf8').split(' ')[2]);
+        } catch {
+          // the thread ended meanwhile
+        }
+      }
+      return n;
+    };
+    try {
+      const sub = subscribe({ mode: 'unicast', enable: true });
+      await sub.ready;
+      let seen = 0;
+      const consumed = (async () => {
+        for await (const ev of sub) if (ev.keys.includes(GKEY)) seen++;
+      })();
+      const child = (await import('node:child_process')).spawn(syscallGenerator(), ['0', '2'], { stdio: ['ignore', 'pipe', 'inherit'] });
+      const out = await new Promise<string>((resolve) => {
+        let text = '';
+        child.stdout.on('data', (d: Buffer) => (text += d.toString()));
+        child.on('exit', () => resolve(text));
+      });
+      const calls = Number(/calls=(\d+)/.exec(out)?.[1] ?? 0);
+      for (let waited = 0; seen < calls && waited < 15_000; waited += 50) await new Promise((r) => setTimeout(r, 50));
+      // A few windows of 20 ms for the reader to see the rate fall.
+      await new Promise((r) => setTimeout(r, 300));
+      const before = readerSlices();
+      await new Promise((r) => setTimeout(r, 1000));
+      const idle = readerSlices() - before;
+      await sub.close();
+      await consumed;
+      expect(seen).toBe(calls);
+      expect(calls).toBeGreaterThan(20_000);
+      // A timer left running woke it about 3,000 times in that second here
+      // (checked by keeping the reader on it); polling, once or not at all.
+      expect(idle).toBeLessThan(100);
+    } finally {
+      deleteRules(GKEY);
+    }
+  });
+
   it('a 250 ms stall of the JS thread under load costs no record', async () => {
     const gen = syscallGenerator();
     const GKEY = `${KEY}_gen`;
