@@ -20,6 +20,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cerrno>
@@ -56,6 +57,8 @@ constexpr uint64_t kGatherNs = 250 * 1000;
 // When no cgroup is read nothing is lost by waiting, up to the batch's own
 // latency: records gather for up to a millisecond.
 constexpr uint64_t kGatherNoCgroupsNs = 1000 * 1000;
+// The shortest gathering the socket buffer's bound brings it down to.
+constexpr uint64_t kMinGatherNs = 50 * 1000;
 // How the reader waits is chosen over this window, not per wake-up (see
 // ReaderLoop): within a burst the next record comes microseconds after the first.
 constexpr uint64_t kRateWindowNs = 20 * 1000 * 1000;
@@ -730,6 +733,17 @@ class AuditSocket : public Napi::ObjectWrap<AuditSocket> {
     const uint64_t gatherCapNs = assembler_->ReadsCgroups() ? kGatherNs : kGatherNoCgroupsNs;
     const uint64_t maxGatherNs = latencyNs_ < gatherCapNs ? latencyNs_ : gatherCapNs;
     uint64_t gatherNs = maxGatherNs;
+    // At the last window's rate, what one gathering lets in must fit the
+    // socket buffer with room to spare: a sixteenth of it in record bytes
+    // (the kernel charges a small record several times its length). With a
+    // buffer of 416 KiB (SO_RCVBUF without CAP_NET_ADMIN) at 250,000
+    // records/s of 350 bytes that is about 300 µs, not the 1 ms a reader
+    // without containers may otherwise gather for. A bound, as the halving
+    // below is, not a measured gain: a multicast probe with 256 KiB at full
+    // rate overran with 250 µs, 1 ms and this alike (its reader starved of
+    // CPU on two cores).
+    uint64_t rateCapNs = maxGatherNs;
+    double windowBytes = 0;  // record bytes received in the window
     // Three ways to wait, chosen over a window of 20 ms. Polling, the reader
     // wakes when a record arrives and receives at once. Above two events per
     // gathering (8,000 events/s with 250 µs) it then sleeps one gathering and
@@ -956,14 +970,18 @@ class AuditSocket : public Napi::ObjectWrap<AuditSocket> {
             windowWakes++;
             if (!drain(dropping, readableAt, &gathered)) break;
           }
+          windowBytes += static_cast<double>(gathered);
           size_t buffer = receiveBufferBytes_.load(std::memory_order_relaxed);
-          if (gathered > buffer / 4 && gatherNs > 50000) gatherNs /= 2;
-          else if (gathered < buffer / 16) gatherNs = gatherNs * 2 > maxGatherNs ? maxGatherNs : gatherNs * 2;
+          if (gathered > buffer / 4 && gatherNs > kMinGatherNs) gatherNs /= 2;
+          else if (gathered < buffer / 16) gatherNs = gatherNs * 2 > rateCapNs ? rateCapNs : gatherNs * 2;
         }
         now = MonotonicNs();
         if (now - windowStart >= kRateWindowNs) {
           const double span = static_cast<double>(now - windowStart);
           const double events = assembler_->stats().events + assembler_->stats().filtered;
+          const double fit = windowBytes > 0 ? static_cast<double>(receiveBufferBytes_.load(std::memory_order_relaxed)) / 16 / (windowBytes / span) : static_cast<double>(maxGatherNs);
+          rateCapNs = fit >= static_cast<double>(maxGatherNs) ? maxGatherNs : fit > static_cast<double>(kMinGatherNs) ? static_cast<uint64_t>(fit) : std::min(kMinGatherNs, maxGatherNs);
+          if (gatherNs > rateCapNs) gatherNs = rateCapNs;
           const double perGathering = (events - windowEvents) * static_cast<double>(gatherNs) / span;
           timerWindows = timed ? timerWindows + 1 : 0;
           onTimer = timed ? perGathering >= 1 && timerWindows < kTimerWindows : windowWakes * static_cast<double>(gatherNs) > span;
@@ -971,6 +989,7 @@ class AuditSocket : public Napi::ObjectWrap<AuditSocket> {
           windowStart = now;
           windowEvents = events;
           windowWakes = 0;
+          windowBytes = 0;
         }
         assembler_->Expire(now, batch);
         if (!batch.empty() && batchOpened == 0) batchOpened = now;
