@@ -113,19 +113,7 @@ inline size_t FindEither(const uint8_t* t, size_t i, size_t to, uint8_t a, uint8
   return i;
 }
 
-inline size_t FindByte(const uint8_t* t, size_t i, size_t to, uint8_t a) {
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-  const uint64_t pa = kOnes * a;
-  for (; i + 8 <= to; i += 8) {
-    uint64_t w;
-    std::memcpy(&w, t + i, 8);
-    const uint64_t m = ZeroBytes(w ^ pa);
-    if (m != 0) return i + (static_cast<size_t>(__builtin_ctzll(m)) >> 3);
-  }
-#endif
-  while (i < to && t[i] != a) i++;
-  return i;
-}
+inline size_t FindByte(const uint8_t* t, size_t i, size_t to, uint8_t a) { return FindEither(t, i, to, a, a); }
 
 // The next token at or after i (false at the end); i moves past it.
 inline bool NextToken(const uint8_t* t, size_t& i, size_t to, Token* out) {

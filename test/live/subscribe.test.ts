@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -392,7 +392,7 @@ s.sendto(msg, (0, 1))
       const consumed = (async () => {
         for await (const ev of sub) if (ev.keys.includes(GKEY)) seen++;
       })();
-      const child = (await import('node:child_process')).spawn(syscallGenerator(), ['0', '2'], { stdio: ['ignore', 'pipe', 'inherit'] });
+      const child = spawn(syscallGenerator(), ['0', '2'], { stdio: ['ignore', 'pipe', 'inherit'] });
       const out = await new Promise<string>((resolve) => {
         let text = '';
         child.stdout.on('data', (d: Buffer) => (text += d.toString()));
@@ -425,7 +425,7 @@ s.sendto(msg, (0, 1))
       const sub = subscribe({ mode: 'unicast', enable: true });
       await sub.ready;
       const calls = 60_000;
-      const child = (await import('node:child_process')).spawn(gen, [String(calls)], { stdio: ['ignore', 'pipe', 'inherit'] });
+      const child = spawn(gen, [String(calls)], { stdio: ['ignore', 'pipe', 'inherit'] });
       const exited = new Promise<string>((resolve) => {
         let out = '';
         child.stdout.on('data', (d: Buffer) => (out += d.toString()));
