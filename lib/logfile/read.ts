@@ -123,6 +123,8 @@ async function* read(
     Object.assign(stats, assembler.stats);
     return ready.splice(0);
   };
+  // Each event yielded on its own: `yield*` over an array would wrap it in an
+  // async iterator of its own, one more promise per event.
 
   for await (const chunk of source) {
     if (typeof chunk === 'string') {
@@ -130,14 +132,14 @@ async function* read(
     } else {
       readBytes(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
     }
-    if (ready.length > 0) yield* flushReady();
+    if (ready.length > 0) for (const event of flushReady()) yield event;
   }
   if (!skipping) {
     if (carryLength > 0) takeBytes(Buffer.concat(carry, carryLength), false);
     if (carryText.length > 0) take(carryText);
   }
   assembler.flush();
-  yield* flushReady();
+  for (const event of flushReady()) yield event;
 
   function readText(text: string): void {
     let start = 0;
