@@ -50,6 +50,12 @@ export function decodeStats(): { recordsFieldsCut: number } {
 /** Buffer's own decoder, without toString()'s argument handling: this runs once per record read. */
 type FastBuffer = Buffer & { utf8Slice(start: number, end: number): string };
 
+/** @internal A record's field names in their order, and a maker of objects with those names from values in that order. */
+export interface FieldsShape {
+  readonly names: readonly string[];
+  readonly make: (values: string[]) => Record<string, string>;
+}
+
 export class AuditRecord {
   /** Record type number (nlmsg_type), e.g. 1300. */
   readonly type: number;
@@ -76,6 +82,7 @@ export class AuditRecord {
   private originalBytes: Buffer | undefined;
   private enrichedFields: Record<string, string> | undefined;
   private cut: number | undefined;
+  private shape: FieldsShape | undefined;
   /** The textBytes write that holds this record's bytes at [sourceStart, sourceEnd), while no other write followed; -1 when none does. */
   private scratchWrite = -1;
 
@@ -290,7 +297,19 @@ export class AuditRecord {
     // An AVC record opens with prose libauparse reads as two fields:
     // `avc:  denied  { read write } for` → seresult=denied, seperms=read,write.
     const verdict = this.type === AVC ? avcVerdict(this.text, this.bodyStart) : undefined;
-    return verdict === undefined ? fields : avcFields(verdict, fields);
+    if (verdict !== undefined) return avcFields(verdict, fields);
+    if (builtLayout !== undefined && builtLayout.ordered) this.shape = builtLayout as FieldsShape;
+    return fields;
+  }
+
+  /**
+   * @internal The names of `fields` in their order and a maker of objects
+   * with those names, when the decoder made `fields` from a layout; for
+   * interpretation, which then need not look each name up.
+   */
+  fieldsShape(): FieldsShape | undefined {
+    void this.fields;
+    return this.shape;
   }
 
   /**
@@ -336,16 +355,21 @@ export class AuditRecord {
     const bytes = this.useBytes();
     if (this.type < TYPE_SLOTS) {
       const slot = this.type * 2;
-      const read = typeReaders[slot];
-      if (read !== undefined) {
-        const fields = read(bytes, bodyFrom, bodyTo);
-        if (fields !== undefined) return fields;
-        const other = typeReaders[slot + 1];
-        const otherFields = other === undefined ? undefined : other(bytes, bodyFrom, bodyTo);
-        if (otherFields !== undefined) {
-          typeReaders[slot] = other;
-          typeReaders[slot + 1] = read;
-          return otherFields;
+      const execve = this.type === EXECVE;
+      const first = typeLayouts[slot];
+      if (first !== undefined) {
+        let fields = (execve ? first.execveReader! : first.reader!)(bytes, bodyFrom, bodyTo);
+        if (fields !== undefined) {
+          builtLayout = first;
+          return fields;
+        }
+        const second = typeLayouts[slot + 1];
+        fields = second === undefined ? undefined : (execve ? second.execveReader! : second.reader!)(bytes, bodyFrom, bodyTo);
+        if (fields !== undefined) {
+          typeLayouts[slot] = second;
+          typeLayouts[slot + 1] = first;
+          builtLayout = second;
+          return fields;
         }
       }
     }
@@ -394,6 +418,7 @@ export class AuditRecord {
     }
     if (guessed && guess!.make !== undefined) {
       rememberType(this.type, guess!);
+      builtLayout = guess;
       return guess!.make(layoutValues);
     }
     return buildFields(this.type, guessSlot, signature, n);
@@ -527,6 +552,9 @@ function scanned(start: number, end: number): string {
 // literal would take as the prototype) use plain assignment.
 interface Layout {
   keys: KeyInfo[];
+  names: string[];
+  /** No name is an array index: the object's properties are in the keys' order (V8 puts index keys first). */
+  ordered: boolean;
   make: ((values: string[]) => Record<string, string>) | undefined;
   /** compileReader's reader of these keys, for records other than EXECVE; null when there is none. */
   reader: Reader | null | undefined;
@@ -537,14 +565,17 @@ const layouts = new Map<number, Layout>();
 /** The layout the last record of each type and field count had. */
 const lastLayout = new Map<number, Layout>();
 const LAYOUT_LIMIT = 1024;
-/** Record types below this have a slot in typeReaders (the kernel's and auditd's are below 3000). */
+/** Record types below this have a slot in typeLayouts (the kernel's and auditd's are below 3000). */
 const TYPE_SLOTS = 4096;
 /**
- * The readers of the layouts the last records of each type had, two per type
- * (at 2 × type the last, then the one before): the guesses for the next. Two,
- * because PATH records alternate between a file that exists and one that does not.
+ * The layouts the last records of each type had, with their readers, two per
+ * type (at 2 × type the last, then the one before): the guesses for the
+ * next. Two, because PATH records alternate between a file that exists and
+ * one that does not.
  */
-const typeReaders: (Reader | undefined)[] = new Array<Reader | undefined>(2 * TYPE_SLOTS).fill(undefined);
+const typeLayouts: (Layout | undefined)[] = new Array<Layout | undefined>(2 * TYPE_SLOTS).fill(undefined);
+/** The layout of the object scanAndBuild returned last, when it was made from one. */
+let builtLayout: Layout | undefined;
 let layoutKeys: KeyInfo[] = new Array(256);
 let layoutValues: string[] = new Array(256);
 let compileAllowed = true;
@@ -564,14 +595,20 @@ function buildFields(type: number, guessSlot: number, signature: number, n: numb
       if (layout.make !== undefined) {
         if (lastLayout.size < LAYOUT_LIMIT) lastLayout.set(guessSlot, layout);
         rememberType(type, layout);
+        builtLayout = layout;
         return layout.make(layoutValues);
       }
     }
   } else if (layout === undefined && layouts.size < LAYOUT_LIMIT && compileAllowed) {
     let cacheable = true;
     for (let k = 0; k < n; k++) if (layoutKeys[k].id === 0 || layoutKeys[k].name === '__proto__') cacheable = false;
-    if (cacheable) layouts.set(signature, { keys: layoutKeys.slice(0, n), make: undefined, reader: undefined, execveReader: undefined });
+    if (cacheable) {
+      const keys = layoutKeys.slice(0, n);
+      const names = keys.map((key) => key.name);
+      layouts.set(signature, { keys, names, ordered: !names.some(isArrayIndex), make: undefined, reader: undefined, execveReader: undefined });
+    }
   }
+  builtLayout = undefined;
   const fields: Record<string, string> = {};
   for (let k = 0; k < n; k++) {
     const name = layoutKeys[k].name;
@@ -681,9 +718,14 @@ function rememberType(type: number, layout: Layout): void {
     if (execve) layout.execveReader = reader;
     else layout.reader = reader;
   }
-  if (reader === null || typeReaders[2 * type] === reader) return;
-  typeReaders[2 * type + 1] = typeReaders[2 * type];
-  typeReaders[2 * type] = reader;
+  if (reader === null || typeLayouts[2 * type] === layout) return;
+  typeLayouts[2 * type + 1] = typeLayouts[2 * type];
+  typeLayouts[2 * type] = layout;
+}
+
+/** A canonical array index ("0", "17"): V8 orders such keys before the others. */
+function isArrayIndex(name: string): boolean {
+  return /^(?:0|[1-9][0-9]{0,9})$/.test(name) && Number(name) < 0xffffffff;
 }
 
 /** EXECVE's `aN` (a whole argument); `aN[i]` chunks stay raw until joined (see AuditEvent.argv). */

@@ -708,6 +708,27 @@ export interface InterpretableRecord {
   rawField(key: string): { key: string; value: string; quoted: boolean } | undefined;
   /** The logging host's own meanings (an ENRICHED log line), preferred where given. */
   enriched?: Record<string, string>;
+  /** The names of `fields` in order and a maker of such objects, when known (AuditRecord.fieldsShape). */
+  fieldsShape?(): { readonly names: readonly string[]; readonly make: (values: string[]) => Record<string, string> } | undefined;
+}
+
+type FieldsShape = NonNullable<ReturnType<NonNullable<InterpretableRecord['fieldsShape']>>>;
+
+/**
+ * The kinds of a shape's fields in a record type, by position. Records of one
+ * layout repeat by the thousand: naming each field's kind once per layout
+ * spares a lookup per field, and with the shape's maker the result is an
+ * object literal, not a copy filled in by name. Bounded by the decoder's
+ * layouts (1024) and the types seen with each.
+ */
+const kindsByShape = new Map<FieldsShape, Map<number, FieldKind[]>>();
+
+function kindsOf(shape: FieldsShape, type: number): FieldKind[] {
+  let byType = kindsByShape.get(shape);
+  if (byType === undefined) kindsByShape.set(shape, (byType = new Map()));
+  let kinds = byType.get(type);
+  if (kinds === undefined) byType.set(type, (kinds = shape.names.map((name) => fieldKind(type, name))));
+  return kinds;
 }
 
 /**
@@ -724,23 +745,41 @@ export function interpretRecord(record: InterpretableRecord): Record<string, str
   const socketcall = syscallName === 'socketcall' ? socketcallOp(fields.a0) : undefined;
   // open's mode argument means something only with O_CREAT in its flags (a1).
   const openFlagsArg = syscallName === 'open' && fields.a1 !== undefined && /^[0-9a-fA-F]+$/.test(fields.a1) ? parseInt(fields.a1.slice(-8), 16) : undefined;
-  // A copy of fields has their shape already: filling it in place avoids the
-  // generic store of each new key (the decoder's main cost, see record.ts).
-  const out: Record<string, string> = { ...fields };
-  for (const key in fields) {
-    const kind = fieldKind(type, key);
-    if (kind === 'plain' || kind === 'escaped') continue;
-    if (kind === 'syscall') {
-      out[key] = socketcall !== undefined ? `socketcall(${socketcall})` : syscallName!;
-      continue;
-    }
+  const field = (kind: FieldKind, key: string, value: string): string => {
+    if (kind === 'syscall') return socketcall !== undefined ? `socketcall(${socketcall})` : syscallName!;
     if (kind === 'proctitle' || kind === 'tty') {
       // These need how the value was written: quoted text, or hex bytes.
       const f = record.rawField(key);
-      out[key] = meaning(kind, kind === 'tty' && f ? f.value : fields[key], arch, syscallName, f?.quoted ?? false);
-      continue;
+      return meaning(kind, kind === 'tty' && f ? f.value : value, arch, syscallName, f?.quoted ?? false);
     }
-    out[key] = meaning(kind, fields[key], arch, syscallName, false, openFlagsArg);
+    return meaning(kind, value, arch, syscallName, false, openFlagsArg);
+  };
+  let out: Record<string, string> | undefined;
+  const shape = record.fieldsShape?.();
+  if (shape !== undefined) {
+    // The shape holds while nobody has added or removed a field since.
+    const names = shape.names;
+    const keys = Object.keys(fields);
+    let same = keys.length === names.length;
+    for (let k = 0; same && k < keys.length; k++) same = keys[k] === names[k];
+    if (same) {
+      const kinds = kindsOf(shape, type);
+      const values = Object.values(fields);
+      for (let k = 0; k < kinds.length; k++) {
+        const kind = kinds[k];
+        if (kind !== 'plain' && kind !== 'escaped') values[k] = field(kind, names[k], values[k]);
+      }
+      out = shape.make(values);
+    }
+  }
+  if (out === undefined) {
+    // A copy of fields has their shape already: filling it in place avoids the
+    // generic store of each new key (the decoder's main cost, see record.ts).
+    out = { ...fields };
+    for (const key in fields) {
+      const kind = fieldKind(type, key);
+      if (kind !== 'plain' && kind !== 'escaped') out[key] = field(kind, key, fields[key]);
+    }
   }
   // An ENRICHED log line names its ids as the host that wrote it knew them;
   // this host's user database may not know them, or know them differently.
