@@ -56,6 +56,16 @@ export interface FieldsShape {
   readonly make: (values: string[]) => Record<string, string>;
 }
 
+interface RecordExtra {
+  /** What an ENRICHED log line carries after 0x1D: the logging host's meanings. */
+  enrichedText: string | undefined;
+  enrichedFields: Record<string, string> | undefined;
+  originalLine: string | undefined;
+  originalBytes: Buffer | undefined;
+  cut: number | undefined;
+  fieldsCut: boolean;
+}
+
 export class AuditRecord {
   /** Record type number (nlmsg_type), e.g. 1300. */
   readonly type: number;
@@ -75,13 +85,8 @@ export class AuditRecord {
   private readonly sourceEnd: number;
   private parsed: Record<string, string> | undefined;
   private meanings: Record<string, string> | undefined;
-  /** What an ENRICHED log line carries after 0x1D: the logging host's meanings. */
-  private enrichedText: string | undefined;
-  private originalLine: string | undefined;
-  private fieldsCut = false;
-  private originalBytes: Buffer | undefined;
-  private enrichedFields: Record<string, string> | undefined;
-  private cut: number | undefined;
+  /** What few records have, kept apart: a record is made for every line or datagram read. */
+  private extra: RecordExtra | undefined;
   private shape: FieldsShape | undefined;
   /** The textBytes write that holds this record's bytes at [sourceStart, sourceEnd), while no other write followed; -1 when none does. */
   private scratchWrite = -1;
@@ -160,9 +165,10 @@ export class AuditRecord {
    * logging host's names for its own ids. Undefined for other records.
    */
   get enriched(): Record<string, string> | undefined {
-    if (this.enrichedText === undefined) return undefined;
-    if (this.enrichedFields === undefined) {
-      const text = this.enrichedText;
+    const extra = this.extra;
+    if (extra?.enrichedText === undefined) return undefined;
+    if (extra.enrichedFields === undefined) {
+      const text = extra.enrichedText;
       writeText(text);
       useScan(textBytes.bytes, 0, textBytes.ascii, text);
       const n = scanFields(textBytes.bytes, 0, textBytes.length);
@@ -172,14 +178,18 @@ export class AuditRecord {
         const at = k * TOKEN_WORDS;
         fields[scanned(t[at], t[at + 1])] = scanned(t[at + 2], t[at + 3]);
       }
-      this.enrichedFields = fields;
+      extra.enrichedFields = fields;
     }
-    return this.enrichedFields;
+    return extra.enrichedFields;
+  }
+
+  private extras(): RecordExtra {
+    return (this.extra ??= { enrichedText: undefined, enrichedFields: undefined, originalLine: undefined, originalBytes: undefined, cut: undefined, fieldsCut: false });
   }
 
   /** @internal parseLogLine keeps what follows 0x1D. */
   setEnrichedText(text: string): void {
-    this.enrichedText = text;
+    this.extras().enrichedText = text;
   }
 
   /**
@@ -188,7 +198,7 @@ export class AuditRecord {
    * than a rewritten `type=UNKNOWN[0]` line. Undefined otherwise.
    */
   get line(): string | undefined {
-    return this.originalLine;
+    return this.extra?.originalLine;
   }
 
   /**
@@ -197,13 +207,13 @@ export class AuditRecord {
    * raw output writes these back unchanged, JSON gives them as `lineHex`.
    */
   get lineBytes(): Buffer | undefined {
-    return this.originalBytes;
+    return this.extra?.originalBytes;
   }
 
   /** @internal The log reader marks what it cut or found not UTF-8, and keeps the bytes. */
   markMalformed(why: string, bytes?: Buffer): void {
     (this as { malformed: string | undefined }).malformed = this.malformed !== undefined ? `${this.malformed}; ${why}` : why;
-    if (bytes !== undefined) this.originalBytes = bytes;
+    if (bytes !== undefined) this.extras().originalBytes = bytes;
   }
 
   /**
@@ -212,19 +222,20 @@ export class AuditRecord {
    * for a record as the kernel wrote it.
    */
   get cutBytes(): number | undefined {
-    return this.cut;
+    return this.extra?.cut;
   }
 
   /** @internal The argv cap marks the records it writes. */
   markCut(bytes: number): this {
-    this.cut = bytes;
+    this.extras().cut = bytes;
     return this;
   }
 
   /** A record past DECODE_LIMITS.maxFieldsPerRecord: marked once, counted once. */
   private noteFieldsCut(): void {
-    if (this.fieldsCut) return;
-    this.fieldsCut = true;
+    const extra = this.extras();
+    if (extra.fieldsCut) return;
+    extra.fieldsCut = true;
     decodeCounters.recordsFieldsCut++;
     this.markMalformed(`more than ${DECODE_LIMITS.maxFieldsPerRecord} fields: the rest not read`);
   }
@@ -237,7 +248,7 @@ export class AuditRecord {
 
   /** @internal parseLogLine keeps the line of a record it could not read. */
   keepLine(line: string): this {
-    this.originalLine = line;
+    this.extras().originalLine = line;
     return this;
   }
 
@@ -288,7 +299,7 @@ export class AuditRecord {
       text: this.text,
       fields: this.fields,
       ...(this.malformed !== undefined && { malformed: this.malformed }),
-      ...(this.cut !== undefined && { cutBytes: this.cut }),
+      ...(this.extra?.cut !== undefined && { cutBytes: this.extra.cut }),
     };
   }
 
