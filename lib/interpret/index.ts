@@ -180,12 +180,22 @@ function flagNames(value: number, table: ReadonlyArray<readonly [number, string]
   return names.length > 0 ? names.join('|') : (zero ?? '0x0');
 }
 
+/** O_RDONLY, O_WRONLY, O_RDWR by the access mode's number, and the flags that are bits. */
+const OPEN_ACCESS = [0, 1, 2, 3].map((access) => OPEN_FLAGS.find(([v, n]) => v === access && /^O_(RDONLY|WRONLY|RDWR)$/.test(n))?.[1] ?? `0x${access.toString(16)}`);
+const OPEN_FLAG_BITS = OPEN_FLAGS.filter(([v]) => v > 3);
+/** openFlags' answers: a few values recur in every open; bounded against made-up ones. */
+const openFlagsAnswers = new Map<number, string>();
+
 function openFlags(value: number): string {
-  // The access mode is a number, not a bit: O_RDONLY is 0.
-  const access = value & 3;
-  const mode = OPEN_FLAGS.find(([v, n]) => v === access && /^O_(RDONLY|WRONLY|RDWR)$/.test(n))?.[1] ?? `0x${access.toString(16)}`;
-  const rest = flagNames(value & ~3, OPEN_FLAGS.filter(([v]) => v > 3), '');
-  return rest ? `${mode}|${rest}` : mode;
+  let answer = openFlagsAnswers.get(value);
+  if (answer === undefined) {
+    // The access mode is a number, not a bit: O_RDONLY is 0.
+    const mode = OPEN_ACCESS[value & 3];
+    const rest = flagNames(value & ~3, OPEN_FLAG_BITS, '');
+    answer = rest ? `${mode}|${rest}` : mode;
+    if (openFlagsAnswers.size < 4096) openFlagsAnswers.set(value, answer);
+  }
+  return answer;
 }
 
 function hexNumber(raw: string): number {
@@ -505,11 +515,35 @@ function socketcallOp(raw: string | undefined): string | undefined {
 }
 
 /** Syscalls with an argument auparse names (the tables above and the switch below). */
-const NAMED_ARGS = new Set([
+const NAMED_ARGS = [
   ...Object.keys(UID_ARGS), ...Object.keys(GID_ARGS), ...Object.keys(SIGNAL_ARG), ...Object.keys(MODE_ARG), ...Object.keys(OWNER_ARG),
   ...DIRFD_ARGS.keys(), ...ACCESS_ARG.keys(),
   'open', 'openat', 'socket', 'fcntl', 'personality', 'ioctl', 'clone', 'mmap', 'mprotect', 'ptrace', 'prctl', 'mount', 'bpf', 'socketcall',
-]);
+];
+
+/** What the tables above make of an argument, tried in this order. */
+type ArgRole = 'uid' | 'gid' | 'signal' | 'mode' | 'owner' | 'dirfd' | 'access';
+
+/**
+ * For each syscall with a named argument, the roles of a0-a3 from the tables:
+ * one lookup for an argument, not one per table.
+ */
+const ARG_ROLES = new Map<string, ArgRole[][]>(
+  NAMED_ARGS.map((syscall): [string, ArgRole[][]] => [
+    syscall,
+    [0, 1, 2, 3].map((arg) => {
+      const roles: ArgRole[] = [];
+      if (arg < (UID_ARGS[syscall] ?? 0)) roles.push('uid');
+      if (arg < (GID_ARGS[syscall] ?? 0)) roles.push('gid');
+      if (SIGNAL_ARG[syscall] === arg) roles.push('signal');
+      if (MODE_ARG[syscall] === arg) roles.push('mode');
+      if (OWNER_ARG[syscall] === arg) roles.push('owner');
+      if (DIRFD_ARGS.get(syscall)?.includes(arg)) roles.push('dirfd');
+      if (ACCESS_ARG.get(syscall) === arg) roles.push('access');
+      return roles;
+    }),
+  ]),
+);
 
 function isHexDigits(s: string): boolean {
   if (s.length === 0) return false;
@@ -520,23 +554,46 @@ function isHexDigits(s: string): boolean {
   return true;
 }
 
+/** The low 32 bits of a hex number (isHexDigits), unsigned: its last eight digits, read by hand (no slice, no parseInt). */
+function low32(raw: string): number {
+  let v = 0;
+  for (let i = Math.max(0, raw.length - 8); i < raw.length; i++) {
+    const c = raw.charCodeAt(i);
+    v = v * 16 + (c <= 57 ? c - 48 : (c | 0x20) - 87);
+  }
+  return v;
+}
+
 /** Syscall arguments whose meaning auparse knows, by syscall name. */
 function argText(kind: 'a0' | 'a1' | 'a2' | 'a3', raw: string, syscall: string | undefined, flags?: number): string {
   // Most syscalls' arguments are plain: answered before any parsing (this runs for a0-a3 of every SYSCALL record).
-  if (syscall === undefined || !NAMED_ARGS.has(syscall) || !isHexDigits(raw)) return hexArg(raw);
+  const roles = syscall === undefined ? undefined : ARG_ROLES.get(syscall);
+  if (roles === undefined || !isHexDigits(raw)) return hexArg(raw);
   const arg = Number(kind[1]);
   // Arguments are logged as unsigned longs: 64-bit -1 is sixteen f's. Ids and
   // signals are ints, so read the low 32 bits.
-  const low = raw.length > 8 ? parseInt(raw.slice(-8), 16) : parseInt(raw, 16);
+  const low = low32(raw);
   const v = low;
-  if (arg < (UID_ARGS[syscall] ?? 0)) return idName('passwd', String(low));
-  if (arg < (GID_ARGS[syscall] ?? 0)) return idName('group', String(low));
-  if (SIGNAL_ARG[syscall] === arg) return signalName(low);
-  if (MODE_ARG[syscall] === arg && (syscall !== 'open' || (flags ?? 0) & O_CREAT)) return octalMode(low);
-  if (OWNER_ARG[syscall] === arg) return idName('passwd', String(low));
-  // The *at syscalls take directory fds; -100 means the working directory.
-  if (low === 0xffffff9c && DIRFD_ARGS.get(syscall)?.includes(arg)) return 'AT_FDCWD';
-  if (ACCESS_ARG.get(syscall) === arg) return accessMode(v);
+  for (const role of roles[arg]) {
+    switch (role) {
+      case 'uid':
+      case 'owner':
+        return idName('passwd', String(low));
+      case 'gid':
+        return idName('group', String(low));
+      case 'signal':
+        return signalName(low);
+      case 'mode':
+        if (syscall !== 'open' || (flags ?? 0) & O_CREAT) return octalMode(low);
+        break;
+      case 'dirfd':
+        // The *at syscalls take directory fds; -100 means the working directory.
+        if (low === 0xffffff9c) return 'AT_FDCWD';
+        break;
+      case 'access':
+        return accessMode(v);
+    }
+  }
   switch (syscall) {
     case 'bpf':
       if (arg === 0) return BPF_COMMANDS[v] ?? `unknown-bpf-cmd(${raw})`;
