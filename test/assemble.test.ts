@@ -218,6 +218,40 @@ describe('readAuditLog', () => {
     expect(whole.length).toBeGreaterThan(0);
   });
 
+  it('reads a chunk of many pieces (and a line longer than one) as small chunks, handing out events before the chunk ends', async () => {
+    // Events of the corpus given serials of their own, over 256 KiB, with a
+    // 100 KiB line in the middle: more than the 64 KiB the reader takes at once.
+    const lines = readCorpus('go-libaudit/auparse/audit-rhel7.log')
+      .split('\n')
+      .filter((l) => l.startsWith('type=') && parseLogLine(l)?.malformed === undefined);
+    const out: string[] = [];
+    for (let serial = 1; out.join('\n').length < 300_000; serial++) {
+      for (const l of lines) out.push(l.replace(/audit\(\d+\.\d+:\d+\)/, `audit(1700000000.000:${serial})`));
+      if (serial === 20) out.push(`type=USER msg=audit(1700000000.000:${serial + 100000}): pid=1 msg='${'x'.repeat(100_000)}'`);
+    }
+    const bytes = Buffer.from(out.join('\n') + '\n');
+    const whole = readAuditLog([bytes]);
+    const wholeEvents: unknown[] = [];
+    let linesAtFirstEvent = -1;
+    for await (const e of whole) {
+      if (linesAtFirstEvent < 0) linesAtFirstEvent = whole.stats.lines;
+      wholeEvents.push(e.toJSON());
+    }
+    const chunks: Buffer[] = [];
+    for (let i = 0; i < bytes.length; i += 1000) chunks.push(bytes.subarray(i, i + 1000));
+    const small = readAuditLog(chunks);
+    const smallEvents: unknown[] = [];
+    for await (const e of small) smallEvents.push(e.toJSON());
+    expect(wholeEvents).toEqual(smallEvents);
+    expect(whole.stats).toEqual(small.stats);
+    expect(whole.stats.lines).toBe(out.length);
+    expect(whole.stats.malformed).toBe(0);
+    expect(wholeEvents.some((e) => JSON.stringify(e).includes('x'.repeat(100_000)))).toBe(true);
+    // The first events came out after the first piece, not after the whole chunk.
+    expect(linesAtFirstEvent).toBeGreaterThan(0);
+    expect(linesAtFirstEvent).toBeLessThan(out.length / 3);
+  });
+
   it('groups test.log as libauparse does (records per event, auparse_test.ref Test 4)', async () => {
     const ref = readCorpus('audit-userspace/auparse-test/auparse_test.ref').split('\n');
     const start = ref.findIndex((l) => l.startsWith('Starting Test 4'));

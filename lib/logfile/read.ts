@@ -36,6 +36,8 @@ export interface AuditLogEvents extends AsyncGenerator<AuditEvent, void, undefin
 }
 
 const NEWLINE = 10;
+/** The most of a chunk read before its events are handed out (whole lines; a longer line is read whole). */
+const PIECE_BYTES = 64 * 1024;
 /** maxLineBytes when not given. */
 export const DEFAULT_MAX_LINE_BYTES = 256 * 1024;
 
@@ -123,16 +125,30 @@ async function* read(
     Object.assign(stats, assembler.stats);
     return ready.splice(0);
   };
-  // Each event yielded on its own: `yield*` over an array would wrap it in an
-  // async iterator of its own, one more promise per event.
-
+  // Each event is yielded on its own: `yield*` over an array would wrap it in
+  // an async iterator of its own, one more promise per event.
   for await (const chunk of source) {
     if (typeof chunk === 'string') {
       readText(chunk);
-    } else {
-      readBytes(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+      if (ready.length > 0) for (const event of flushReady()) yield event;
+      continue;
     }
-    if (ready.length > 0) for (const event of flushReady()) yield event;
+    const buf = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    // A big chunk is read in pieces of whole lines, its events handed out
+    // after each: records then die young, in the garbage collector's cheap
+    // generation, and a piece's text is a young string, not a large object
+    // kept until a full collection.
+    let from = 0;
+    while (from < buf.length) {
+      let to = buf.length;
+      if (to - from > PIECE_BYTES) {
+        const nl = buf.lastIndexOf(NEWLINE, from + PIECE_BYTES - 1);
+        if (nl >= from) to = nl + 1;
+      }
+      readBytes(from === 0 && to === buf.length ? buf : buf.subarray(from, to));
+      from = to;
+      if (ready.length > 0) for (const event of flushReady()) yield event;
+    }
   }
   if (!skipping) {
     if (carryLength > 0) takeBytes(Buffer.concat(carry, carryLength), false);
