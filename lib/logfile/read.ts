@@ -142,8 +142,10 @@ async function* read(
     while (from < buf.length) {
       let to = buf.length;
       if (to - from > PIECE_BYTES) {
-        const nl = buf.lastIndexOf(NEWLINE, from + PIECE_BYTES - 1);
-        if (nl >= from) to = nl + 1;
+        let nl = buf.lastIndexOf(NEWLINE, from + PIECE_BYTES - 1);
+        // A line longer than a piece: read to its end.
+        if (nl < from) nl = buf.indexOf(NEWLINE, from + PIECE_BYTES);
+        if (nl >= 0) to = nl + 1;
       }
       readBytes(from === 0 && to === buf.length ? buf : buf.subarray(from, to));
       from = to;
