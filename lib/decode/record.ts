@@ -369,13 +369,13 @@ export class AuditRecord {
       const execve = this.type === EXECVE;
       const first = typeLayouts[slot];
       if (first !== undefined) {
-        let fields = (execve ? first.execveReader! : first.reader!)(bytes, bodyFrom, bodyTo);
+        let fields = readerOf(first, execve)(bytes, bodyFrom, bodyTo);
         if (fields !== undefined) {
           builtLayout = first;
           return fields;
         }
         const second = typeLayouts[slot + 1];
-        fields = second === undefined ? undefined : (execve ? second.execveReader! : second.reader!)(bytes, bodyFrom, bodyTo);
+        fields = second === undefined ? undefined : readerOf(second, execve)(bytes, bodyFrom, bodyTo);
         if (fields !== undefined) {
           typeLayouts[slot] = second;
           typeLayouts[slot + 1] = first;
@@ -717,6 +717,11 @@ function viewOf(b: Uint8Array): DataView {
     view = new DataView(b.buffer, b.byteOffset, b.byteLength);
   }
   return view;
+}
+
+/** A layout's reader for records of this kind (typeLayouts holds only layouts that have it). */
+function readerOf(layout: Layout, execve: boolean): Reader {
+  return (execve ? layout.execveReader : layout.reader)!;
 }
 
 /** The record type's next first guess: this layout's reader. */

@@ -3,6 +3,7 @@
 // `saddr=0200…` → { saddr_fam=inet laddr=10.0.0.5 lport=443 }. Nothing here
 // runs for a field until someone asks for its meaning.
 import { RECORD_TYPES } from '../constants/index.js';
+import type { FieldsShape } from '../decode/record.js';
 import { identityChanged, identityFile, nameOf, type IdKind } from '../identity/files.js';
 import { FILTER } from '../constants/index.js';
 import { LIST_NAMES, machineByArch, syscallName, ERRNO_NAMES } from '../rules/tables.js';
@@ -768,10 +769,8 @@ export interface InterpretableRecord {
   /** The logging host's own meanings (an ENRICHED log line), preferred where given. */
   enriched?: Record<string, string>;
   /** The names of `fields` in order and a maker of such objects, when known (AuditRecord.fieldsShape). */
-  fieldsShape?(): { readonly names: readonly string[]; readonly make: (values: string[]) => Record<string, string> } | undefined;
+  fieldsShape?(): FieldsShape | undefined;
 }
-
-type FieldsShape = NonNullable<ReturnType<NonNullable<InterpretableRecord['fieldsShape']>>>;
 
 /**
  * The kinds of a shape's fields in a record type, by position. Records of one
