@@ -80,7 +80,7 @@ if (!(Number.isInteger(rounds) && rounds > 0)) usage(`--runs wants a whole numbe
 // every round (for an alternating comparison of a few); all of them when not given.
 const consumersAt = argv.indexOf('--consumers');
 const LIVE_CONSUMERS = ['keys', 'syscall', 'fields', 'batch-keys', 'multicast', 'min-reader', 'auditd'];
-const EXEC_CONSUMERS = ['keys', 'keys-no-containers', 'syscall', 'fields', 'min-reader', 'auditd'];
+const EXEC_CONSUMERS = ['keys', 'keys-no-containers', 'syscall', 'fields', 'min-reader', 'min-reader-cgroups', 'auditd'];
 const chosen = consumersAt >= 0 ? (argv[consumersAt + 1] ?? '').split(',') : undefined;
 const liveConsumers = chosen?.filter((c) => LIVE_CONSUMERS.includes(c)) ?? LIVE_CONSUMERS;
 const execConsumers = chosen?.filter((c) => EXEC_CONSUMERS.includes(c)) ?? EXEC_CONSUMERS;
@@ -686,8 +686,13 @@ async function startMinReader(client) {
   };
 }
 
-/** A peer process as the audit daemon while the generator runs: the minimal C reader, or auditd. */
+/**
+ * A peer process as the audit daemon while the generator runs: the minimal C
+ * reader, the same reading each exec's cgroup (`min-reader-cgroups`), or auditd.
+ */
 async function peerRun(gen, peer, rate) {
+  const cgroups = peer === 'min-reader-cgroups';
+  if (cgroups) peer = 'min-reader';
   return withAuditing(async (client) => {
     const lostBefore = (await client.getStatus()).lost;
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'linux-audit-bench-peer-'));
@@ -695,7 +700,7 @@ async function peerRun(gen, peer, rate) {
     if (peer === 'min-reader') {
       const bin = path.join(dir, 'min-reader');
       execFileSync('cc', ['-O2', '-o', bin, path.join(here, 'peers', 'min-reader.c')]);
-      child = spawn(bin, [], { stdio: ['ignore', 'pipe', 'pipe'] });
+      child = spawn(bin, [], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, MIN_READER_CGROUPS: cgroups ? '1' : '0' } });
     } else {
       fs.mkdirSync(path.join(dir, 'plugins.d'));
       fs.writeFileSync(
@@ -737,12 +742,14 @@ async function peerRun(gen, peer, rate) {
     let cpu;
     let rssKb;
     let overruns = 0;
+    let cgroupFiles;
     if (peer === 'min-reader') {
-      const m = /records=(\d+) bytes=\d+ enobufs=(\d+) cpu=([\d.]+) maxrss_kb=(\d+)/.exec(out);
+      const m = /records=(\d+) bytes=\d+ enobufs=(\d+) cpu=([\d.]+) maxrss_kb=(\d+) cgroup_reads=(\d+) cgroup_gone=(\d+)/.exec(out);
       records = Number(m[1]);
       overruns = Number(m[2]);
       cpu = Number(m[3]);
       rssKb = Number(m[4]);
+      if (cgroups) cgroupFiles = { perEvent: Number(m[5]) / g.calls, goneShare: Number(m[6]) / Math.max(1, Number(m[5])) };
     } else {
       const m = /cpu=([\d.]+)\+([\d.]+) maxrss_kb=(\d+)/.exec(out);
       cpu = Number(m[1]) + Number(m[2]);
@@ -758,7 +765,12 @@ async function peerRun(gen, peer, rate) {
     }
     fs.rmSync(dir, { recursive: true, force: true });
     return {
-      consumer: peer === 'min-reader' ? `minimal C reader (recvmmsg, counts)${minReaderLoop ? ` with MIN_READER_LOOP=${minReaderLoop}` : ''}` : 'auditd 3.0 (log_format=RAW, to a file)',
+      consumer: cgroups
+        ? 'container-aware C reader (the minimal reader, reading /proc/<pid>/cgroup per exec)'
+        : peer === 'min-reader'
+          ? `minimal C reader (recvmmsg, counts)${minReaderLoop ? ` with MIN_READER_LOOP=${minReaderLoop}` : ''}`
+          : 'auditd 3.0 (log_format=RAW, to a file)',
+      cgroupFiles,
       generatorCalls: g.calls,
       generatorRate: g.rate,
       records,
@@ -973,7 +985,7 @@ async function execBench() {
       // keys with and without the reader thread reading containers: what that costs where it costs most
       // (each exec is read afresh, never from the cache).
       for (const c of execConsumers) {
-        if (c === 'min-reader') runs.push(await peerRun(gen, 'min-reader'));
+        if (c === 'min-reader' || c === 'min-reader-cgroups') runs.push(await peerRun(gen, c));
         else if (c === 'auditd') {
           if (fs.existsSync('/usr/sbin/auditd') || fs.existsSync('/sbin/auditd')) runs.push(await peerRun(gen, 'auditd'));
         } else runs.push(await oursRun(gen, c));
@@ -1359,6 +1371,21 @@ function printRatios(result) {
   console.log('');
 }
 
+/**
+ * The exec storm against the container-aware C reader: what reading each
+ * exec's cgroup costs a reader that does nothing else, the floor for ours.
+ */
+function printFloor(result) {
+  const cpu = result.cpuSecondsPerMillionEvents;
+  const awareName = Object.keys(cpu).find((c) => c.startsWith('container-aware'));
+  const readerName = Object.keys(cpu).find((c) => c.startsWith('minimal'));
+  if (awareName === undefined) return;
+  const files = result.runs.filter((r) => r.consumer === awareName).map((r) => r.cgroupFiles);
+  console.log(`The container-aware C reader read ${median(files.map((f) => f.perEvent)).toFixed(2)} cgroup files per event (medians; ${(median(files.map((f) => f.goneShare)) * 100).toFixed(0)}% of its processes already gone)${readerName ? `: ${(cpu[awareName].median / cpu[readerName].median).toFixed(2)}× the minimal reader` : ''}.\n`);
+  for (const c of Object.keys(cpu).filter((x) => x.startsWith('linux-audit'))) console.log(`- ${c}: ${(cpu[c].median / cpu[awareName].median).toFixed(2)}× the container-aware C reader`);
+  console.log('');
+}
+
 const LIVE_HEAD = '| consumer | generator calls/s | records | records/s | kernel lost | socket overruns | dropped (counted) | CPU s / M events | of it JS / reader / other | peak RSS MB | latency p50 / p99 ms |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|';
 
 if (run('live') || run('exec') || run('stall') || run('scale') || which.includes('soak') || which.includes('churn')) {
@@ -1384,6 +1411,7 @@ if (run('live') || run('exec') || run('stall') || run('scale') || which.includes
       console.log(LIVE_HEAD);
       for (const r of e.runs) console.log(liveRow(r, storm));
       printRatios(e);
+      printFloor(e);
     }
     if (run('stall')) {
       const r = (report.stall = await stallBench());
