@@ -6,6 +6,7 @@ import { recordTypeName, recordTypeNumber, RECORD_TYPE_NAMES } from '../lib/cons
 import { DECODE_LIMITS, HEX_ENCODED_FIELDS } from '../lib/decode/fields.js';
 import { listCorpus, logLines, readCorpus } from './helpers/corpus.js';
 import { assembleNative, recordDatagram } from './helpers/native-assembler.js';
+import { EventBatch, EVENT_WORDS, RECORD_WORDS } from '../lib/assemble/batch.js';
 
 interface Golden {
   '@timestamp': string;
@@ -346,6 +347,55 @@ describe('a record like the last of its type is read in one pass', () => {
     }
     expect(onePass).toBeGreaterThan(300);
     expect(compared).toBeGreaterThan(10 * onePass);
+  });
+
+  it('a value the reader kept from the last record is used only for the same bytes, read the same way', () => {
+    // The layout's reader keeps each field's last short value and gives it
+    // again when the bytes are the same: a quoted value is never taken for
+    // the same bytes bare (which may be hex to decode), and bytes that differ
+    // past the first word, or in length only, are a new value.
+    const fields = (body: string) => parseLogLine(`type=CWD msg=audit(1700000000.000:1): ${body}`)!.fields;
+    const seen = [
+      'cwd=414243 a=1 b=abcd',
+      'cwd=414243 a=1 b=abcd',
+      'cwd="414243" a=10 b=abcdefgh',
+      'cwd=414243 a=1 b=abcdefgz',
+      'cwd="414243" a= b=abcdefg',
+      'cwd=414243 a=1 b=abcdefgh9',
+      'cwd=4142 a=1 b=abcdefgh',
+    ].map(fields);
+    expect(seen).toEqual([
+      { cwd: 'ABC', a: '1', b: 'abcd' },
+      { cwd: 'ABC', a: '1', b: 'abcd' },
+      { cwd: '414243', a: '10', b: 'abcdefgh' },
+      { cwd: 'ABC', a: '1', b: 'abcdefgz' },
+      { cwd: '414243', a: '', b: 'abcdefg' },
+      { cwd: 'ABC', a: '1', b: 'abcdefgh9' },
+      { cwd: 'AB', a: '1', b: 'abcdefgh' },
+    ]);
+    // Not ASCII: never kept, so never given for other bytes.
+    expect(['cwd=x a=é b=1', 'cwd=x a=é b=1', 'cwd=x a=è b=1'].map(fields).map((f) => f.a)).toEqual(['é', 'é', 'è']);
+  });
+
+  it('a value that ends its batch is read like any other', () => {
+    // A live record's bytes are its batch's: the last value of the last
+    // record ends the buffer, where the reader cannot look a word ahead.
+    const none = 0xffffffff;
+    const batchOf = (body: string) => {
+      const data = Buffer.from(`audit(1700000000.000:7): ${body}`);
+      const index = new Uint32Array(2 + EVENT_WORDS + RECORD_WORDS);
+      // One event of one record (lib/assemble/batch.ts): no key, pid, ppid or cgroup.
+      index.set([1, 1, 0, 1, 7, 1700000000, 0, 0, none, 0, none, none, none, 0, 0]);
+      index.set([0, data.length, recordTypeNumber('CWD')!, data.indexOf('):') + 2], 2 + EVENT_WORDS);
+      return new EventBatch(data, index).event(0).records[0].fields;
+    };
+    // Three times: the layout's reader is made at the second and used at the third.
+    expect(['cwd=/ a=1 b=2', 'cwd=/ a=1 b=2', 'cwd=/ a=1 b=2', 'cwd=/ a=1 b=3'].map(batchOf)).toEqual([
+      { cwd: '/', a: '1', b: '2' },
+      { cwd: '/', a: '1', b: '2' },
+      { cwd: '/', a: '1', b: '2' },
+      { cwd: '/', a: '1', b: '3' },
+    ]);
   });
 
   it('a record at the field bound is marked cut either way', () => {
