@@ -27,7 +27,9 @@
 //         interpretation: records/s and the ratio.
 // format: events/s through each output: json, text, raw, and RFC 5424 syslog
 //         messages (json and raw payloads): the ceiling of tail and forward.
-// exec:   an execve storm (two processes vfork+exec /bin/true), each consumer as in live.
+// exec:   an execve storm (two processes vfork+exec /bin/true), each consumer as in live,
+//         and (min-reader-cgroups) the minimal reader reading each exec's
+//         /proc/<pid>/cgroup: the floor for a reader that names containers.
 // watch:  CPU per event of watch() against subscribe() on the same events (the
 //         watch's rules, a generator binding a port as fast as it can).
 // scaling: (only when named) hostile input (bench/hostile.mjs: issue 18's
@@ -765,10 +767,9 @@ async function peerRun(gen, peer, rate) {
     }
     fs.rmSync(dir, { recursive: true, force: true });
     return {
-      consumer: cgroups
-        ? 'container-aware C reader (the minimal reader, reading /proc/<pid>/cgroup per exec)'
-        : peer === 'min-reader'
-          ? `minimal C reader (recvmmsg, counts)${minReaderLoop ? ` with MIN_READER_LOOP=${minReaderLoop}` : ''}`
+      consumer:
+        peer === 'min-reader'
+          ? `${cgroups ? 'container-aware C reader (the minimal reader, reading /proc/<pid>/cgroup per exec)' : 'minimal C reader (recvmmsg, counts)'}${minReaderLoop ? ` with MIN_READER_LOOP=${minReaderLoop}` : ''}`
           : 'auditd 3.0 (log_format=RAW, to a file)',
       cgroupFiles,
       generatorCalls: g.calls,
