@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// npm run bench [-- decode|log|format|live|stall|scale|rules|watch|soak|churn|scaling|size|spool] [--seconds N] [--runs N] [--consumers a,b]
+// npm run bench [-- decode|log|format|live|stall|scale|rules|watch|soak|churn|scaling|size|spool] [--seconds N] [--runs N] [--consumers a,b] [--semi-space MB]
 // npm run bench -- --report [FILE…]   tables from results files (bench/report.mjs)
 //
 // decode: what JS costs once the native reader has assembled events (its
@@ -89,9 +89,16 @@ const execConsumers = chosen?.filter((c) => EXEC_CONSUMERS.includes(c)) ?? EXEC_
 for (const c of chosen ?? []) if (!LIVE_CONSUMERS.includes(c) && !EXEC_CONSUMERS.includes(c)) usage(`unknown consumer "${c}"; live: ${LIVE_CONSUMERS.join(', ')}; exec: ${EXEC_CONSUMERS.join(', ')}`);
 // MIN_READER_LOOP (bench/peers/min-reader.c): the minimal reader with our reader's loop.
 const minReaderLoop = process.env.MIN_READER_LOOP;
+// --semi-space MB: our consumer's process runs with V8's young generation
+// fixed at two semi-spaces of MB (--min- and --max-semi-space-size), as a host
+// that wants its RSS flat can run; by default V8 grows it under load, and the
+// soak's RSS with it (bench/README.md).
+const semiSpaceAt = argv.indexOf('--semi-space');
+const semiSpace = semiSpaceAt >= 0 ? Number(argv[semiSpaceAt + 1]) : undefined;
+if (semiSpace !== undefined && !(Number.isInteger(semiSpace) && semiSpace > 0)) usage(`--semi-space wants a size in MB, not "${argv[semiSpaceAt + 1]}"`);
 // --child-run SPEC: one run of ours, for the harness that spawned this process (see oursRun).
 const childRunAt = argv.indexOf('--child-run');
-const optionValues = new Set([secondsAt, roundsAt, consumersAt, childRunAt].filter((i) => i >= 0).map((i) => i + 1));
+const optionValues = new Set([secondsAt, roundsAt, consumersAt, semiSpaceAt, childRunAt].filter((i) => i >= 0).map((i) => i + 1));
 const which = argv.filter((a, i) => !a.startsWith('--') && !optionValues.has(i));
 const SCENARIOS = ['decode', 'log', 'format', 'live', 'exec', 'stall', 'scale', 'soak', 'churn', 'rules', 'watch', 'scaling', 'size', 'spool'];
 for (const w of which) if (!SCENARIOS.includes(w)) usage(`unknown scenario "${w}"; scenarios: ${SCENARIOS.join(', ')}`);
@@ -527,7 +534,8 @@ const CONSUMERS = {
  */
 async function oursRun(gen, consumer, rate, options = {}) {
   const spec = JSON.stringify({ gen, consumer, rate, options, load: Object.keys(LOADS).find((k) => LOADS[k] === load) });
-  const child = spawn(process.execPath, [fileURLToPath(import.meta.url), '--seconds', String(seconds), '--child-run', spec], { stdio: ['ignore', 'inherit', 'inherit', 'pipe'] });
+  const v8 = semiSpace === undefined ? [] : [`--min-semi-space-size=${semiSpace}`, `--max-semi-space-size=${semiSpace}`];
+  const child = spawn(process.execPath, [...v8, fileURLToPath(import.meta.url), '--seconds', String(seconds), '--child-run', spec], { stdio: ['ignore', 'inherit', 'inherit', 'pipe'] });
   let out = '';
   child.stdio[3].on('data', (d) => (out += d));
   const code = await new Promise((resolve, reject) => {
@@ -1519,7 +1527,7 @@ if (Object.keys(report).length === 1) process.exit(0); // nothing ran: no result
 const dir = path.join(here, 'results');
 fs.mkdirSync(dir, { recursive: true });
 // A partial run gets its own file, so it does not replace the full one.
-const part = which.length > 0 ? `-${which.join('-')}${secondsAt >= 0 ? `-${seconds}s` : ''}${rounds > 1 ? `-x${rounds}` : ''}${consumersAt >= 0 ? `-${chosen.join('-')}` : ''}${minReaderLoop ? `-loop${minReaderLoop}` : ''}` : '';
+const part = which.length > 0 ? `-${which.join('-')}${secondsAt >= 0 ? `-${seconds}s` : ''}${rounds > 1 ? `-x${rounds}` : ''}${consumersAt >= 0 ? `-${chosen.join('-')}` : ''}${minReaderLoop ? `-loop${minReaderLoop}` : ''}${semiSpace ? `-semi${semiSpace}` : ''}` : '';
 // A file of the same name from an earlier run that day is a result docs may
 // quote: kept, and this one named by its commit too.
 let file = path.join(dir, `${machine.date.slice(0, 10)}-${machine.host}${part}.json`);
