@@ -379,6 +379,32 @@ describe('a record like the last of its type is read in one pass', () => {
     expect(['cwd=x a=é b=1', 'cwd=x a=é b=1', 'cwd=x a=è b=1'].map(fields).map((f) => f.a)).toEqual(['é', 'é', 'è']);
   });
 
+  it("a new reader's records read their own values, not the ones it was first run on", () => {
+    // A reader is run over made-up records of its keys when it is made (the
+    // second record of a layout; primeReader), with values such as 1, "a",
+    // 0123456789AB and "abcdefghijkl": what it keeps of them must never come
+    // back for a real record.
+    const fields = (body: string) => parseLogLine(`type=CWD msg=audit(1700000000.000:1): ${body}`)!.fields;
+    const seen = [
+      'cwd="x" pq=0 pz=0',
+      'cwd="x" pq=0 pz=0',
+      'cwd="1" pq=1 pz="a"',
+      'cwd=1 pq="a" pz=2',
+      'cwd=414243 pq=abcdefghijkl pz="abcdefghijmn"',
+      'cwd="0123456789AB" pq=0123456789AB pz=0123456789CD',
+      'cwd="" pq="b" pz=',
+    ].map(fields);
+    expect(seen).toEqual([
+      { cwd: 'x', pq: '0', pz: '0' },
+      { cwd: 'x', pq: '0', pz: '0' },
+      { cwd: '1', pq: '1', pz: 'a' },
+      { cwd: '1', pq: 'a', pz: '2' },
+      { cwd: 'ABC', pq: 'abcdefghijkl', pz: 'abcdefghijmn' },
+      { cwd: '0123456789AB', pq: '0123456789AB', pz: '0123456789CD' },
+      { cwd: '', pq: 'b', pz: '' },
+    ]);
+  });
+
   it('a value that ends its batch is read like any other', () => {
     // A live record's bytes are its batch's: the last value of the last
     // record ends the buffer, where the reader cannot look a word ahead.

@@ -761,6 +761,39 @@ function readerOf(layout: Layout, execve: boolean): Reader {
   return (execve ? layout.execveReader : layout.reader)!;
 }
 
+// What a new reader is first run on, each value given to every field: bare
+// and quoted, short and longer than a kept value, the same again and then
+// another, upper-case hex (decoded in the fields the kernel encodes), and
+// empty at the end of the bytes.
+const PRIME_VALUES = ['1', '1', '2', '"a"', '"a"', '"b"', '0123456789AB', '0123456789AB', '0123456789CD', '"abcdefghijkl"', '"abcdefghijkl"', '"abcdefghijmn"', ''];
+
+/**
+ * Runs a new reader over records of its keys that take each of its paths,
+ * so that V8 has seen every path before it optimizes the reader. Otherwise
+ * the first record to take a path the reader had not taken (a `key=(null)`
+ * among quoted keys, a long value among short ones) throws its optimized
+ * code away: V8 then runs it unoptimized while compiling it again, which for
+ * a SYSCALL reader took 100-270 ms on the test VM (`node --trace-opt
+ * --trace-deopt`), and a log read slowed to half its speed for 70,000
+ * records after the few auditctl and CONFIG_CHANGE lines at the start of the
+ * capture. What the reader keeps from these records is compared by bytes,
+ * as every kept value is. The scan is left as it was: this runs while a
+ * record is being decoded.
+ */
+function primeReader(reader: Reader, keys: KeyInfo[]): void {
+  const bytes = scanBytes;
+  const base = scanBase;
+  const ascii = scanAscii;
+  const text = scanText;
+  for (const value of PRIME_VALUES) {
+    const line = keys.map((key) => `${key.name}=${value}`).join(' ');
+    const b = Buffer.from(line, 'latin1');
+    useScan(b, 0, true, line);
+    reader(b, 0, b.length);
+  }
+  useScan(bytes, base, ascii, text);
+}
+
 /** The record type's next first guess: this layout's reader. */
 function rememberType(type: number, layout: Layout): void {
   if (type >= TYPE_SLOTS) return;
@@ -768,6 +801,7 @@ function rememberType(type: number, layout: Layout): void {
   let reader = execve ? layout.execveReader : layout.reader;
   if (reader === undefined) {
     reader = compileReader(layout.keys, execve);
+    if (reader !== null) primeReader(reader, layout.keys);
     if (execve) layout.execveReader = reader;
     else layout.reader = reader;
   }
