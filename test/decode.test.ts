@@ -384,7 +384,7 @@ describe('a record like the last of its type is read in one pass', () => {
     // second record of a layout; primeReader), with values such as 1, "a",
     // 0123456789AB and "abcdefghijkl", and keeps what it read of the last
     // ones (a bare empty value, a quoted "b"): a real record with those
-    // bytes, the first the reader reads, must get its own strings.
+    // bytes, the first the reader reads, must read as its bytes say.
     const fields = (body: string) => parseLogLine(`type=CWD msg=audit(1700000000.000:1): ${body}`)!.fields;
     const seen = [
       'cwd="x" pq=0 pz=0',
