@@ -349,12 +349,14 @@ describe('a record like the last of its type is read in one pass', () => {
     expect(compared).toBeGreaterThan(10 * onePass);
   });
 
+  /** The fields of a CWD record with this body (a type whose cwd the kernel hex-encodes). */
+  const cwdFields = (body: string) => parseLogLine(`type=CWD msg=audit(1700000000.000:1): ${body}`)!.fields;
+
   it('a value the reader kept from the last record is used only for the same bytes, read the same way', () => {
     // The layout's reader keeps each field's last short value and gives it
     // again when the bytes are the same: a quoted value is never taken for
     // the same bytes bare (which may be hex to decode), and bytes that differ
     // past the first word, or in length only, are a new value.
-    const fields = (body: string) => parseLogLine(`type=CWD msg=audit(1700000000.000:1): ${body}`)!.fields;
     const seen = [
       'cwd=414243 a=1 b=abcd',
       'cwd=414243 a=1 b=abcd',
@@ -363,7 +365,7 @@ describe('a record like the last of its type is read in one pass', () => {
       'cwd="414243" a= b=abcdefg',
       'cwd=414243 a=1 b=abcdefgh9',
       'cwd=4142 a=1 b=abcdefgh',
-    ].map(fields);
+    ].map(cwdFields);
     expect(seen).toEqual([
       { cwd: 'ABC', a: '1', b: 'abcd' },
       { cwd: 'ABC', a: '1', b: 'abcd' },
@@ -376,7 +378,7 @@ describe('a record like the last of its type is read in one pass', () => {
     // Values past ASCII, which the reader does not keep, read as before
     // (this cannot tell the ASCII rule apart: a log line's same bytes are
     // the same string either way; it holds what a kept value must not break).
-    expect(['cwd=x a=é b=1', 'cwd=x a=é b=1', 'cwd=x a=è b=1'].map(fields).map((f) => f.a)).toEqual(['é', 'é', 'è']);
+    expect(['cwd=x a=é b=1', 'cwd=x a=é b=1', 'cwd=x a=è b=1'].map(cwdFields).map((f) => f.a)).toEqual(['é', 'é', 'è']);
   });
 
   it("a new reader's records read their own values, not the ones it was first run on", () => {
@@ -385,7 +387,6 @@ describe('a record like the last of its type is read in one pass', () => {
     // 0123456789AB and "abcdefghijkl", and keeps what it read of the last
     // ones (a bare empty value, a quoted "b"): a real record with those
     // bytes, the first the reader reads, must read as its bytes say.
-    const fields = (body: string) => parseLogLine(`type=CWD msg=audit(1700000000.000:1): ${body}`)!.fields;
     const seen = [
       'cwd="x" pq=0 pz=0',
       'cwd="x" pq=0 pz=0',
@@ -393,7 +394,7 @@ describe('a record like the last of its type is read in one pass', () => {
       'cwd=1 pq="a" pz=2',
       'cwd=414243 pq=abcdefghijkl pz="abcdefghijmn"',
       'cwd="0123456789AB" pq=0123456789AB pz=0123456789CD',
-    ].map(fields);
+    ].map(cwdFields);
     expect(seen).toEqual([
       { cwd: 'x', pq: '0', pz: '0' },
       { cwd: 'x', pq: '0', pz: '0' },

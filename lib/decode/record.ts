@@ -774,9 +774,9 @@ const PRIME_VALUES = ['1', '1', '2', '"a"', '"a"', '"b"', '0123456789AB', '01234
  * among quoted keys, a long value among short ones) throws its optimized
  * code away: V8 then runs it unoptimized while compiling it again, which for
  * a SYSCALL reader took 100-270 ms on the test VM (`node --trace-opt
- * --trace-deopt`), and a log read slowed to half its speed for 70,000
- * records after the few auditctl and CONFIG_CHANGE lines at the start of the
- * capture. What the reader keeps from these records is compared by bytes,
+ * --trace-deopt`), and the capture, read twice in one stream, slowed to
+ * half its speed for some 70,000 records after the few auditctl and
+ * CONFIG_CHANGE lines that end and begin it. What the reader keeps from these records is compared by bytes,
  * as every kept value is. The scan is left as it was: this runs while a
  * record is being decoded.
  */
