@@ -123,6 +123,34 @@ describe('go-libaudit inline vectors', () => {
     expect(r.serial).toBe(expected.sequence);
   });
 
+  it('reads each header for itself after one that starts the same (the same header, the same second, another second, a shorter one, broken ones)', () => {
+    // The decoder compares a header with the last one it read whole; these
+    // follow one another so that each shares a different prefix with the one before.
+    const headers: Array<[string, number, number] | [string, RegExp]> = [
+      ['audit(1700000000.100:1)', 1700000000100, 1],
+      ['audit(1700000000.100:1)', 1700000000100, 1],
+      ['audit(1700000000.250:2)', 1700000000250, 2],
+      ['audit(1700000001.250:3)', 1700000001250, 3],
+      ['audit(1700000001.7:4)', 1700000001007, 4],
+      ['audit(4000000001.300:5)', 4000000001300, 5],
+      ['audit(40000000011.300:6)', /out of range/],
+      ['audit(4000000001.300:7)', 4000000001300, 7],
+      ['audit(4000000001x300:8)', /header/],
+      ['audit(4000000001.301:9)', 4000000001301, 9],
+      ['audit(400000000.301:10)', 400000000301, 10],
+      ['audit(400000000.301:11)', 400000000301, 11],
+    ];
+    for (const [header, time, serial] of headers) {
+      const r = parseLogLine(`type=CWD msg=${header}: cwd="/"`)!;
+      if (time instanceof RegExp) {
+        expect(r.malformed, header).toMatch(time);
+      } else {
+        expect(r.malformed, header).toBeUndefined();
+        expect([r.time, r.serial, r.fields.cwd], header).toEqual([time, serial, '/']);
+      }
+    }
+  });
+
   it('maps type names, including UNKNOWN[n], to numbers', () => {
     for (const c of vectors.get_audit_message_type.cases) {
       if (c.expected_error) expect(recordTypeNumber(c.in)).toBe(-1);

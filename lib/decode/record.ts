@@ -836,6 +836,9 @@ let headerSerial = 0;
 const lastHeaderBytes = new Uint8Array(64);
 const lastHeaderView = new DataView(lastHeaderBytes.buffer);
 let lastHeaderLength = 0;
+/** Where its `.` is, and the seconds before it. */
+let lastHeaderDot = 0;
+let lastHeaderSeconds = 0;
 let lastHeaderTime = 0;
 let lastHeaderSerial = 0;
 
@@ -854,6 +857,8 @@ function parseHeaderBytes(b: Uint8Array, from: number, end: number): number {
   // The records of one event share their header: compared with the last one
   // read, four bytes at a time, it need not be read digit by digit again.
   const n = lastHeaderLength;
+  // How many of its first bytes are the last header's.
+  let same = 0;
   if (n !== 0 && end - from >= n) {
     const d = viewOf(b);
     let j = 0;
@@ -866,19 +871,28 @@ function parseHeaderBytes(b: Uint8Array, from: number, end: number): number {
         return from + n < end && b[from + n] === 58 ? from + n + 1 : from + n;
       }
     }
+    same = j;
   }
-  if (!startsAt(b, from, end, AUDIT_PREFIX)) return -1;
-  let i = from + 6;
+  let i: number;
   let seconds = 0;
   let digits = 0;
   let c = 0;
-  while (i < end && (c = b[i]) >= 48 && c <= 57) {
-    seconds = seconds * 10 + (c - 48);
+  if (lastHeaderDot !== 0 && same >= lastHeaderDot && b[from + lastHeaderDot] === 46) {
+    // `audit(SECONDS.` as the last header had it (another event of the same second).
+    seconds = lastHeaderSeconds;
+    i = from + lastHeaderDot + 1;
+  } else {
+    if (!startsAt(b, from, end, AUDIT_PREFIX)) return -1;
+    i = from + 6;
+    while (i < end && (c = b[i]) >= 48 && c <= 57) {
+      seconds = seconds * 10 + (c - 48);
+      i++;
+      digits++;
+    }
+    if (digits === 0 || i === end || c !== 46 /* . */) return -1;
     i++;
-    digits++;
   }
-  if (digits === 0 || i === end || c !== 46 /* . */) return -1;
-  i++;
+  const dot = i - 1 - from;
   let millis = 0;
   digits = 0;
   while (i < end && (c = b[i]) >= 48 && c <= 57) {
@@ -901,9 +915,16 @@ function parseHeaderBytes(b: Uint8Array, from: number, end: number): number {
   }
   if (digits === 0 || i === end || c !== 41 /* ) */ || serial > 0xffffffff) return -1;
   i++;
-  if (i - from <= lastHeaderBytes.length) {
-    for (let j = from; j < i; j++) lastHeaderBytes[j - from] = b[j];
-    lastHeaderLength = i - from;
+  const length = i - from;
+  if (length <= lastHeaderBytes.length) {
+    // Four bytes at a time: byte by byte, this copy was a fifth of the function's time.
+    const d = viewOf(b);
+    let j = 0;
+    for (; j + 4 <= length; j += 4) lastHeaderView.setInt32(j, d.getInt32(from + j, true), true);
+    for (; j < length; j++) lastHeaderBytes[j] = b[from + j];
+    lastHeaderLength = length;
+    lastHeaderDot = dot;
+    lastHeaderSeconds = seconds;
     lastHeaderTime = seconds * 1000 + millis;
     lastHeaderSerial = serial;
   }
