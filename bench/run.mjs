@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// npm run bench [-- decode|log|format|live|stall|scale|rules|watch|soak|churn|scaling|size|spool] [--seconds N] [--runs N] [--consumers a,b] [--semi-space MB]
+// npm run bench [-- decode|log|format|live|stall|scale|rules|watch|soak|churn|scaling|size|spool|wake] [--seconds N] [--runs N] [--consumers a,b] [--semi-space MB]
 // npm run bench -- --report [FILE…]   tables from results files (bench/report.mjs)
 //
 // decode: what JS costs once the native reader has assembled events (its
@@ -42,6 +42,10 @@
 // spool:  (only when named) messages/s through a sink's memory spool and its
 //         disk spool (lib/sinks/spool.ts), with the receiver keeping up and
 //         after a backlog: what spool=disk costs.
+// wake:   (only when named) what this machine charges a thread for a wake-up
+//         (bench/peers/wake-floor.c sleeping, and an empty Node timer) and for
+//         a system call: at low rates every consumer's CPU per event is mostly
+//         its wake-ups.
 // Results go to stdout as Markdown and to bench/results/<date>-<host>[-<scenarios>][-<commit>].json
 // (the commit when a file of that name is already there).
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
@@ -100,7 +104,7 @@ if (semiSpace !== undefined && !(Number.isInteger(semiSpace) && semiSpace > 0)) 
 const childRunAt = argv.indexOf('--child-run');
 const optionValues = new Set([secondsAt, roundsAt, consumersAt, semiSpaceAt, childRunAt].filter((i) => i >= 0).map((i) => i + 1));
 const which = argv.filter((a, i) => !a.startsWith('--') && !optionValues.has(i));
-const SCENARIOS = ['decode', 'log', 'format', 'live', 'exec', 'stall', 'scale', 'soak', 'churn', 'rules', 'watch', 'scaling', 'size', 'spool'];
+const SCENARIOS = ['decode', 'log', 'format', 'live', 'exec', 'stall', 'scale', 'soak', 'churn', 'rules', 'watch', 'scaling', 'size', 'spool', 'wake'];
 for (const w of which) if (!SCENARIOS.includes(w)) usage(`unknown scenario "${w}"; scenarios: ${SCENARIOS.join(', ')}`);
 const run = (name) => which.length === 0 || which.includes(name);
 const corpus = process.env.LINUX_AUDIT_CORPUS ?? path.resolve(root, 'test', 'corpus');
@@ -1303,6 +1307,58 @@ async function spoolBench() {
 // --- report ---------------------------------------------------------------
 
 /** The commit measured, with "-dirty" when the work tree had changes; unknown outside a clone. */
+/**
+ * What a wake-up and a system call cost here, on an otherwise idle machine.
+ * A reader that waits for each event (the minimal reader in the exec storm:
+ * 0.8 wake-ups per event) pays a wake-up per event, and JS woken once per
+ * batch pays Node's own, whatever work it then does. The C thread sleeps and
+ * wakes; Node, in a process of its own, runs an empty setInterval (its timers
+ * do not go below 1 ms). Each is charged as the benchmark charges consumers:
+ * the kernel's CPU time of the thread.
+ */
+async function wakeBench() {
+  const bin = path.join(scratchDir('linux-audit-bench-wake-'), 'wake-floor');
+  execFileSync('cc', ['-O2', '-o', bin, path.join(here, 'peers', 'wake-floor.c')]);
+  // [interval µs, wake-ups]: about a second or two each. 350 µs is the exec
+  // storm's spacing (some 2,800 events/s); 5 ms subscribe()'s latencyMs.
+  const cPlan = [[100, 2000], [350, 2000], [1000, 1000], [5000, 300], [20000, 100]];
+  const nodePlan = [[1000, 1000], [5000, 300], [20000, 100]];
+  const nodeTimer = `
+    const fs = require('fs');
+    const cpu = () => Number(fs.readFileSync('/proc/thread-self/schedstat', 'utf8').split(' ')[0]);
+    const out = [];
+    (async () => {
+      for (const [us, count] of JSON.parse(process.argv[1])) {
+        await new Promise((done) => {
+          let n = 0;
+          const before = cpu();
+          const t = setInterval(() => {
+            if (++n < count) return;
+            clearInterval(t);
+            out.push([us, (cpu() - before) / count / 1000]);
+            done();
+          }, us / 1000);
+        });
+      }
+      process.stdout.write(JSON.stringify(out));
+    })();`;
+  const c = {};
+  const node = {};
+  const syscallNs = [];
+  const n = Math.max(rounds, 3);
+  for (let round = 0; round < n; round++) {
+    for (const line of execFileSync(bin, cPlan.map(([us, count]) => `${us}:${count}`), { encoding: 'utf8' }).trim().split('\n')) {
+      const m = /interval_us=(\d+) wake ns=(\d+)/.exec(line);
+      (c[m[1]] ??= []).push(Number(m[2]) / 1000);
+    }
+    for (const [us, perTick] of JSON.parse(execFileSync(process.execPath, ['-e', nodeTimer, JSON.stringify(nodePlan)], { encoding: 'utf8' }))) (node[us] ??= []).push(perTick);
+    syscallNs.push(Number(/ns=([\d.]+)/.exec(execFileSync(bin, ['syscall', '1000000'], { encoding: 'utf8' }))[1]));
+  }
+  const summary = (xs) => ({ median: median(xs), min: Math.min(...xs), max: Math.max(...xs) });
+  const perInterval = (runs) => Object.fromEntries(Object.entries(runs).map(([us, xs]) => [us, summary(xs)]));
+  return { rounds: n, cMicrosPerWake: perInterval(c), nodeMicrosPerTick: perInterval(node), syscallNs: summary(syscallNs) };
+}
+
 function gitCommit() {
   const run = (args) => spawnSync('git', args, { cwd: root, encoding: 'utf8' });
   const head = run(['rev-parse', 'HEAD']);
@@ -1504,6 +1560,17 @@ if (run('watch')) {
   console.log('| consumer | binds/s | events | dropped | kernel lost | CPU µs / event |\n|---|---:|---:|---:|---:|---:|');
   for (const x of r.runs) console.log(`| ${x.consumer === 'watch' ? 'watch() (inspects every event)' : 'subscribe() (reads every event)'} | ${x.generatorRate.toLocaleString('en')} | ${x.events.toLocaleString('en')} | ${x.dropped.toLocaleString('en')} | ${x.kernelLost} | ${x.cpuUsPerEvent.toFixed(2)} |`);
   console.log(`\nmedians: subscribe() ${r.subscribeUsPerEvent.toFixed(2)} µs/event, watch() ${r.watchUsPerEvent.toFixed(2)} µs/event: watching costs ${((r.ratio - 1) * 100).toFixed(0)}% more CPU per event (target: at most 20%)\n`);
+}
+
+if (which.includes('wake')) {
+  const r = (report.wake = await wakeBench());
+  console.log(`## wake (CPU time the kernel charges a thread per wake-up: a C thread sleeping, an empty Node timer; ${r.rounds} rounds, medians (min–max))\n`);
+  console.log('| interval | C thread, µs per wake-up | Node, empty setInterval, µs per tick |\n|---|---:|---:|');
+  const us = (x) => (x === undefined ? '–' : `${x.median.toFixed(1)} (${x.min.toFixed(1)}–${x.max.toFixed(1)})`);
+  for (const interval of Object.keys(r.cMicrosPerWake)) {
+    console.log(`| ${Number(interval) >= 1000 ? `${Number(interval) / 1000} ms` : `${interval} µs`} | ${us(r.cMicrosPerWake[interval])} | ${us(r.nodeMicrosPerTick[interval])} |`);
+  }
+  console.log(`\na system call that does nothing (getpid): ${r.syscallNs.median.toFixed(0)} ns (${r.syscallNs.min.toFixed(0)}–${r.syscallNs.max.toFixed(0)})\n`);
 }
 
 if (which.includes('scaling')) {
