@@ -10,7 +10,8 @@ const HARNESS = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..',
 
 export const BENCH_HELP = `Usage: linux-audit bench [SCENARIO…] [--seconds N] [--runs N]
 
-Runs the benchmark harness; with no scenario, all but soak and churn. Scenarios:
+Runs the benchmark harness; with no scenario, all of these but soak, churn,
+wake, scaling, size and spool, which run only when named. Scenarios:
   live     our subscriber, the minimal C reader and auditd at full rate (root);
            --runs N repeats every consumer N times for medians and min–max
   exec     the same three consumers under an execve storm (root)
@@ -20,8 +21,12 @@ Runs the benchmark harness; with no scenario, all but soak and churn. Scenarios:
   churn    full rate while rules and multicast subscribers come and go (root)
   rules    loading 1,000 rules, beside auditctl -R (root)
   watch    the container watch's CPU per event against subscribe() (root)
+  wake     what this machine charges a thread per wake-up and per system
+           call: the floor under CPU per event at low rates
   decode, log, format   decoder and output throughput, against libauparse
            (need the project's corpus: LINUX_AUDIT_CORPUS=DIR)
+  scaling, size, spool  hostile input's time at n and 4n, bytes of JSON per
+           event, a sink's disk spool (size and spool need the corpus too)
 Needs cc (and libauparse-dev for log, auditd for live). Every run puts back
 the kernel settings and rules it changed. Results: bench/results/*.json.`;
 
