@@ -1304,9 +1304,8 @@ async function spoolBench() {
   return { messages: n, averageBytes: Math.round(bytes / n), directory: os.tmpdir(), rows };
 }
 
-// --- report ---------------------------------------------------------------
+// --- wake -----------------------------------------------------------------
 
-/** The commit measured, with "-dirty" when the work tree had changes; unknown outside a clone. */
 /**
  * What a wake-up and a system call cost here, on an otherwise idle machine.
  * A reader that waits for each event (the minimal reader in the exec storm:
@@ -1359,6 +1358,9 @@ async function wakeBench() {
   return { rounds: n, cMicrosPerWake: perInterval(c), nodeMicrosPerTick: perInterval(node), syscallNs: summary(syscallNs) };
 }
 
+// --- report ---------------------------------------------------------------
+
+/** The commit measured, with "-dirty" when the work tree had changes; unknown outside a clone. */
 function gitCommit() {
   const run = (args) => spawnSync('git', args, { cwd: root, encoding: 'utf8' });
   const head = run(['rev-parse', 'HEAD']);
