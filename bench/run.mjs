@@ -114,6 +114,11 @@ function median(xs) {
   return s[Math.floor(s.length / 2)];
 }
 
+/** The median of several runs and their range, as every table reports them. */
+function spread(xs) {
+  return { median: median(xs), min: Math.min(...xs), max: Math.max(...xs) };
+}
+
 // --- decode ---------------------------------------------------------------
 
 /** Netlink datagrams for every kernel-looking record of the corpus logs, as the kernel frames them. */
@@ -410,8 +415,7 @@ async function logWalks(file, walker) {
     // Each round's ratio to the libauparse run just before it: this VM's
     // speed moves by half within a minute, and a round's runs share it.
     const perRound = (ours) => {
-      const ratios = ours.map((rate, run) => rate / r.auparse[run]);
-      return { median: median(ratios), min: Math.min(...ratios), max: Math.max(...ratios) };
+      return spread(ours.map((rate, run) => rate / r.auparse[run]));
     };
     results[interpret ? 'every field interpreted' : 'every field'] = {
       ...Object.fromEntries(Object.entries(r).map(([k, v]) => [k, summary(v)])),
@@ -856,7 +860,7 @@ function perConsumer(runs) {
     Object.fromEntries(
       consumers.map((c) => {
         const xs = runs.filter((r) => r.consumer === c).map((r) => r[key]);
-        return [c, { median: median(xs), min: Math.min(...xs), max: Math.max(...xs), runs: xs.length }];
+        return [c, { ...spread(xs), runs: xs.length }];
       }),
     );
   // Ours only (a peer is one process, measured whole): medians of each thread kind's share.
@@ -1207,7 +1211,7 @@ async function scalingBench() {
       work(text);
       xs.push(performance.now() - t);
     }
-    return { median: median(xs), min: Math.min(...xs), max: Math.max(...xs) };
+    return spread(xs);
   };
   const rows = [];
   for (const [kind, shapes, work] of [['log', LOG_SHAPES, logWork], ['rule', RULE_SHAPES, ruleWork]]) {
@@ -1295,8 +1299,7 @@ async function spoolBench() {
           rates[kind].push(n / secs);
         }
       }
-      const stat = (xs) => ({ median: median(xs), min: Math.min(...xs), max: Math.max(...xs) });
-      rows.push({ shape, memory: stat(rates.memory), disk: stat(rates.disk), ratio: median(rates.disk) / median(rates.memory) });
+      rows.push({ shape, memory: spread(rates.memory), disk: spread(rates.disk), ratio: median(rates.disk) / median(rates.memory) });
     }
   } finally {
     fs.rmSync(scratch, { recursive: true, force: true });
@@ -1353,9 +1356,8 @@ async function wakeBench() {
     for (const [us, perTick] of JSON.parse(execFileSync(process.execPath, ['-e', nodeTimer, JSON.stringify(nodePlan)], { encoding: 'utf8' }))) (node[us] ??= []).push(perTick);
     syscallNs.push(Number(/ns=([\d.]+)/.exec(execFileSync(bin, ['syscall', '1000000'], { encoding: 'utf8' }))[1]));
   }
-  const summary = (xs) => ({ median: median(xs), min: Math.min(...xs), max: Math.max(...xs) });
-  const perInterval = (runs) => Object.fromEntries(Object.entries(runs).map(([us, xs]) => [us, summary(xs)]));
-  return { rounds: n, cMicrosPerWake: perInterval(c), nodeMicrosPerTick: perInterval(node), syscallNs: summary(syscallNs) };
+  const perInterval = (runs) => Object.fromEntries(Object.entries(runs).map(([us, xs]) => [us, spread(xs)]));
+  return { rounds: n, cMicrosPerWake: perInterval(c), nodeMicrosPerTick: perInterval(node), syscallNs: spread(syscallNs) };
 }
 
 // --- report ---------------------------------------------------------------
