@@ -252,6 +252,46 @@ describe('readAuditLog', () => {
     expect(linesAtFirstEvent).toBeLessThan(out.length / 3);
   });
 
+  it('hands out every event once and in order to calls of next() made before the last one settled', async () => {
+    const text = readCorpus('audit-userspace/auparse-test/test.log');
+    const serials: number[] = [];
+    for await (const e of readAuditLog([text])) serials.push(e.serial);
+    expect(new Set(serials).size).toBeGreaterThan(3);
+    // Lines one by one: read() yields many arrays of events, some empty.
+    const lines = text.split(/(?<=\n)/);
+    const events = readAuditLog(lines);
+    const results = await Promise.all(Array.from({ length: serials.length + 2 }, () => events.next()));
+    expect(results.slice(0, serials.length).map((r) => (r.done ? 'done' : r.value.serial))).toEqual(serials);
+    expect(results.slice(serials.length).map((r) => r.done)).toEqual([true, true]);
+  });
+
+  it('stops reading its source when the loop ends early, and on dispose', async () => {
+    const text = readCorpus('audit-userspace/auparse-test/test.log');
+    let pulled = 0;
+    let closed = 0;
+    async function* source() {
+      try {
+        for (const line of text.split(/(?<=\n)/)) {
+          pulled++;
+          yield line;
+        }
+      } finally {
+        closed++;
+      }
+    }
+    for await (const e of readAuditLog(source())) {
+      expect(e.records.length).toBeGreaterThan(0);
+      break;
+    }
+    expect(closed).toBe(1);
+    expect(pulled).toBeLessThan(text.split('\n').length / 2);
+    const events = readAuditLog(source());
+    expect((await events.next()).done).toBe(false);
+    await events[Symbol.asyncDispose]();
+    expect(closed).toBe(2);
+    expect((await events.next()).done).toBe(true);
+  });
+
   it('groups test.log as libauparse does (records per event, auparse_test.ref Test 4)', async () => {
     const ref = readCorpus('audit-userspace/auparse-test/auparse_test.ref').split('\n');
     const start = ref.findIndex((l) => l.startsWith('Starting Test 4'));
