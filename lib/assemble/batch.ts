@@ -70,8 +70,8 @@ export class EventBatch implements Iterable<AuditEvent> {
     return ev;
   }
 
-  *[Symbol.iterator](): Iterator<AuditEvent> {
-    for (let i = 0; i < this.length; i++) yield this.event(i);
+  [Symbol.iterator](): IterableIterator<AuditEvent> {
+    return new BatchEvents(this);
   }
 
   /** @internal The records of the event whose entry starts at `at`. */
@@ -132,5 +132,24 @@ export class EventBatch implements Iterable<AuditEvent> {
   numberAt(at: number, word: number): number | undefined {
     const n = this.index[at + word];
     return n === NONE ? undefined : n;
+  }
+}
+
+/**
+ * A batch's events in order. A class, not a generator: a generator's step
+ * cost about 25 ns more per event (a probe, 40-45 against 16-27 ns), which
+ * the batch API's consumers pay on every event.
+ */
+class BatchEvents implements IterableIterator<AuditEvent> {
+  private i = 0;
+
+  constructor(private readonly batch: EventBatch) {}
+
+  next(): IteratorResult<AuditEvent, undefined> {
+    return this.i < this.batch.length ? { value: this.batch.event(this.i++), done: false } : { value: undefined, done: true };
+  }
+
+  [Symbol.iterator](): this {
+    return this;
   }
 }

@@ -130,6 +130,35 @@ describeLive('live subscription on the real kernel', () => {
     }
   });
 
+  it('batches(): the same events, as batches whose events are iterated in order, and closing ends the loop', async () => {
+    const sub = subscribe({ mode: 'unicast', enable: true });
+    await sub.ready;
+    runChildren();
+    const events: AuditEvent[] = [];
+    let batches = 0;
+    const timer = setTimeout(() => void sub.close(), 10_000);
+    try {
+      for await (const batch of sub.batches()) {
+        batches++;
+        const inOrder = [...batch];
+        expect(inOrder).toHaveLength(batch.length);
+        // Each iteration is its own, from the first event.
+        let n = 0;
+        for (const ev of batch) expect(ev.serial).toBe(inOrder[n++].serial);
+        expect(n).toBe(batch.length);
+        events.push(...inOrder);
+        if (complete(events)) break;
+      }
+    } finally {
+      clearTimeout(timer);
+    }
+    expect(batches).toBeGreaterThan(0);
+    check(events);
+    expect(sub.stats().dropped).toBe(0);
+    // Leaving the loop closed the subscription: the kernel has no reader registered again.
+    expect((await kernelSnapshot()).pid).toBe(before.pid);
+  });
+
   it('containers: false reads no container: events have none, and none is counted unknown', async () => {
     const sub = subscribe({ mode: 'unicast', enable: true, containers: false });
     await sub.ready;
