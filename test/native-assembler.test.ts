@@ -102,6 +102,20 @@ describe('native assembly', () => {
     expect(batches).toHaveLength(1);
   });
 
+  it('names each event its own key when keys repeat, differ by a byte, or change length, across batches', () => {
+    const keys = ['exec', 'exec', 'exed', 'exec', 'execs', 'exe', '', 'exec', 'k'.repeat(70), 'k'.repeat(70), 'k'.repeat(69) + 'j', 'exec'];
+    const steps: Step[] = [];
+    keys.forEach((key, i) => {
+      steps.push(rec('SYSCALL', i + 1, `pid=${i} key="${key}"`), rec('EOE', i + 1));
+      if (i === 5) steps.push('publish');
+    });
+    const { events, batches } = assembleNative(steps);
+    expect(batches).toHaveLength(2);
+    expect(events.map((e) => e.keys)).toEqual(keys.map((k) => [k]));
+    // Twice, in another order: what one batch read does not answer for another.
+    expect([...batches[1], ...batches[0]].map((e) => e.keys)).toEqual([...keys.slice(6), ...keys.slice(0, 6)].map((k) => [k]));
+  });
+
   it('an argument ending in a backslash cannot end another field or forge a key (the kernel does not escape quotes)', () => {
     // execve("x", ["x\\", "key=forged"]) under a rule with no -k: the kernel
     // prints a0="x\" a1="key=forged". The quote after the backslash ends a0,

@@ -13,6 +13,11 @@ export const EVENT_WORDS = 13;
 export const RECORD_WORDS = 4;
 const NONE = 0xffffffff;
 
+// The last plain key keysAt made, and its bytes (up to 64).
+const lastKeyBytes = new Uint8Array(64);
+let lastKeyLength = -1;
+let lastKey = '';
+
 /** Event flags (native/assembler.h). */
 export const EVENT_INCOMPLETE = 1;
 export const EVENT_CUT = 2;
@@ -111,9 +116,25 @@ export class EventBatch implements Iterable<AuditEvent> {
     const x = this.index;
     const offset = x[at + 6];
     if (offset === NONE) return [];
-    const end = offset + x[at + 7];
-    if (x[at + 5] & EVENT_KEY_PLAIN) return [(this.data as FastBuffer).latin1Slice(offset, end)];
-    return (this.data as FastBuffer).utf8Slice(offset, end).split('\x01');
+    const length = x[at + 7];
+    const end = offset + length;
+    if ((x[at + 5] & EVENT_KEY_PLAIN) === 0) return (this.data as FastBuffer).utf8Slice(offset, end).split('\x01');
+    // Events mostly carry the key of the event before them (the same rule's):
+    // its bytes compared with that one's cost less than making its string
+    // again (a call into Buffer's binding per event).
+    const b = this.data;
+    if (length === lastKeyLength) {
+      let j = 0;
+      while (j < length && b[offset + j] === lastKeyBytes[j]) j++;
+      if (j === length) return [lastKey];
+    }
+    const key = (b as FastBuffer).latin1Slice(offset, end);
+    if (length <= lastKeyBytes.length) {
+      lastKeyBytes.set(b.subarray(offset, end));
+      lastKeyLength = length;
+      lastKey = key;
+    }
+    return [key];
   }
 
   /** @internal The cgroup paths the reader read for the event at `at`, and how it came by them (CGROUP_* in lib/enrich/container). */
