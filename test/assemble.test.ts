@@ -290,6 +290,12 @@ describe('readAuditLog', () => {
     await events[Symbol.asyncDispose]();
     expect(closed).toBe(2);
     expect((await events.next()).done).toBe(true);
+    // Ended while a next() waits for the first piece (the whole log, many events): that next() gets its event, no later one does.
+    const whole = readAuditLog([text]);
+    const waiting = whole.next();
+    await whole.return();
+    expect((await waiting).done).toBe(false);
+    expect((await whole.next()).done).toBe(true);
   });
 
   it('groups test.log as libauparse does (records per event, auparse_test.ref Test 4)', async () => {

@@ -119,9 +119,10 @@ class LogEvents implements AuditLogEvents {
 
   /** Ends reading (the source's own return() runs): events not yet handed out are dropped. */
   async return(): Promise<IteratorResult<AuditEvent, void>> {
+    await this.pieces.return();
+    // Only now: a next() that was waiting for a piece has had it by then.
     this.events = [];
     this.at = 0;
-    await this.pieces.return();
     return { value: undefined, done: true };
   }
 
