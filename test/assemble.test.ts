@@ -296,6 +296,12 @@ describe('readAuditLog', () => {
     await whole.return();
     expect((await waiting).done).toBe(false);
     expect((await whole.next()).done).toBe(true);
+    // The same ended by throw(): the error comes back, and then nothing more.
+    const thrown = readAuditLog([text]);
+    const first = thrown.next();
+    await expect(thrown.throw(new Error('stop'))).rejects.toThrow('stop');
+    expect((await first).done).toBe(false);
+    expect((await thrown.next()).done).toBe(true);
   });
 
   it('groups test.log as libauparse does (records per event, auparse_test.ref Test 4)', async () => {

@@ -100,12 +100,13 @@ class LogEvents implements AuditLogEvents {
       this.events[this.at++] = undefined as unknown as AuditEvent;
       return Promise.resolve({ value: event, done: false });
     }
-    return (this.filling = this.fill(() => this.pieces.next()));
+    return (this.filling = this.fill());
   }
 
-  private async fill(step: () => Promise<IteratorResult<AuditEvent[], void>>): Promise<IteratorResult<AuditEvent, void>> {
+  private async fill(): Promise<IteratorResult<AuditEvent, void>> {
     try {
-      for (let piece = await step(); ; piece = await this.pieces.next()) {
+      for (;;) {
+        const piece = await this.pieces.next();
         if (piece.done === true) return piece;
         if (piece.value.length === 0) continue;
         this.events = piece.value;
@@ -119,17 +120,28 @@ class LogEvents implements AuditLogEvents {
 
   /** Ends reading (the source's own return() runs): events not yet handed out are dropped. */
   async return(): Promise<IteratorResult<AuditEvent, void>> {
-    await this.pieces.return();
-    // Only now: a next() that was waiting for a piece has had it by then.
-    this.events = [];
-    this.at = 0;
+    try {
+      await this.pieces.return();
+    } finally {
+      this.dropRest();
+    }
     return { value: undefined, done: true };
   }
 
-  throw(e: unknown): Promise<IteratorResult<AuditEvent, void>> {
+  /** Ends reading with `e` (read() does not catch it: the source is closed, and `e` rejects). */
+  async throw(e: unknown): Promise<IteratorResult<AuditEvent, void>> {
+    try {
+      await this.pieces.throw(e);
+    } finally {
+      this.dropRest();
+    }
+    return { value: undefined, done: true };
+  }
+
+  // Only once the generator has ended: a next() that was waiting for a piece has had it by then.
+  private dropRest(): void {
     this.events = [];
     this.at = 0;
-    return this.fill(() => this.pieces.throw(e));
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
