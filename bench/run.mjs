@@ -24,7 +24,8 @@
 //         beside `auditctl -R` on the same file (rules/s).
 // log:    the same large audit.log through readAuditLog and through libauparse
 //         (bench/peers/auparse-walk.c), every field, with and without
-//         interpretation: records/s and the ratio.
+//         interpretation: records/s and the ratio; and one walk of ours in a
+//         fresh process (bench/log-walk.mjs), as a tool reading one log pays.
 // format: events/s through each output: json, text, raw, and RFC 5424 syslog
 //         messages (json and raw payloads): the ceiling of tail and forward.
 // exec:   an execve storm (two processes vfork+exec /bin/true), each consumer as in live,
@@ -68,6 +69,7 @@ const { EventBatch } = await lib('assemble/batch.js');
 const { RECORD_TYPE_CLASS } = await lib('constants/index.js');
 const { subscribe, watch, AuditClient, parseRules, encodeRule, readAuditLog } = await lib('index.js');
 const { watchRules } = await lib('watch/rules.js');
+const { walkReadAuditLog, walkParseLogLine } = await import('./log-walk.mjs');
 const { formatEvent } = await lib('format/index.js');
 const { SyslogFormatter } = await lib('sinks/index.js');
 
@@ -356,8 +358,9 @@ function countLines(file) {
 /**
  * One log through ours and libauparse, runs alternating so both see the same
  * machine: every field of every record, then every field interpreted. Ours
- * two ways: readAuditLog over a file stream (events), and parseLogLine over
- * the file's lines (records, no events).
+ * two ways (bench/log-walk.mjs): readAuditLog over a file stream (events),
+ * and parseLogLine over the file's lines (records, no events); each again
+ * and again in this process, then once each in a fresh one.
  */
 async function logWalks(file, walker) {
   const auparse = (mode) => {
@@ -365,61 +368,43 @@ async function logWalks(file, walker) {
     const m = /records=(\d+) fields=(\d+) seconds=([\d.]+)/.exec(out);
     return Number(m[1]) / Number(m[3]);
   };
-  const touch = (r, interpret) => (interpret ? r.interpreted : r.fields);
-  const readLog = async (interpret) => {
-    const t0 = process.hrtime.bigint();
-    let records = 0;
-    for await (const ev of readAuditLog(fs.createReadStream(file, { highWaterMark: 1 << 20 }))) {
-      for (const r of ev.records) {
-        touch(r, interpret);
-        records++;
-      }
-    }
-    return records / (Number(process.hrtime.bigint() - t0) / 1e9);
-  };
-  // The file as a stream of text, split into lines as a caller of
-  // parseLogLine would: libauparse, too, reads its file a buffer at a time.
-  // (Read whole into one string first, the 37 MB capture's walk took a third
-  // longer on the test VM: V8 decoding UTF-8 into one large string.)
-  const parseLines = async (interpret) => {
-    const t0 = process.hrtime.bigint();
-    let records = 0;
-    let rest = '';
-    const take = (line) => {
-      const r = parseLogLine(line);
-      if (r) {
-        touch(r, interpret);
-        records++;
-      }
-    };
-    for await (const chunk of fs.createReadStream(file, { encoding: 'utf8' })) {
-      const text = rest + chunk;
-      let start = 0;
-      for (let nl = text.indexOf('\n'); nl >= 0; nl = text.indexOf('\n', (start = nl + 1))) take(text.slice(start, nl));
-      rest = text.slice(start);
-    }
-    if (rest !== '') take(rest);
-    return records / (Number(process.hrtime.bigint() - t0) / 1e9);
+  const rate = ({ records, seconds }) => records / seconds;
+  // A tool that reads one log once: a process of its own, compiling as it
+  // goes (libauparse's walker, too, is a fresh process each run).
+  const fresh = (api, interpret) => {
+    const out = execFileSync(process.execPath, [path.join(here, 'log-walk.mjs'), api, file, ...(interpret ? ['interpret'] : [])], { encoding: 'utf8' });
+    const m = /records=(\d+) seconds=([\d.]+)/.exec(out);
+    return Number(m[1]) / Number(m[2]);
   };
   const summary = (rates) => ({ recordsPerSec: median(rates), min: Math.min(...rates), max: Math.max(...rates) });
+  // Each round's ratio to the libauparse run just before it: this VM's speed
+  // moves by half within a minute, and a round's runs share it.
+  const perRound = (ours, theirs) => spread(ours.map((r, run) => r / theirs[run]));
   const results = {};
   for (const interpret of [false, true]) {
     const r = { readAuditLog: [], parseLogLine: [], auparse: [] };
-    await readLog(interpret); // warm the JIT
-    await parseLines(interpret);
+    await walkReadAuditLog(file, interpret); // warm the JIT
+    await walkParseLogLine(file, interpret);
     for (let run = 0; run < 5; run++) {
       r.auparse.push(auparse(interpret ? 'interpret' : undefined));
-      r.readAuditLog.push(await readLog(interpret));
-      r.parseLogLine.push(await parseLines(interpret));
+      r.readAuditLog.push(rate(await walkReadAuditLog(file, interpret)));
+      r.parseLogLine.push(rate(await walkParseLogLine(file, interpret)));
     }
-    // Each round's ratio to the libauparse run just before it: this VM's
-    // speed moves by half within a minute, and a round's runs share it.
-    const perRound = (ours) => {
-      return spread(ours.map((rate, run) => rate / r.auparse[run]));
-    };
-    results[interpret ? 'every field interpreted' : 'every field'] = {
+    const walk = interpret ? 'every field interpreted' : 'every field';
+    results[walk] = {
       ...Object.fromEntries(Object.entries(r).map(([k, v]) => [k, summary(v)])),
-      ratios: { readAuditLog: perRound(r.readAuditLog), parseLogLine: perRound(r.parseLogLine) },
+      ratios: { readAuditLog: perRound(r.readAuditLog, r.auparse), parseLogLine: perRound(r.parseLogLine, r.auparse) },
+    };
+    if (interpret) continue;
+    const once = { readAuditLog: [], parseLogLine: [], auparse: [] };
+    for (let run = 0; run < 5; run++) {
+      once.auparse.push(auparse());
+      once.readAuditLog.push(fresh('readAuditLog', false));
+      once.parseLogLine.push(fresh('parseLogLine', false));
+    }
+    results[`${walk}, one walk in a fresh process`] = {
+      ...Object.fromEntries(Object.entries(once).map(([k, v]) => [k, summary(v)])),
+      ratios: { readAuditLog: perRound(once.readAuditLog, once.auparse), parseLogLine: perRound(once.parseLogLine, once.auparse) },
     };
   }
   return results;
@@ -1422,7 +1407,7 @@ if (haveCorpus && run('log')) {
   const logs = (report.log = await logBench());
   for (const l of logs) {
     console.log(`## log: ${l.name}: ${l.records.toLocaleString('en')} records, ${(l.bytes / 1e6).toFixed(1)} MB\n`);
-    console.log('Each reads the file and walks every field of every record: ours through `readAuditLog` (events) and through `parseLogLine` over the lines of the file streamed as text (records), with `record.fields` or `record.interpreted`; libauparse through `bench/peers/auparse-walk.c` with `auparse_get_field_str` or `auparse_interpret_field`. Five rounds, each running libauparse, `readAuditLog` and `parseLogLine` in turn; medians (min–max) of the rates, and of each round\'s ratios to libauparse.\n');
+    console.log('Each reads the file and walks every field of every record: ours through `readAuditLog` (events) and through `parseLogLine` over the lines of the file streamed as text (records), with `record.fields` or `record.interpreted`; libauparse through `bench/peers/auparse-walk.c` with `auparse_get_field_str` or `auparse_interpret_field`. Five rounds, each running libauparse, `readAuditLog` and `parseLogLine` in turn, ours in this process after a warm-up walk; then, for every field, five more with each of ours once in a fresh process (`bench/log-walk.mjs`: what a tool that reads one log once pays, compiling as it goes; libauparse\'s walker is a fresh process every run). Medians (min–max) of the rates, and of each round\'s ratios to libauparse.\n');
     console.log('| walk | readAuditLog records/s | parseLogLine records/s | libauparse records/s | ratios per round, readAuditLog; parseLogLine |\n|---|---:|---:|---:|---:|');
     for (const [name, r] of Object.entries(l.results)) {
       const f = (x) => `${Math.round(x.recordsPerSec).toLocaleString('en')} (${Math.round(x.min).toLocaleString('en')}–${Math.round(x.max).toLocaleString('en')})`;
