@@ -50,12 +50,12 @@ function endsWithEoe(event: AuditEvent): boolean {
  * An event waiting for its records. Made with `new`, not an object literal:
  * V8 tracks where each literal's objects are made, and once most of them
  * outlive a young-generation collection (events of a log without PROCTITLE
- * wait up to timeoutMs of record time) it allocates all later ones of that
- * literal in the old generation, for as long as the process lives. An event
- * that ends three records later then leaves its entry there, pointing at
- * young objects, for full collections to find. In one process that had read
- * the corpus mix that way, `readAuditLog` then read the capture at
- * 0.27-0.55× libauparse, against 0.68-1.14× with this (bench/README.md).
+ * wait up to timeoutMs of record time) it allocates the later ones of that
+ * literal in the old generation. An event that ends three records later then
+ * leaves its entry there, pointing at young objects, for full collections to
+ * find. In probes of one process that had read the corpus mix that way,
+ * `readAuditLog` then read a capture at 0.27-0.55× libauparse, against
+ * 0.68-1.14× with this (bench/README.md).
  */
 class InFlight {
   constructor(
