@@ -56,7 +56,7 @@ export async function walkParseLogLine(file, interpret) {
   return { records, seconds: Number(process.hrtime.bigint() - t0) / 1e9 };
 }
 
-export const WALKS = { readAuditLog: walkReadAuditLog, parseLogLine: walkParseLogLine };
+const WALKS = { readAuditLog: walkReadAuditLog, parseLogLine: walkParseLogLine };
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const [api, file, mode] = process.argv.slice(2);

@@ -371,8 +371,8 @@ async function logWalks(file, walker) {
   const rate = ({ records, seconds }) => records / seconds;
   // A tool that reads one log once: a process of its own, compiling as it
   // goes (libauparse's walker, too, is a fresh process each run).
-  const fresh = (api, interpret) => {
-    const out = execFileSync(process.execPath, [path.join(here, 'log-walk.mjs'), api, file, ...(interpret ? ['interpret'] : [])], { encoding: 'utf8' });
+  const fresh = (api) => {
+    const out = execFileSync(process.execPath, [path.join(here, 'log-walk.mjs'), api, file], { encoding: 'utf8' });
     const m = /records=(\d+) seconds=([\d.]+)/.exec(out);
     return Number(m[1]) / Number(m[2]);
   };
@@ -399,8 +399,8 @@ async function logWalks(file, walker) {
     const once = { readAuditLog: [], parseLogLine: [], auparse: [] };
     for (let run = 0; run < 5; run++) {
       once.auparse.push(auparse());
-      once.readAuditLog.push(fresh('readAuditLog', false));
-      once.parseLogLine.push(fresh('parseLogLine', false));
+      once.readAuditLog.push(fresh('readAuditLog'));
+      once.parseLogLine.push(fresh('parseLogLine'));
     }
     results[`${walk}, one walk in a fresh process`] = {
       ...Object.fromEntries(Object.entries(once).map(([k, v]) => [k, summary(v)])),
