@@ -571,6 +571,8 @@ interface Layout {
   reader: Reader | null | undefined;
   /** The same for EXECVE records, whose aN are hex-decoded. */
   execveReader: Reader | null | undefined;
+  /** Records of this layout read without a reader (see READERS). */
+  scannedRecords: number;
 }
 const layouts = new Map<number, Layout>();
 /** The layout the last record of each type and field count had. */
@@ -616,7 +618,7 @@ function buildFields(type: number, guessSlot: number, signature: number, n: numb
     if (cacheable) {
       const keys = layoutKeys.slice(0, n);
       const names = keys.map((key) => key.name);
-      layouts.set(signature, { keys, names, ordered: !names.some(isArrayIndex), make: undefined, reader: undefined, execveReader: undefined });
+      layouts.set(signature, { keys, names, ordered: !names.some(isArrayIndex), make: undefined, reader: undefined, execveReader: undefined, scannedRecords: 0 });
     }
   }
   builtLayout = undefined;
@@ -794,12 +796,30 @@ function primeReader(reader: Reader, keys: KeyInfo[]): void {
   useScan(bytes, base, ascii, text);
 }
 
-/** The record type's next first guess: this layout's reader. */
+/**
+ * @internal When a layout gets its reader: once this many of its records
+ * were read without one. A reader pays for itself only over many records.
+ * V8 optimizes each reader on its own, and on the test VM TurboFan spent
+ * 10-16 ms of a background thread per field of a reader (270-480 ms for a
+ * SYSCALL reader of 25 fields, `node --trace-opt`), while the reader ran
+ * unoptimized at a third of the scan's speed or less: the scan, which every
+ * layout shares, is optimized early. A fresh process read a log the size
+ * auditd rotates at (8 MB, 49,000 records of the capture) in 0.61-0.91 s with
+ * a reader from each layout's second record, 0.42-0.48 s with one from its
+ * 20,000th, and the corpus mix in 3.9-4.6 s against 2.4-3.0 s; the whole
+ * capture (229,000 records) took as long either way (probes in one hour,
+ * three runs each). Readers read a warm stream about twice as fast as the
+ * scan, so a long one still gets them. Tests set this to 1.
+ */
+export const READERS = { afterRecords: 20_000 };
+
+/** The record type's next first guess: this layout's reader, once it has one. */
 function rememberType(type: number, layout: Layout): void {
   if (type >= TYPE_SLOTS) return;
   const execve = type === EXECVE;
   let reader = execve ? layout.execveReader : layout.reader;
   if (reader === undefined) {
+    if (++layout.scannedRecords < READERS.afterRecords) return;
     reader = compileReader(layout.keys, execve);
     if (reader !== null) primeReader(reader, layout.keys);
     if (execve) layout.execveReader = reader;
