@@ -799,17 +799,17 @@ function primeReader(reader: Reader, keys: KeyInfo[]): void {
 /**
  * @internal When a layout gets its reader: once this many of its records
  * were read without one. A reader pays for itself only over many records.
- * V8 optimizes each reader on its own, and on the test VM TurboFan spent
- * 10-16 ms of a background thread per field of a reader (270-480 ms for a
- * SYSCALL reader of 25 fields, `node --trace-opt`), while the reader ran
- * unoptimized at a third of the scan's speed or less: the scan, which every
- * layout shares, is optimized early. A fresh process read a log the size
- * auditd rotates at (8 MB, 49,000 records of the capture) in 0.61-0.91 s with
- * a reader from each layout's second record, 0.42-0.48 s with one from its
- * 20,000th, and the corpus mix in 3.9-4.6 s against 2.4-3.0 s; the whole
- * capture (229,000 records) took as long either way (probes in one hour,
- * three runs each). Readers read a warm stream about twice as fast as the
- * scan, so a long one still gets them. Tests set this to 1.
+ * V8 optimizes each reader on its own: on the test VM TurboFan spent 265-490
+ * ms of a background thread on a SYSCALL reader (25 fields), 110-170 ms on
+ * PATH readers (`node --trace-opt`), while the main thread ran the reader
+ * unoptimized, slower than the scan, which every layout shares and V8
+ * optimizes early. Made at a layout's second record, readers cost a tool that
+ * reads one log more than they gave back: in a fresh process, the capture's
+ * first 8 MiB (the size auditd rotates its log at) read at 0.10-0.13x
+ * libauparse's rate with them, 0.26-0.30x with this; the corpus mix at
+ * 0.65-0.93x against 1.38-1.57x; the whole capture (229,000 records) as fast
+ * either way (bench/README.md). A warm stream still gets its readers, which
+ * read it about twice as fast as the scan. Tests set this to 1.
  */
 export const READERS = { afterRecords: 20_000 };
 
