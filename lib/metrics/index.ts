@@ -3,7 +3,7 @@
 // health answer for liveness probes. Values are read from the same stats()
 // the health line and `status` print, at scrape time: nothing is counted twice.
 import http from 'node:http';
-import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import type { Counter, Gauge, Registry } from 'prom-client';
 import type { SubscriptionStats } from '../subscribe/subscription.js';
 import type { SinkStats } from '../sinks/sink.js';
 import type { WatchStats } from '../watch/watch.js';
@@ -65,7 +65,8 @@ const SUBSCRIPTION_GAUGES: Array<[string, string, Read]> = [
 ];
 
 /** A registry holding every counter we keep, read from `source` at each scrape. */
-export function metricsRegistry(source: MetricsSource): Registry {
+function metricsRegistry(prom: typeof import('prom-client'), source: MetricsSource): Registry {
+  const { Counter, Gauge, Registry, collectDefaultMetrics } = prom;
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const counter = (name: string, help: string, labelNames: string[], collect: (c: Counter<string>) => void): void => {
@@ -177,7 +178,10 @@ export interface MetricsServer {
  * subscription receives, 503 before and after: a liveness probe's answer).
  */
 export async function serveMetrics(listen: MetricsListen, source: MetricsSource): Promise<MetricsServer> {
-  const registry = metricsRegistry(source);
+  // prom-client, and the OpenTelemetry API it loads, load when metrics are
+  // served, not with every command that could serve them (about 110 ms of
+  // a CLI's start here).
+  const registry = metricsRegistry(await import('prom-client'), source);
   const server = http.createServer((req, res) => {
     const url = (req.url ?? '/').split('?')[0];
     if (req.method !== 'GET' && req.method !== 'HEAD') {

@@ -6,8 +6,8 @@
 // acknowledgement, a server restart or an agent restart is stored once (within
 // the stream's duplicate window, 2 minutes by default).
 import os from 'node:os';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { jetstream, jetstreamManager, type JetStreamClient } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/transport-node';
+import type { JetStreamClient } from '@nats-io/jetstream';
 import type { AuditEvent } from '../assemble/event.js';
 import type { JsonRecords } from '../shape/json.js';
 import { alertToJSON, type Alert } from '../watch/alert.js';
@@ -88,6 +88,9 @@ export class NatsSink implements Sink {
     const { tls } = this.options;
     let nc: NatsConnection | undefined;
     try {
+      // The client loads when a NATS sink first connects, not with every
+      // command that could name one (about 80 ms of a CLI's start here).
+      const [{ connect }, { jetstream }] = await Promise.all([import('@nats-io/transport-node'), import('@nats-io/jetstream')]);
       nc = await connect({
         servers: this.options.server,
         name: `linux-audit ${this.host}`,
@@ -123,6 +126,7 @@ export class NatsSink implements Sink {
   }
 
   private async ensureStream(nc: NatsConnection, name: string): Promise<void> {
+    const { jetstreamManager } = await import('@nats-io/jetstream');
     const jsm = await jetstreamManager(nc);
     try {
       await jsm.streams.info(name);
