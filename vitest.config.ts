@@ -8,7 +8,6 @@ export default defineConfig({
     fileParallelism: false,
     pool: 'forks',
     globalSetup: ['./test/helpers/build.ts'],
-    setupFiles: ['./test/helpers/readers.ts'],
     reporters: ['default', './test/helpers/summary-reporter.ts'],
     testTimeout: 30_000,
     hookTimeout: 30_000,

@@ -571,8 +571,6 @@ interface Layout {
   reader: Reader | null | undefined;
   /** The same for EXECVE records, whose aN are hex-decoded. */
   execveReader: Reader | null | undefined;
-  /** Records of this layout read without a reader (see READERS). */
-  scannedRecords: number;
 }
 const layouts = new Map<number, Layout>();
 /** The layout the last record of each type and field count had. */
@@ -618,7 +616,7 @@ function buildFields(type: number, guessSlot: number, signature: number, n: numb
     if (cacheable) {
       const keys = layoutKeys.slice(0, n);
       const names = keys.map((key) => key.name);
-      layouts.set(signature, { keys, names, ordered: !names.some(isArrayIndex), make: undefined, reader: undefined, execveReader: undefined, scannedRecords: 0 });
+      layouts.set(signature, { keys, names, ordered: !names.some(isArrayIndex), make: undefined, reader: undefined, execveReader: undefined });
     }
   }
   builtLayout = undefined;
@@ -796,30 +794,12 @@ function primeReader(reader: Reader, keys: KeyInfo[]): void {
   useScan(bytes, base, ascii, text);
 }
 
-/**
- * @internal When a layout gets its reader: once this many of its records
- * were read without one. A reader pays for itself only over many records.
- * V8 optimizes each reader on its own: on the test VM TurboFan spent 265-490
- * ms of a background thread on a SYSCALL reader (25 fields), 110-170 ms on
- * PATH readers (`node --trace-opt`), while the main thread ran the reader
- * unoptimized, slower than the scan, which every layout shares and V8
- * optimizes early. Made at a layout's second record, readers cost a tool that
- * reads one log more than they gave back: in a fresh process, the capture's
- * first 8 MiB (the size auditd rotates its log at) read at 0.10-0.13x
- * libauparse's rate with them, 0.26-0.30x with this; the corpus mix at
- * 0.65-0.93x against 1.38-1.57x; the whole capture (229,000 records) as fast
- * either way (bench/README.md). A warm stream still gets its readers, which
- * read it about twice as fast as the scan. Tests set this to 1.
- */
-export const READERS = { afterRecords: 20_000 };
-
-/** The record type's next first guess: this layout's reader, once it has one. */
+/** The record type's next first guess: this layout's reader. */
 function rememberType(type: number, layout: Layout): void {
   if (type >= TYPE_SLOTS) return;
   const execve = type === EXECVE;
   let reader = execve ? layout.execveReader : layout.reader;
   if (reader === undefined) {
-    if (++layout.scannedRecords < READERS.afterRecords) return;
     reader = compileReader(layout.keys, execve);
     if (reader !== null) primeReader(reader, layout.keys);
     if (execve) layout.execveReader = reader;
