@@ -25,7 +25,8 @@
 // log:    the same large audit.log through readAuditLog and through libauparse
 //         (bench/peers/auparse-walk.c), every field, with and without
 //         interpretation: records/s and the ratio; and one walk of ours in a
-//         fresh process (bench/log-walk.mjs), as a tool reading one log pays.
+//         fresh process (bench/log-walk.mjs), as a tool reading one log pays,
+//         also of the capture's first 8 MiB (the size auditd rotates at).
 // format: events/s through each output: json, text, raw, and RFC 5424 syslog
 //         messages (json and raw payloads): the ceiling of tail and forward.
 // exec:   an execve storm (two processes vfork+exec /bin/true), each consumer as in live,
