@@ -179,8 +179,7 @@ export interface MetricsServer {
  */
 export async function serveMetrics(listen: MetricsListen, source: MetricsSource): Promise<MetricsServer> {
   // prom-client, and the OpenTelemetry API it loads, load when metrics are
-  // served, not with every command that could serve them (about 110 ms of
-  // a CLI's start here).
+  // served, not with every command that could serve them (docs/architecture.md).
   const registry = metricsRegistry(await import('prom-client'), source);
   const server = http.createServer((req, res) => {
     const url = (req.url ?? '/').split('?')[0];

@@ -89,7 +89,7 @@ export class NatsSink implements Sink {
     let nc: NatsConnection | undefined;
     try {
       // The client loads when a NATS sink first connects, not with every
-      // command that could name one (about 80 ms of a CLI's start here).
+      // command that could name one (docs/architecture.md).
       const [{ connect }, { jetstream }] = await Promise.all([import('@nats-io/transport-node'), import('@nats-io/jetstream')]);
       nc = await connect({
         servers: this.options.server,
