@@ -118,6 +118,11 @@ struct Batch {
 };
 
 void FreeBatchBlock(uint8_t* data, size_t capacity);
+// Freed blocks are kept for reuse while a reader that holds the pool runs
+// (each reader thread, from its start to its end); when the last lets go,
+// they are unmapped.
+void RetainBlockPool();
+void ReleaseBlockPool();
 
 class Assembler {
  public:

@@ -716,6 +716,11 @@ class AuditSocket : public Napi::ObjectWrap<AuditSocket> {
     // libc under a new symbol version, and the prebuilt addon must load on
     // glibc 2.17 (scripts/prebuild.sh checks).
     ::prctl(PR_SET_NAME, "la-reader");
+    // Before the batch: its block goes back to the pool, then the pool goes.
+    struct PoolHold {
+      PoolHold() { la::RetainBlockPool(); }
+      ~PoolHold() { la::ReleaseBlockPool(); }
+    } poolHold;
     // Not zero-filled: the kernel writes each slot before it is read, and an
     // untouched page costs no memory (a vector would touch all 1 MiB).
     std::unique_ptr<uint8_t[]> slots;
