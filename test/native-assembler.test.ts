@@ -12,7 +12,7 @@ import { EVENT_WORDS } from '../lib/assemble/batch.js';
 import { CGROUP_GONE, CGROUP_PARENT, CGROUP_RUNTIME_PARENT, CGROUP_SELF, ContainerResolver } from '../lib/enrich/container.js';
 import { RECORD_TYPES } from '../lib/constants/index.js';
 import { logLines, readCorpus } from './helpers/corpus.js';
-import { assembleNative, recordDatagram, type Step } from './helpers/native-assembler.js';
+import { assembleNative, nativePoolCheck, recordDatagram, type Step } from './helpers/native-assembler.js';
 
 const rec = (type: string, serial: number, body = 'a=1'): Step => ({ datagram: recordDatagram(RECORD_TYPES[type], `audit(1700000000.123:${serial}): ${body}`) });
 
@@ -179,6 +179,13 @@ describe('native assembly', () => {
     const { events } = assembleNative(steps);
     expect(events[0].records.length).toBe(201);
     expect(events[0].records[200].fields.a199).toBe(arg);
+  });
+});
+
+describe('native batch blocks', () => {
+  it('keeps up to 64 freed blocks for reuse while a reader holds the pool, and unmaps them when the last lets go', () => {
+    // kept: mapped after 70 were freed; reused: the next block is the last kept.
+    expect(nativePoolCheck()).toEqual({ unheldUnmapped: true, kept: 64, reused: true, keptAfterOneOfTwo: 64, keptAfterLast: 0 });
   });
 });
 

@@ -13,6 +13,12 @@
 //   'B' u32 dataLength data u32 words index   a batch (layout: assembler.h)
 //   'C' u32 length bytes                      a datagram routed as a reply
 //   'S' u32 length json                       the stats, last
+//
+// `assemble-harness pool` instead checks the pool of freed blocks (no stdin)
+// and prints what it saw as one JSON line.
+#include <sys/mman.h>
+
+#include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -39,9 +45,53 @@ void Publish(la::Batch& b) {
   la::Batch done = std::move(b);
 }
 
+// Whether the page at p is still mapped (mincore fails with ENOMEM if not).
+bool Mapped(const uint8_t* p) {
+  unsigned char v;
+  return ::mincore(const_cast<uint8_t*>(p), 1, &v) == 0 || errno != ENOMEM;
+}
+
+uint8_t* TakeBlock() {
+  la::Batch b;
+  if (!b.Reserve(1)) return nullptr;
+  b.data[0] = 1;  // touched, as the reader touches a block it writes
+  return b.Release();
+}
+
+// What happens to blocks JS lets go of: counted, not trusted to the comments.
+int PoolCheck() {
+  // No reader holds the pool: a freed block is unmapped at once.
+  uint8_t* a = TakeBlock();
+  la::FreeBatchBlock(a, la::kBatchBytes);
+  const bool unheldUnmapped = !Mapped(a);
+  // A reader holds it: freed blocks stay mapped, up to the bound, and the
+  // next block is the last one the pool kept.
+  la::RetainBlockPool();
+  std::vector<uint8_t*> blocks;
+  for (int i = 0; i < 70; i++) blocks.push_back(TakeBlock());
+  for (uint8_t* b : blocks) la::FreeBatchBlock(b, la::kBatchBytes);
+  size_t kept = 0;
+  for (uint8_t* b : blocks) kept += Mapped(b) ? 1 : 0;
+  uint8_t* again = TakeBlock();
+  const bool reused = kept > 0 && again == blocks[kept - 1];
+  la::FreeBatchBlock(again, la::kBatchBytes);
+  // A second holder, then both let go: the pool is emptied by the last.
+  la::RetainBlockPool();
+  la::ReleaseBlockPool();
+  size_t keptAfterOne = 0;
+  for (uint8_t* b : blocks) keptAfterOne += Mapped(b) ? 1 : 0;
+  la::ReleaseBlockPool();
+  size_t keptAfterLast = 0;
+  for (uint8_t* b : blocks) keptAfterLast += Mapped(b) ? 1 : 0;
+  std::printf("{\"unheldUnmapped\":%s,\"kept\":%zu,\"reused\":%s,\"keptAfterOneOfTwo\":%zu,\"keptAfterLast\":%zu}\n",
+              unheldUnmapped ? "true" : "false", kept, reused ? "true" : "false", keptAfterOne, keptAfterLast);
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (argc == 2 && std::strcmp(argv[1], "pool") == 0) return PoolCheck();
   if (argc < 2) {
     std::fprintf(stderr, "usage: assemble-harness TYPECLASS_FILE [option=value ...]\n");
     return 2;

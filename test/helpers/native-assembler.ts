@@ -26,6 +26,13 @@ function harness(): { bin: string; table: string } {
   return (built = { bin, table });
 }
 
+/** What the harness saw of the pool of freed blocks (assemble-harness pool). */
+export function nativePoolCheck(): Record<string, unknown> {
+  const run = spawnSync(harness().bin, ['pool']);
+  if (run.status !== 0) throw new Error(`assemble-harness pool exited ${run.status}: ${run.stderr.toString()}`);
+  return JSON.parse(run.stdout.toString()) as Record<string, unknown>;
+}
+
 export type Step = { datagram: Buffer; truncated?: boolean } | { clockMs: number } | 'publish' | 'flush';
 
 export interface Assembled {
