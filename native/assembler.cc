@@ -38,12 +38,10 @@ bool IsAscii(const uint8_t* s, size_t n) {
 // written again: a fresh mapping costs a page fault and a zeroed page per 4
 // KiB on the reader thread, and unmapping one the reader touched costs a TLB
 // shootdown. Blocks JS held come back when V8 collects their Buffers, many
-// at one scavenge: between two, a reader at full rate hands out tens (about
-// 30 for a consumer of batches, whose few allocations left 110 ms between
-// scavenges at 300 blocks/s). With 16 kept, that reader mapped a fresh block
-// for most batches (31 page faults per 1,000 events against 1.5 with 64, and
-// its CPU per event 1.3-1.5×; a probe, 2026-12-08). So: up to 64 (16 MiB),
-// only while a reader runs; when the last one stops they are unmapped.
+// at one scavenge, so the pool covers what a reader at full rate hands out
+// between two (docs/architecture.md: a consumer of batches, which allocates
+// little): up to 64 (16 MiB), only while a reader runs; when the last one
+// stops they are unmapped.
 namespace {
 std::mutex poolMutex;
 std::vector<uint8_t*> pool;
