@@ -107,7 +107,11 @@ export class Detector {
     const inContainer = info === undefined ? undefined : info !== null;
     const success = f.success === 'yes';
     if (key === WATCH_KEYS.exec) {
-      if (success) this.setup.noteExec(ev.pid ?? -1, ev.ppid, f.exe ?? '', inContainer, ev.time);
+      if (success && this.setup.noteExec(ev.pid ?? -1, ev.ppid, f.exe ?? '', inContainer, ev.time)) {
+        // The runtime re-executing itself in the container: its setup, not a program of the container's.
+        this.stats.runtimeSetup++;
+        return NONE;
+      }
     } else if ((key === WATCH_KEYS.mount || key === WATCH_KEYS.namespace) && this.setup.isSetup(ev.pid, ev.ppid, f.exe ?? '', inContainer, ev.time)) {
       // The runtime's work, not the container's: neither alerted nor learned.
       this.stats.runtimeSetup++;

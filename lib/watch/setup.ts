@@ -47,24 +47,31 @@ export class RuntimeSetup {
   /** Container processes that have run a program since they were made. */
   private readonly execed = new Set<number>();
 
-  /** An exec the watch saw: `inContainer` from the event's container (undefined: unknown). */
-  noteExec(pid: number, ppid: number | undefined, exe: string, inContainer: boolean | undefined, time: number): void {
+  /**
+   * An exec the watch saw: `inContainer` from the event's container
+   * (undefined: unknown). True when the exec is the runtime's own work in a
+   * container, which is neither the container's program nor to be learned.
+   */
+  noteExec(pid: number, ppid: number | undefined, exe: string, inContainer: boolean | undefined, time: number): boolean {
     const runtime = isEngineProgram(exe) && RUNTIME_PROGRAMS.has(programName(exe));
     if (inContainer === false && runtime) {
       this.runtimes.delete(pid);
       if (this.runtimes.size >= MAX_RUNTIMES) this.runtimes.delete(this.runtimes.keys().next().value!);
       this.runtimes.set(pid, time);
-      return;
+      return false;
     }
     this.runtimes.delete(pid);
     // runc re-executing itself as the container's init, already in the
-    // container's cgroup (podman's conmon puts it there first): still the
-    // runtime's. It is a runtime's child running the runtime's own path.
-    if (inContainer === true && runtime && ppid !== undefined && this.isRuntime(ppid, time)) return;
+    // container's cgroup (podman's conmon puts it there first; under Docker
+    // runc moves its child there around that exec, so the cgroup read may
+    // say either): still the runtime's. It is a runtime's child running the
+    // runtime's own path.
+    if (inContainer === true && runtime && ppid !== undefined && this.isRuntime(ppid, time)) return true;
     if (inContainer !== false) {
       if (this.execed.size >= MAX_EXECED) this.execed.clear();
       this.execed.add(pid);
     }
+    return false;
   }
 
   private isRuntime(pid: number, time: number): boolean {
